@@ -1,0 +1,43 @@
+package algorithms
+
+import (
+	"context"
+	"flag"
+	"math/rand/v2"
+)
+
+func init() {
+	Register(Entry{
+		Name:       "random",
+		Summary:    "uniform random search in the box, the baseline every method must beat",
+		Recommends: "best observed",
+		PopParam:   "batch",
+		New:        func() Optimizer { return &Random{Batch: 20} },
+	})
+}
+
+// Random samples the box uniformly. It is the honest baseline: at the
+// budgets of real merges (20–100 evaluations) it is often hard to beat.
+type Random struct {
+	// Batch only groups evaluations into "generations" for progress lines;
+	// it does not change the search.
+	Batch int
+}
+
+// Flags registers the hyperparameters.
+func (r *Random) Flags(fs *flag.FlagSet) {
+	fs.IntVar(&r.Batch, "batch", r.Batch, "evaluations per reported generation (does not change the search)")
+}
+
+// Minimize implements Optimizer.
+func (r *Random) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
+	x := make([]float64, p.Dim)
+	for {
+		for i := range x {
+			x[i] = p.Lower[i] + rng.Float64()*(p.Upper[i]-p.Lower[i])
+		}
+		if _, err := obj.Eval(ctx, x); err != nil {
+			return nil, err
+		}
+	}
+}

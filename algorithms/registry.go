@@ -1,0 +1,125 @@
+package algorithms
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Entry describes one named optimiser of the comparison.
+type Entry struct {
+	// Name is how users select the method (--alg, --algs).
+	Name string
+	// Summary is one line for help texts and the README.
+	Summary string
+	// Recommends says which point the method returns as its answer:
+	// "best observed" or "distribution mean" (see Optimizer.Minimize).
+	Recommends string
+	// PopParam names the hyperparameter that sets the population (the
+	// evaluations per generation), so generic front ends such as the
+	// simulator's --pop can set it; empty if the method has none.
+	PopParam string
+	// New returns a fresh optimiser with default hyperparameters.
+	New func() Optimizer
+}
+
+var registry = map[string]Entry{}
+
+// Register adds an entry; it is called from init functions, so a duplicate
+// name is a programming error and panics.
+func Register(e Entry) {
+	if _, dup := registry[e.Name]; dup {
+		panic("algorithms: duplicate registration of " + e.Name)
+	}
+	registry[e.Name] = e
+}
+
+// defaultOrder lists the methods of the default comparison first, in the
+// order tables show them; any other registered method follows by name.
+var defaultOrder = []string{"simple-es", "cmaes", "ga", "random", "gonum-cmaes"}
+
+// Names returns every registered method, default comparison first.
+func Names() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, n := range defaultOrder {
+		if _, ok := registry[n]; ok {
+			names = append(names, n)
+			seen[n] = true
+		}
+	}
+	var rest []string
+	for n := range registry {
+		if !seen[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append(names, rest...)
+}
+
+// DefaultNames returns the methods of the default comparison.
+func DefaultNames() []string {
+	var names []string
+	for _, n := range defaultOrder {
+		if _, ok := registry[n]; ok {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// Lookup finds an entry by name.
+func Lookup(name string) (Entry, error) {
+	e, ok := registry[name]
+	if !ok {
+		return Entry{}, fmt.Errorf("unknown algorithm %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	return e, nil
+}
+
+// Param is one hyperparameter as configured for a run.
+type Param struct {
+	Name, Value, Usage string
+}
+
+// Configure makes a fresh optimiser of the named method with the given
+// hyperparameter settings (name → value) applied, and returns it with the
+// full list of hyperparameters it will use. An unknown hyperparameter name
+// or an unparsable value is an error naming both.
+func Configure(name string, settings map[string]string) (Optimizer, []Param, error) {
+	e, err := Lookup(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt := e.New()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	opt.Flags(fs)
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if fs.Lookup(k) == nil {
+			return nil, nil, fmt.Errorf("algorithm %s has no hyperparameter %q (it has: %s)", name, k, strings.Join(paramNames(fs), ", "))
+		}
+		if err := fs.Set(k, settings[k]); err != nil {
+			return nil, nil, fmt.Errorf("algorithm %s, hyperparameter %s=%q: %v", name, k, settings[k], err)
+		}
+	}
+	var params []Param
+	fs.VisitAll(func(f *flag.Flag) {
+		params = append(params, Param{Name: f.Name, Value: f.Value.String(), Usage: f.Usage})
+	})
+	return opt, params, nil
+}
+
+func paramNames(fs *flag.FlagSet) []string {
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return names
+}

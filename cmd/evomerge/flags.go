@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// floatList is a comma-separated list flag such as --optimum 0.1,0.2.
+type floatList []float64
+
+func (l *floatList) String() string {
+	parts := make([]string, len(*l))
+	for i, v := range *l {
+		parts[i] = strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *floatList) Set(s string) error {
+	var out []float64
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%q is not a finite number", p)
+		}
+		out = append(out, v)
+	}
+	*l = out
+	return nil
+}
+
+// settings collects repeatable --set alg.param=value flags.
+type settings map[string]map[string]string
+
+func (s settings) String() string {
+	var parts []string
+	for alg, m := range s {
+		for k, v := range m {
+			parts = append(parts, alg+"."+k+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func (s settings) Set(v string) error {
+	key, val, ok := strings.Cut(v, "=")
+	alg, name, ok2 := strings.Cut(key, ".")
+	if !ok || !ok2 || alg == "" || name == "" {
+		return fmt.Errorf("%q: want alg.param=value, e.g. cmaes.popsize=12", v)
+	}
+	if s[alg] == nil {
+		s[alg] = map[string]string{}
+	}
+	s[alg][name] = val
+	return nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

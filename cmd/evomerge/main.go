@@ -1,0 +1,76 @@
+// Command evomerge runs evolutionary model merging: with no arguments it
+// replays the original simulator (a search for four secret merge ratios);
+// its subcommands compare optimisers (bench) and merge models (merge).
+//
+// Usage:
+//
+//	evomerge [flags]                 replay the simulator
+//	evomerge bench [flags]           compare optimisers on one objective
+//	evomerge merge RECIPE.yml OUT    merge models like mergekit-yaml
+//
+// Run "evomerge help" or "evomerge CMD -h" for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+)
+
+// command is one verb of evomerge.
+type command struct {
+	summary string
+	run     func(ctx context.Context, stdout, stderr io.Writer, args []string) error
+}
+
+// commands holds the verbs; files add theirs in init functions.
+var commands = map[string]command{}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Stdout, os.Stderr, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "evomerge:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run dispatches to a verb; with no verb (or only flags) it replays the
+// simulator. It never exits, so tests call it directly.
+func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		if args[0] == "help" {
+			usage(stdout)
+			return nil
+		}
+		c, ok := commands[args[0]]
+		if !ok {
+			usage(stderr)
+			return fmt.Errorf("unknown command %q", args[0])
+		}
+		return c.run(ctx, stdout, stderr, args[1:])
+	}
+	return runSimulate(ctx, stdout, stderr, args)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: evomerge [flags]          replay the original simulator (evomerge -h for flags)")
+	fmt.Fprintln(w, "       evomerge COMMAND [args]")
+	fmt.Fprintln(w, "commands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+}

@@ -1,0 +1,170 @@
+package objectives
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+)
+
+// SimulatorOptimum is the secret optimum of the original simulator.
+var SimulatorOptimum = []float64{0.35, 0.65, 0.10, 0.90}
+
+// MockConfig configures the mock merge objective.
+type MockConfig struct {
+	Dim     int
+	Noise   float64   // σ of additive Gaussian noise on the score
+	Items   int       // if > 0, the score is an accuracy on this many items
+	Optimum []float64 // nil: drawn uniformly from [0.05, 0.95]^Dim with Seed
+	Seed    uint64
+}
+
+// Mock is the mock merge objective, the definition of the pycma reference
+// set-up: merge weights w in [0,1]^n score
+//
+//	true(w) = 100 · exp(−‖w − w*‖² / (2 · 0.25² · n/4))
+//
+// so the peak's width grows with √n and a point at a fixed per-coordinate
+// distance from w* scores the same in every dimension. The observed score is
+// the true score plus noise, in this order: if Items > 0 it is an accuracy
+// on Items benchmark items, 100·Binomial(Items, true/100)/Items, the noise
+// real merges have; then Gaussian noise of σ Noise is added. Points outside
+// the box are clipped before scoring (the harness never sends any there).
+type Mock struct {
+	cfg   MockConfig
+	wstar []float64
+	scale float64 // 2·0.25²·n/4
+	box   Box
+}
+
+// NewMock builds the mock merge objective.
+func NewMock(c MockConfig) (*Mock, error) {
+	if c.Dim < 1 {
+		return nil, fmt.Errorf("mock objective: dimension %d must be at least 1", c.Dim)
+	}
+	if c.Noise < 0 || math.IsNaN(c.Noise) || math.IsInf(c.Noise, 0) {
+		return nil, fmt.Errorf("mock objective: noise %g must be a finite non-negative number", c.Noise)
+	}
+	if c.Items < 0 {
+		return nil, fmt.Errorf("mock objective: items %d must not be negative", c.Items)
+	}
+	m := &Mock{cfg: c, scale: 2 * 0.25 * 0.25 * float64(c.Dim) / 4}
+	if c.Optimum != nil {
+		if len(c.Optimum) != c.Dim {
+			return nil, fmt.Errorf("mock objective: optimum has %d coordinates for dimension %d", len(c.Optimum), c.Dim)
+		}
+		for i, v := range c.Optimum {
+			if !(v >= 0 && v <= 1) {
+				return nil, fmt.Errorf("mock objective: optimum coordinate %d is %g, outside [0,1]", i, v)
+			}
+		}
+		m.wstar = append([]float64(nil), c.Optimum...)
+	} else {
+		r := seededRand(c.Seed, 0x6f7074696d756d) // "optimum"
+		m.wstar = make([]float64, c.Dim)
+		for i := range m.wstar {
+			m.wstar[i] = 0.05 + 0.9*r.Float64()
+		}
+	}
+	m.box = unitBox(c.Dim, true)
+	return m, nil
+}
+
+func unitBox(n int, constraint bool) Box {
+	b := Box{Lower: make([]float64, n), Upper: make([]float64, n), Constraint: constraint}
+	for i := range b.Upper {
+		b.Upper[i] = 1
+	}
+	return b
+}
+
+// Name reports "mock".
+func (m *Mock) Name() string { return "mock" }
+
+// Dim reports the number of merge weights.
+func (m *Mock) Dim() int { return m.cfg.Dim }
+
+// Box is [0,1]^n, a constraint.
+func (m *Mock) Box() Box { return m.box }
+
+// Sense is Maximize: the score is an accuracy-like percentage.
+func (m *Mock) Sense() Sense { return Maximize }
+
+// Best is 100, the score at the optimum.
+func (m *Mock) Best() float64 { return 100 }
+
+// DefaultTarget is a true score of 99.
+func (m *Mock) DefaultTarget() float64 { return 99 }
+
+// Optimum returns a copy of w*.
+func (m *Mock) Optimum() []float64 { return append([]float64(nil), m.wstar...) }
+
+// True is the noise-free score.
+func (m *Mock) True(w []float64) float64 {
+	d := 0.0
+	for i, v := range w {
+		v = min(max(v, 0), 1)
+		e := v - m.wstar[i]
+		d += e * e
+	}
+	return 100 * math.Exp(-d/m.scale)
+}
+
+// Evaluate returns the observed and the true score of w.
+func (m *Mock) Evaluate(ctx context.Context, w []float64, rng *rand.Rand) (Value, error) {
+	if len(w) != m.cfg.Dim {
+		return Value{}, fmt.Errorf("mock objective: candidate has %d coordinates, want %d", len(w), m.cfg.Dim)
+	}
+	t := m.True(w)
+	obs := t
+	if m.cfg.Items > 0 {
+		obs = 100 * float64(Binomial(rng, m.cfg.Items, t/100)) / float64(m.cfg.Items)
+	}
+	if m.cfg.Noise > 0 {
+		obs += m.cfg.Noise * rng.NormFloat64()
+	}
+	return Value{Observed: obs, True: t}, nil
+}
+
+// String describes the configuration for headers.
+func (m *Mock) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mock merge objective, %d weights, optimum %s", m.cfg.Dim, FormatVector(m.wstar, 2))
+	if m.cfg.Items > 0 {
+		fmt.Fprintf(&b, ", %d benchmark items", m.cfg.Items)
+	}
+	if m.cfg.Noise > 0 {
+		fmt.Fprintf(&b, ", noise σ %g", m.cfg.Noise)
+	}
+	return b.String()
+}
+
+// FormatVector prints v as "[a b c]" with the given decimals, the form of
+// the original simulator.
+func FormatVector(v []float64, decimals int) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.*f", decimals, x)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// Binomial draws the number of successes in n trials of probability p.
+// It counts Bernoulli draws: benchmark sizes are at most a few thousand
+// items, and exact counting keeps the draw a simple function of rng.
+func Binomial(rng *rand.Rand, n int, p float64) int {
+	if p <= 0 {
+		return 0
+	}
+	if p >= 1 {
+		return n
+	}
+	k := 0
+	for range n {
+		if rng.Float64() < p {
+			k++
+		}
+	}
+	return k
+}
