@@ -283,4 +283,3 @@ func writeCSV(w io.Writer, ss []Summary) error {
 	cw.Flush()
 	return cw.Error()
 }
-

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func runArgs(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), &out, &errb, args)
+	return out.String(), errb.String(), err
+}
+
+var genLine = regexp.MustCompile(`^Gen (\d+): Best Score = -?\d+\.\d\d \| Params = \[(\d\.\d\d ){3}\d\.\d\d\]$`)
+
+// TestDefaultCommand checks the original simulator's output form: a header
+// naming the target, one line per generation numbered from 1, and an
+// honest closing line.
+func TestDefaultCommand(t *testing.T) {
+	out, _, err := runArgs(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !strings.Contains(lines[0], "[0.35 0.65 0.10 0.90]") {
+		t.Errorf("header does not name the optimum: %q", lines[0])
+	}
+	gens := 0
+	for _, l := range lines[2 : len(lines)-1] {
+		m := genLine.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("not a generation line: %q", l)
+		}
+		gens++
+		if m[1] != strconv.Itoa(gens) {
+			t.Fatalf("generation %s out of order (want %d)", m[1], gens)
+		}
+	}
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "Optimum found") && !strings.HasPrefix(last, "Budget of") {
+		t.Errorf("no closing line: %q", last)
+	}
+	// Same seed, same output; another seed, another search.
+	again, _, _ := runArgs(t)
+	if again != out {
+		t.Error("the default command is not reproducible")
+	}
+	other, _, _ := runArgs(t, "--seed", "2")
+	if other == out {
+		t.Error("--seed does not change the search")
+	}
+}
+
+func TestSimulateFlags(t *testing.T) {
+	out, _, err := runArgs(t, "--alg", "random", "--dim", "3", "--optimum", "0.2,0.4,0.6", "--budget", "40", "--pop", "10", "--target", "99.9", "--noise", "0", "--items", "50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "[0.20 0.40 0.60]") || !strings.Contains(out, "Gen 4:") || strings.Contains(out, "Gen 5:") {
+		t.Errorf("flags not honoured:\n%s", out)
+	}
+	if !strings.Contains(out, "Budget of 40 evaluations spent") {
+		t.Errorf("a missed target must be reported as such:\n%s", out)
+	}
+}
+
+func TestBadInputGivesClearErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--alg", "nope"}, "unknown algorithm"},
+		{[]string{"--dim", "0"}, "dimension"},
+		{[]string{"--optimum", "0.1,x"}, "not a finite number"},
+		{[]string{"--optimum", "0.1,0.2"}, "optimum has 2 coordinates"},
+		{[]string{"--optimum", "0.1,0.2,0.3,1.5"}, "outside [0,1]"},
+		{[]string{"--noise", "-1"}, "noise"},
+		{[]string{"--budget", "0"}, "budget"},
+		{[]string{"--set", "simple-es.nope=1"}, "no hyperparameter"},
+		{[]string{"--set", "simple-es.pop=abc"}, "pop"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"bench", "--algs", "nope"}, "unknown algorithm"},
+		{[]string{"bench", "--objective", "nope"}, "unknown objective"},
+		{[]string{"bench", "--format", "xml"}, "--format"},
+		{[]string{"bench", "--objective", "sphere", "--items", "10"}, "only to score objectives"},
+		{[]string{"bench", "--set", "cmaes"}, "alg.param=value"},
+		{[]string{"bench", "--algs", "ga", "--set", "random.batch=3"}, "not selected"},
+		{[]string{"bench", "--seeds", "0"}, "seeds"},
+	}
+	for _, c := range cases {
+		_, _, err := runArgs(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestBenchCommand(t *testing.T) {
+	out, _, err := runArgs(t, "bench", "--algs", "simple-es,random", "--seeds", "3", "--budget", "200", "--format", "json", "--set", "simple-es.pop=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Summary []struct {
+			Algorithm string `json:"algorithm"`
+			Runs      int    `json:"runs"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("json output: %v\n%s", err, out)
+	}
+	if len(doc.Summary) != 2 || doc.Summary[0].Algorithm != "simple-es" || doc.Summary[0].Runs != 3 {
+		t.Errorf("unexpected summary %+v", doc.Summary)
+	}
+	out, _, err = runArgs(t, "bench", "--algs", "simple-es", "--seeds", "2", "--budget", "50", "--format", "jsonl", "--set", "simple-es.pop=10")
+	if err != nil || !strings.Contains(out, `"pop":"10"`) {
+		t.Errorf("jsonl must record the hyperparameters used: %v\n%s", err, out)
+	}
+	out, _, err = runArgs(t, "bench", "--objective", "rastrigin", "--dim", "2", "--algs", "random", "--seeds", "2", "--budget", "50", "--format", "table")
+	if err != nil || !strings.Contains(out, "f − f_opt ≤ 1e-08") {
+		t.Errorf("classic objectives use a precision target: %v\n%s", err, out)
+	}
+}
+
+// BenchmarkDefaultCommand times `evomerge` with no arguments.
+func BenchmarkDefaultCommand(b *testing.B) {
+	for b.Loop() {
+		if err := run(context.Background(), io.Discard, io.Discard, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
