@@ -1,0 +1,521 @@
+package merge
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
+)
+
+// goldenDir holds mergekit's own outputs (see testdata/mergekit/README.md).
+const goldenDir = "../../testdata/mergekit"
+
+type goldenCase struct {
+	ID                       string                    `json:"id"`
+	Kind                     string                    `json:"kind"`
+	Method                   string                    `json:"method"`
+	Function                 string                    `json:"function"`
+	TensorName               string                    `json:"tensor_name"`
+	IsEmbed                  bool                      `json:"is_embed"`
+	DType                    string                    `json:"dtype"`
+	BaseModel                *string                   `json:"base_model"`
+	ModelOrder               []string                  `json:"model_order"`
+	UserParameters           map[string]any            `json:"user_parameters"`
+	UserTensorParameters     map[string]map[string]any `json:"user_tensor_parameters"`
+	ResolvedParameters       map[string]any            `json:"resolved_parameters"`
+	ResolvedTensorParameters map[string]map[string]any `json:"resolved_tensor_parameters"`
+	Args                     map[string]any            `json:"args"`
+	Inputs                   map[string]any            `json:"inputs"`
+	Output                   any                       `json:"output"`
+	OutputShape              []int                     `json:"output_shape"`
+	OutputDType              string                    `json:"output_dtype"`
+	ExpectError              bool                      `json:"expect_error"`
+	Error                    string                    `json:"error"`
+	Masks                    map[string]any            `json:"masks"`
+	KeepProbabilities        map[string]any            `json:"keep_probabilities"`
+	Trials                   int                       `json:"trials"`
+	MeanKeptFraction         map[string]float64        `json:"mean_kept_fraction"`
+	TargetDensity            map[string]float64        `json:"target_density"`
+	EmpiricalMean            any                       `json:"empirical_mean_output"`
+	EmpiricalStd             any                       `json:"empirical_std_output"`
+}
+
+func loadGolden(t testing.TB, file string) []goldenCase {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(goldenDir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Cases []goldenCase `json:"cases"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return doc.Cases
+}
+
+// flatten turns a nested JSON list into row-major float32 data and a shape.
+func flatten(v any) ([]float32, []int) {
+	var data []float32
+	var shape []int
+	var walk func(v any, depth int)
+	walk = func(v any, depth int) {
+		switch x := v.(type) {
+		case []any:
+			if len(shape) <= depth {
+				shape = append(shape, len(x))
+			}
+			for _, e := range x {
+				walk(e, depth+1)
+			}
+		case float64:
+			data = append(data, float32(x))
+		case bool:
+			if x {
+				data = append(data, 1)
+			} else {
+				data = append(data, 0)
+			}
+		case string:
+			switch x {
+			case "nan":
+				data = append(data, float32(math.NaN()))
+			case "inf":
+				data = append(data, float32(math.Inf(1)))
+			case "-inf":
+				data = append(data, float32(math.Inf(-1)))
+			}
+		}
+	}
+	walk(v, 0)
+	if shape == nil {
+		shape = []int{}
+	}
+	return data, shape
+}
+
+// close32 applies the README's tolerance: exact for bf16/fp16 results,
+// 2e-6 + 2e-5·|want| for float32.
+func close32(got, want []float32, exact bool) (int, bool) {
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(w) && math.IsNaN(g) {
+			continue
+		}
+		tol := 2e-6 + 2e-5*math.Abs(w)
+		if exact {
+			tol = 0
+		}
+		if !(math.Abs(g-w) <= tol) {
+			return i, false
+		}
+	}
+	return -1, true
+}
+
+// goldenJob builds the job a golden merge case describes, resolving the
+// user's parameters with this package's defaults.
+func goldenJob(t *testing.T, c goldenCase) (*job, error) {
+	m, err := lookupMethod(c.Method)
+	if err != nil {
+		return nil, err
+	}
+	dt := st.F32
+	if c.DType != "" {
+		if dt, err = st.ParseDType(c.DType); err != nil {
+			return nil, err
+		}
+	}
+	j := &job{method: m, name: c.TensorName, isEmbed: c.IsEmbed, dtype: dt, base: -1, models: c.ModelOrder, workers: 2}
+	var modelParams []map[string]any
+	var srcNames []string
+	for i, name := range c.ModelOrder {
+		x, shape := flatten(c.Inputs[name])
+		st.RoundSlice(dt, x)
+		j.inputs = append(j.inputs, x)
+		j.shapes = append(j.shapes, shape)
+		if c.BaseModel != nil && *c.BaseModel == name {
+			j.base = i
+		}
+		mp := map[string]any{}
+		for k, v := range c.UserTensorParameters[name] {
+			mp[k] = v
+		}
+		modelParams = append(modelParams, mp)
+		srcNames = append(srcNames, c.TensorName)
+	}
+	if err := resolveJob(j, 0, []map[string]any{c.UserParameters}, modelParams, srcNames); err != nil {
+		return j, err
+	}
+	// The resolved parameters must be what mergekit's method received.
+	for k, v := range c.ResolvedParameters {
+		want, _ := asNumber(v)
+		if got, ok := j.global[k]; !ok || got != want {
+			t.Errorf("%s: global %s = %v (set %v), mergekit resolved %v", c.ID, k, got, ok, v)
+		}
+	}
+	for model, ps := range c.ResolvedTensorParameters {
+		i := slices.Index(c.ModelOrder, model)
+		for k, v := range ps {
+			got, ok := j.perModel[i][k]
+			if v == nil {
+				if ok && i != j.base {
+					t.Errorf("%s: %s.%s = %v, mergekit has null", c.ID, model, k, got)
+				}
+				continue
+			}
+			if want, _ := asNumber(v); !ok || got != want {
+				t.Errorf("%s: %s.%s = %v (set %v), mergekit resolved %v", c.ID, model, k, got, ok, v)
+			}
+		}
+	}
+	return j, nil
+}
+
+func runGoldenMerge(t *testing.T, c goldenCase) error {
+	j, err := goldenJob(t, c)
+	if err == nil {
+		var shape []int
+		shape, err = outputShape(j.method, j.name, j.isEmbed, j.models, j.shapes, j.base)
+		if err == nil {
+			if c.Masks != nil {
+				j.masks = func(i, n int) []float32 {
+					m, _ := flatten(c.Masks[j.models[i]])
+					return m
+				}
+			}
+			out := make([]float32, numel(shape))
+			if err = j.run(out); err == nil {
+				if c.ExpectError {
+					return fmt.Errorf("mergekit rejects this input (%s) but the merge succeeded", c.Error)
+				}
+				if c.OutputShape != nil && !slices.Equal(shape, c.OutputShape) {
+					return fmt.Errorf("shape %v, want %v", shape, c.OutputShape)
+				}
+				odt := j.dtype
+				if c.OutputDType != "" {
+					odt, _ = st.ParseDType(c.OutputDType)
+				}
+				st.RoundSlice(odt, out)
+				want, _ := flatten(c.Output)
+				if i, ok := close32(out, want, odt == st.BF16 || odt == st.F16); !ok {
+					return fmt.Errorf("element %d = %v, want %v", i, out[i], want[i])
+				}
+				return nil
+			}
+		}
+	}
+	if c.ExpectError {
+		t.Logf("%s: rejected as mergekit does: %v (mergekit: %s)", c.ID, err, c.Error)
+		return nil
+	}
+	return err
+}
+
+var goldenFiles = []string{
+	"linear.json", "task_arithmetic.json", "ties.json", "breadcrumbs.json", "breadcrumbs_ties.json",
+	"slerp.json", "nuslerp.json", "model_stock.json", "karcher.json", "dtype.json",
+	"dare_linear.json", "dare_ties.json", "della.json", "della_linear.json",
+	"sparsify.json", "sign_consensus.json", "parameter_gradients.json", "extras.json",
+}
+
+// TestGolden runs every golden case and reports pass counts per file.
+// Run with -v to see them: go test -run TestGolden -v ./objectives/merge/
+func TestGolden(t *testing.T) {
+	for _, file := range goldenFiles {
+		cases := loadGolden(t, file)
+		pass, skip := 0, 0
+		for _, c := range cases {
+			var err error
+			switch c.Kind {
+			case "merge", "random_merge_sample":
+				err = runGoldenMerge(t, c)
+			case "random_merge_statistics":
+				err = runGoldenStatistics(t, c)
+			case "primitive":
+				var skipped bool
+				skipped, err = runGoldenPrimitive(t, c)
+				if skipped {
+					skip++
+					continue
+				}
+			default:
+				err = fmt.Errorf("unknown kind %q", c.Kind)
+			}
+			if err != nil {
+				t.Errorf("%s %s: %v", file, c.ID, err)
+				continue
+			}
+			pass++
+		}
+		t.Logf("golden %-24s %2d/%2d pass, %d skipped (method not implemented)", file, pass, len(cases)-skip, skip)
+	}
+}
+
+func runGoldenPrimitive(t *testing.T, c goldenCase) (skipped bool, err error) {
+	switch c.Function {
+	case "sparsify.magnitude", "sparsify.magnitude_outliers", "sparsify.rescaled_masked_tensor":
+		x, shape := flatten(c.Inputs["tensor"])
+		mask := make([]float32, len(x))
+		density, _ := asNumber(c.Args["density"])
+		norm, _ := c.Args["rescale_norm"].(string)
+		switch c.Function {
+		case "sparsify.magnitude":
+			if density >= 1 {
+				break
+			}
+			k := int(density * float64(len(x)))
+			selectTopK(x, nil, k, 2).mark(x, nil, mask)
+			rescaledMasked(st.F32, x, mask, norm)
+		case "sparsify.magnitude_outliers":
+			if density >= 1 {
+				break
+			}
+			gamma, _ := asNumber(c.Args["gamma"])
+			outlierMask(x, density, gamma, mask)
+			rescaledMasked(st.F32, x, mask, norm)
+		default:
+			m, _ := flatten(c.Inputs["mask"])
+			norm, _ = c.Args["norm"].(string)
+			rescaledMasked(st.F32, x, m, norm)
+		}
+		want, wshape := flatten(c.Output)
+		if !slices.Equal(shape, wshape) {
+			return false, fmt.Errorf("shape %v, want %v", shape, wshape)
+		}
+		if i, ok := close32(x, want, false); !ok {
+			return false, fmt.Errorf("element %d = %v, want %v", i, x[i], want[i])
+		}
+		return false, nil
+	case "sparsify.della_magprune":
+		x, shape := flatten(c.Inputs["tensor"])
+		density, _ := asNumber(c.Args["density"])
+		eps, _ := asNumber(c.Args["epsilon"])
+		probs := make([]float32, len(x))
+		err := dellaProbs(x, shape, density, eps, probs)
+		if c.ExpectError {
+			if err == nil {
+				return false, fmt.Errorf("mergekit rejects this (%s), we accepted it", c.Error)
+			}
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		want, _ := flatten(c.Output.(map[string]any)["keep_probabilities"])
+		if i, ok := close32(probs, want, false); !ok {
+			return false, fmt.Errorf("p[%d] = %v, want %v", i, probs[i], want[i])
+		}
+		return false, nil
+	case "generalized_task_arithmetic.get_mask":
+		x, shape := flatten(c.Inputs["weighted_deltas"])
+		per := len(x) / shape[0]
+		var ds [][]float32
+		for i := 0; i < shape[0]; i++ {
+			ds = append(ds, x[i*per:(i+1)*per])
+		}
+		got := consensusMask(ds, c.Args["method"] == "count")
+		want, _ := flatten(c.Output)
+		for i := range ds {
+			for e := range ds[i] {
+				if got[i][e] != (want[i*per+e] == 1) {
+					return false, fmt.Errorf("mask[%d][%d] = %v", i, e, got[i][e])
+				}
+			}
+		}
+		return false, nil
+	case "config.evaluate_setting":
+		ts, _ := c.Args["t"].([]any)
+		name := "model.layers.0.mlp.up_proj.weight"
+		if tn, ok := c.Args["tensor_names"].([]any); ok {
+			name = tn[0].(string)
+		}
+		for i, tv := range ts {
+			v, found, err := evalSetting(jsonToYAML(c.Args["setting"]), tv.(float64), name)
+			if err != nil {
+				return false, err
+			}
+			var want any
+			if outs, ok := c.Output.([]any); ok {
+				want = outs[i]
+			}
+			if !found {
+				if want != nil {
+					return false, fmt.Errorf("t=%v: not found, want %v", tv, want)
+				}
+				continue
+			}
+			if !equalSetting(v, want) {
+				return false, fmt.Errorf("t=%v: %v, want %v", tv, v, want)
+			}
+		}
+		return false, nil
+	case "planner t + evaluate_setting":
+		n := int(c.Args["num_layers_in_slice"].(float64))
+		out := c.Output.(map[string]any)
+		check := func(key string, tt float64) error {
+			w := out[key].(map[string]any)
+			if tt != w["t"].(float64) {
+				return fmt.Errorf("%s: t = %v, want %v", key, tt, w["t"])
+			}
+			v, _, err := evalSetting(jsonToYAML(c.Args["setting"]), tt, "x")
+			if err != nil || !equalSetting(v, w["value"]) {
+				return fmt.Errorf("%s: value %v (%v), want %v", key, v, err, w["value"])
+			}
+			return nil
+		}
+		for i := 0; i < n; i++ {
+			if err := check(fmt.Sprintf("layer_%d", i), layerT(i, n)); err != nil {
+				return false, err
+			}
+		}
+		return false, check("pre_and_post_weights", 0)
+	case "nearswap.nearswap_merge":
+		base, shape := flatten(c.Inputs["base"])
+		x, _ := flatten(c.Inputs["m1"])
+		j := &job{method: methods["nearswap"], name: "t", dtype: st.F32, base: 0, models: []string{"base", "m1"},
+			inputs: [][]float32{base, x}, shapes: [][]int{shape, shape}, global: params{"t": c.Args["t"].(float64)}, perModel: []params{{}, {}}}
+		out := make([]float32, len(base))
+		if err := j.run(out); err != nil {
+			return false, err
+		}
+		want, _ := flatten(c.Output)
+		if i, ok := close32(out, want, false); !ok {
+			return false, fmt.Errorf("element %d = %v, want %v", i, out[i], want[i])
+		}
+		return false, nil
+	}
+	return true, nil // sce, multislerp, ram, ramplus_tl: not implemented
+}
+
+// jsonToYAML maps JSON-decoded values to what the YAML decoder produces
+// (whole numbers as int), so settings are evaluated as a recipe's would be.
+func jsonToYAML(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return int(x)
+		}
+		return x
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonToYAML(e)
+		}
+		return out
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = jsonToYAML(e)
+		}
+		return out
+	}
+	return v
+}
+
+func equalSetting(got, want any) bool {
+	if s, ok := want.(string); ok {
+		return got == s
+	}
+	g, ok1 := asNumber(got)
+	w, ok2 := asNumber(want)
+	return ok1 && ok2 && math.Abs(g-w) <= 1e-12
+}
+
+// runGoldenStatistics checks Go's own random draws against mergekit's
+// 3000-draw statistics: the kept fraction, and each output element's mean
+// by a z-test against mergekit's empirical mean and standard deviation.
+func runGoldenStatistics(t *testing.T, c goldenCase) error {
+	const trials = 3000
+	j, err := goldenJob(t, c)
+	if err != nil {
+		return err
+	}
+	mean, _ := flatten(c.EmpiricalMean)
+	std, _ := flatten(c.EmpiricalStd)
+	sum := make([]float64, len(mean))
+	out := make([]float32, len(mean))
+	j.name = "model.layers.0.mlp.up_proj.weight"
+	for trial := 0; trial < trials; trial++ {
+		j.seed = uint64(trial)
+		if err := j.run(out); err != nil {
+			return err
+		}
+		for e, v := range out {
+			sum[e] += float64(v)
+		}
+	}
+	// Our mean and mergekit's are both means of 3000 draws, so their
+	// difference has standard deviation σ·√(2/3000).
+	maxZ := 0.0
+	for e := range mean {
+		se := float64(std[e]) * math.Sqrt(2.0/trials)
+		if se == 0 {
+			continue
+		}
+		z := math.Abs(sum[e]/trials-float64(mean[e])) / se
+		maxZ = math.Max(maxZ, z)
+	}
+	// 24 elements: max |z| of 24 standard normals exceeds 4.5 with
+	// probability ~1.6e-4.
+	if maxZ > 4.5 {
+		return fmt.Errorf("max z-score %.2f between Go's and mergekit's mean output", maxZ)
+	}
+	t.Logf("%s: max z %.2f over %d elements", c.ID, maxZ, len(mean))
+	return nil
+}
+
+func TestKeptFraction(t *testing.T) {
+	for _, file := range []string{"dare_linear.json", "della.json"} {
+		for _, c := range loadGolden(t, file) {
+			if c.Kind != "random_merge_sample" {
+				continue
+			}
+			j, err := goldenJob(t, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Kept fraction over many draws of one model's mask.
+			tv := taskVectors(j)[0]
+			n := len(tv.x)
+			kept := 0
+			const draws = 2000
+			for s := 0; s < draws; s++ {
+				j.seed = uint64(s)
+				d := make([]float32, n)
+				for e := range d {
+					d[e] = tv.x[e] - j.inputs[j.base][e] + 1e-3 // nonzero everywhere
+				}
+				j.sc = &scratch{}
+				save := j.global["rescale"]
+				j.global["rescale"] = 0
+				if err := sparsify(j, tv, d); err != nil {
+					t.Fatal(err)
+				}
+				j.global["rescale"] = save
+				for _, v := range d {
+					if v != 0 {
+						kept++
+					}
+				}
+			}
+			got := float64(kept) / float64(draws*n)
+			want := tv.p["density"]
+			if se := math.Sqrt(want * (1 - want) / float64(draws*n)); math.Abs(got-want) > 5*se {
+				t.Errorf("%s: kept fraction %.4f, want %.4f ± %.4f", c.ID, got, want, se)
+			}
+			break
+		}
+	}
+}
+
+var _ = sort.Strings
+var _ = strings.Contains
