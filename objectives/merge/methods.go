@@ -62,12 +62,12 @@ func lookupMethod(name string) (*methodDef, error) {
 
 func init() {
 	type gta struct {
-		name                 string
-		consensus            bool
-		sp                   sparsifier
-		normalize, rescale   float64
-		extraName            string
-		extraDefault         float64
+		name               string
+		consensus          bool
+		sp                 sparsifier
+		normalize, rescale float64
+		extraName          string
+		extraDefault       float64
 	}
 	for _, g := range []gta{
 		{"task_arithmetic", false, sparseNone, 0, 0, "", 0},
