@@ -80,9 +80,11 @@ func simulatedRestart(runs []Run, rng *rand.Rand) float64 {
 }
 
 // ARTBootstrap returns a percentile bootstrap confidence interval for ART at
-// the given level (e.g. 0.95) using COCO's simulated restarts. Each of reps
-// replicates simulates len(runs) restart runs (see simulatedRestart) and
-// takes their mean, i.e. the aRT of a sample of runs that all succeed; the
+// the given level (e.g. 0.95) using COCO's simulated restarts. A simulated
+// run draws runs uniformly with replacement until it draws a success and
+// costs the evaluations of the failures drawn plus the success's
+// evaluations to target. Each of reps replicates simulates len(runs) such
+// runs and takes their mean, i.e. the aRT of a sample of runs that all succeed; the
 // interval is the (1-confidence)/2 and (1+confidence)/2 quantiles of the
 // replicates. The expected value of one simulated run given the data is
 // exactly ART(runs), which is what makes the replicates centre on it.

@@ -107,17 +107,20 @@ func exactTiesP(groups []int, n1, twoR1 int) float64 {
 	}
 	maxR := n * (n + 1) // bound on a doubled rank sum
 	// ways[k][r]: number of choices of k items with doubled rank sum r.
-	ways := make([][]float64, n1+1)
-	for k := range ways {
-		ways[k] = make([]float64, maxR+1)
+	grid := func() [][]float64 {
+		g := make([][]float64, n1+1)
+		for k := range g {
+			g[k] = make([]float64, maxR+1)
+		}
+		return g
 	}
+	ways, next := grid(), grid()
 	ways[0][0] = 1
 	start := 0
 	for _, t := range groups {
 		twoMid := 2*start + t + 1
-		next := make([][]float64, n1+1)
-		for k := range next {
-			next[k] = make([]float64, maxR+1)
+		for _, row := range next {
+			clear(row)
 		}
 		for k := 0; k <= n1; k++ {
 			for r, w := range ways[k] {
@@ -131,7 +134,7 @@ func exactTiesP(groups []int, n1, twoR1 int) float64 {
 				}
 			}
 		}
-		ways = next
+		ways, next = next, ways
 		start += t
 	}
 	var le, ge, total float64
