@@ -3,8 +3,9 @@
 //
 // Every function validates its input completely and renders in memory
 // before touching the disk, then writes a temporary file beside path and
-// renames it into place, so a failed or interrupted call never leaves a
-// half-written figure that a report could pick up. The format comes from
+// renames it into place, so path only ever holds a complete figure (a
+// process killed mid-write can at worst leave a hidden ".name.tmp-*" file
+// beside it). The format comes from
 // the extension of path: ".png" or ".svg" (case-insensitive); anything else
 // is an error. All figures are Width × Height; PNGs are rendered at 96 DPI.
 //
