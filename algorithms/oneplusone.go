@@ -1,0 +1,149 @@
+package algorithms
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+func init() {
+	Register(Entry{
+		Name:       "one-plus-one-es",
+		Summary:    "(1+1)-ES with isotropic Gaussian mutation and the 1/5th success rule (Kern et al. 2004), reflection at the box",
+		Recommends: "best observed",
+		New:        func() Optimizer { return &OnePlusOneES{Sigma: 0.3, Up: 1.0 / 3, Target: 0.2} },
+	})
+}
+
+// OnePlusOneES is the (1+1) evolution strategy with the 1/5th success rule
+// in the form of S. Kern, S. D. Müller, N. Hansen, D. Büche, J. Ocenasek and
+// P. Koumoutsakos, "Learning probability distributions in continuous
+// evolutionary algorithms – a comparative review", Natural Computing 3
+// (2004) 77–112, also the one of A. Auger and N. Hansen's tutorials:
+//
+//   - the parent x has step size σ; the offspring is y = x + σ·N(0, I);
+//   - success means f(y) ≤ f(x) (ties accepted, so plateaus are crossed);
+//     then x ← y and σ ← σ·exp(Up), Up = 1/3 by default;
+//   - failure: σ ← σ·exp(−Up·Target/(1−Target)) = σ·exp(−1/12) by default,
+//     so σ is stationary at a success rate of exactly Target = 1/5.
+//
+// The parent starts at Problem.Start() with σ = Sigma × the mean box width
+// (or Problem.Sigma0). σ is kept in [1e-12, 1]× the box width when the box
+// is a constraint (a larger step only reflects back), and above 1e-12× the
+// width otherwise.
+//
+// Box handling (Problem.Bounded): each coordinate of the offspring is
+// reflected at the bounds (mirrored, and periodically so if the step
+// crosses the box more than once), which keeps the mutation distribution
+// symmetric around the parent inside the box, unlike clipping, which piles
+// offspring on the faces. Without Bounded the box is only the start region
+// and the strategy moves freely outside it.
+//
+// Recommendation: the parent, which is the best point observed when the
+// objective is noiseless. Under noise the parent's score is stale and,
+// being the minimum of noisy draws, biased low (winner's curse): a lucky
+// parent blocks all progress. Reeval = k > 0 re-evaluates the parent every
+// k generations and from then on scores it by the mean of its
+// re-evaluations alone: the evaluation that got it accepted is left out,
+// since it was selected for being low, while the re-evaluations are
+// independent draws and so unbiased. A lucky parent is thus replaced at its
+// first re-evaluation. Each re-evaluation costs one evaluation. Reeval = 0 (the default) is the textbook
+// algorithm.
+type OnePlusOneES struct {
+	Sigma  float64 // initial step as a fraction of the mean box width
+	Up     float64 // log step-size increase on success
+	Target float64 // target success rate (1/5)
+	Reeval int     // re-evaluate the parent every Reeval generations; 0 = never
+}
+
+// Flags registers the hyperparameters.
+func (o *OnePlusOneES) Flags(fs *flag.FlagSet) {
+	fs.Float64Var(&o.Sigma, "sigma", o.Sigma, "initial step as a fraction of the mean box width (Problem.Sigma0 overrides)")
+	fs.Float64Var(&o.Up, "up", o.Up, "ln of the step-size factor on success; failure uses −up·target/(1−target)")
+	fs.Float64Var(&o.Target, "target", o.Target, "target success rate of the success rule, in (0,1)")
+	fs.IntVar(&o.Reeval, "reeval", o.Reeval, "re-evaluate the parent every k generations and average its scores (noise); 0 = never")
+}
+
+// Minimize implements Optimizer.
+func (o *OnePlusOneES) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
+	if !(o.Target > 0 && o.Target < 1) || !(o.Up > 0) || o.Reeval < 0 {
+		return nil, fmt.Errorf("one-plus-one-es: need up > 0, 0 < target < 1 and reeval ≥ 0 (have %g, %g, %d)", o.Up, o.Target, o.Reeval)
+	}
+	width := p.Width()
+	sigma := o.Sigma * width
+	if p.Sigma0 > 0 {
+		sigma = p.Sigma0
+	}
+	if !(sigma > 0) {
+		return nil, fmt.Errorf("one-plus-one-es: initial step %g must be positive", sigma)
+	}
+	up, down := math.Exp(o.Up), math.Exp(-o.Up*o.Target/(1-o.Target))
+	lo, hi := 1e-12*width, math.Inf(1)
+	if p.Bounded {
+		hi = width
+	}
+
+	x := p.Start()
+	if p.Bounded {
+		p.Clip(x)
+	}
+	fx, err := obj.Eval(ctx, x)
+	if err != nil {
+		return x, err
+	}
+	sum, count := 0.0, 0 // the re-evaluations of the current parent
+	y := make([]float64, p.Dim)
+	for g := 1; ; g++ {
+		if o.Reeval > 0 && g%o.Reeval == 0 {
+			f, err := obj.Eval(ctx, x)
+			if err != nil {
+				return x, err
+			}
+			sum += f
+			count++
+			fx = sum / float64(count)
+		}
+		for i := range y {
+			y[i] = x[i] + sigma*rng.NormFloat64()
+		}
+		if p.Bounded {
+			reflect(p, y)
+		}
+		fy, err := obj.Eval(ctx, y)
+		if err != nil {
+			return x, err
+		}
+		if fy <= fx {
+			x, y = y, x
+			fx, sum, count = fy, 0, 0
+			sigma = min(sigma*up, hi)
+		} else {
+			sigma = max(sigma*down, lo)
+		}
+	}
+}
+
+// reflect mirrors x into the box in place, coordinate by coordinate; a
+// coordinate that crosses the box several times is folded periodically.
+func reflect(p Problem, x []float64) {
+	for i, v := range x {
+		a, b := p.Lower[i], p.Upper[i]
+		if v >= a && v <= b {
+			continue
+		}
+		w := b - a
+		t := math.Mod(v-a, 2*w)
+		if t < 0 {
+			t += 2 * w
+		}
+		if t > w {
+			t = 2*w - t
+		}
+		if math.IsNaN(t) { // v infinite
+			t = w / 2
+		}
+		x[i] = min(max(a+t, a), b)
+	}
+}
