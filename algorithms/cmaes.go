@@ -1,0 +1,739 @@
+package algorithms
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
+)
+
+func init() {
+	Register(Entry{
+		Name:       "cmaes",
+		Summary:    "CMA-ES (Hansen's tutorial as pycma 4.4 implements it: active CMA, CSA, BoundTransform box handling)",
+		Recommends: "distribution mean",
+		New:        func() Optimizer { return &CMAES{} },
+	})
+}
+
+// CMAES is the covariance matrix adaptation evolution strategy of
+// N. Hansen, "The CMA Evolution Strategy: A Tutorial", arXiv:1604.00772
+// (2016), with the defaults of pycma 4.4.0 (the reference implementation,
+// github.com/CMA-ES/pycma), which the project's tests compare against:
+//
+//   - λ = 4+⌊3 ln n⌋, μ = ⌊λ/2⌋, logarithmic weights w_i ∝ ln((λ+1)/2) − ln i
+//     for all λ ranks; the negative ones are the active CMA of Jastrebski &
+//     Arnold (CEC 2006) as the tutorial sets them (sum −min(1+c1/cμ,
+//     1+2μ⁻_eff/(μ_eff+2), (1−c1−cμ)/(n cμ))), and each negative-weight
+//     vector is rescaled to squared Mahalanobis length n so that C stays
+//     positive definite;
+//   - c_σ = (μ_eff+2)/(n+μ_eff+3) (pycma's variant of the tutorial's
+//     (μ_eff+2)/(n+μ_eff+5)), d_σ = 1 + 2 max(0, √((μ_eff−1)/(n+1))−1) + c_σ,
+//     c_c = (4+μ_eff/n)/(n+4+2μ_eff/n), c1 = min(1, λ/6)·2/((n+1.3)²+μ_eff),
+//     cμ = min(1−c1, 2(¼+μ_eff−2+1/μ_eff)/((n+2)²+μ_eff));
+//   - cumulative step-size adaptation with E‖N(0,I)‖ (exact for n ≤ 6,
+//     pycma's series above), the change of ln σ clipped to ±1, and the
+//     h_σ stall of the rank-one update with pycma's bias correction;
+//   - C is eigendecomposed with gonum's mat.EigenSym, lazily as the
+//     tutorial describes (section B.2): not every generation when C
+//     changes slowly (see EigenGap).
+//
+// The strategy is a Stepper (Start, Ask, Tell); Minimize drives it until
+// the objective refuses an evaluation.
+//
+// Box constraints (Problem.Bounded) are handled as pycma's default
+// BoundTransform does: every sampled point (genotype) is mapped into the
+// box by the piecewise linear/quadratic, C¹ and periodic transformation
+// of pycma's transformations.BoxConstraintsLinQuadTransformation (the
+// identity on the inner 90% of a unit box, quadratic in a margin of
+// max(1,|bound|)/20 at each bound, mirrored and periodic outside) and
+// that phenotype is evaluated, while the distribution is updated with
+// the untransformed genotypes. As in pycma, the coordinate-wise standard
+// deviations are also capped at a third of the box width. So the
+// strategy is not misled by a flat region outside the box, and every
+// evaluated point lies inside it.
+//
+// Degeneration: the harness owns the budget, so Minimize never stops by
+// itself. When the distribution degenerates — a non-finite state, an
+// eigendecomposition failure, a condition number of C above 1e14 (pycma's
+// tolconditioncov), a step size below 1e-12 × σ0 in every coordinate, or
+// steps that no longer change the mean in floating point (pycma's
+// noeffectcoord for all coordinates) — the distribution is restarted at
+// the current mean with the initial step size, C = I and empty paths.
+// pycma's single run would have terminated at that point, so evaluation
+// counts to a target are unaffected wherever pycma reaches the target.
+type CMAES struct {
+	// PopSize is λ; 0 means 4+⌊3 ln n⌋.
+	PopSize int
+	// Sigma0 is the initial step size; 0 means Problem.Sigma0, or
+	// 0.3 × the mean box width when that is 0 too.
+	Sigma0 float64
+	// NoActive turns active CMA off (negative weights set to 0); the
+	// hyperparameter is "active", true by default as in pycma.
+	NoActive bool
+	// Recommend chooses the returned point: "mean" (also ""), the
+	// distribution mean mapped into the box, or "best", nil, which makes
+	// the harness use the best observed point.
+	Recommend string
+	// EigenGap is the number of generations between two
+	// eigendecompositions of C (B and D lag behind C in between, the
+	// tutorial's lazy update, section B.2). 0 means
+	// max(1/(10n), n/2000)/(c1+cμ): up to n = 14 this is pycma's
+	// lazy_update_gap 1/(10n(c1+cμ)), and up to n ≈ 30 it is below one
+	// generation, so C is decomposed every generation exactly as pycma
+	// does; above, C may accumulate a learning rate of n/2000 (3% at
+	// n = 64, 13% at n = 256) between decompositions. gonum's EigenSym
+	// takes 0.56 ms at n = 64 and 170 ms at n = 256, so pycma's gap
+	// (every generation at n = 64, every 3rd at n = 256) would cost 5 and
+	// 50 times pycma's own overhead per generation; with this gap the
+	// amortised cost stays O(λn²). 1 decomposes every generation.
+	EigenGap float64
+
+	core *cmaCore
+}
+
+var _ Optimizer = (*CMAES)(nil)
+var _ Stepper = (*CMAES)(nil)
+
+// Flags registers the hyperparameters.
+func (c *CMAES) Flags(fs *flag.FlagSet) {
+	fs.IntVar(&c.PopSize, "popsize", c.PopSize, "population size λ; 0 means 4+⌊3 ln n⌋")
+	fs.Float64Var(&c.Sigma0, "sigma0", c.Sigma0, "initial step size; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
+	fs.Var(negBool{&c.NoActive}, "active", "active CMA (negative recombination weights, pycma's default); false uses positive weights only")
+	fs.StringVar(&c.Recommend, "recommend", c.Recommend, "returned point: mean (distribution mean; also when empty) or best (best observed)")
+	fs.Float64Var(&c.EigenGap, "eigengap", c.EigenGap, "generations between eigendecompositions of C; 0 means max(1/(10n), n/2000)/(c1+cmu) (every generation up to n≈30, as pycma)")
+}
+
+// negBool is a boolean flag that stores its negation, so that a field
+// whose zero value is the default (NoActive) can be set as "active".
+type negBool struct{ p *bool }
+
+func (b negBool) String() string {
+	if b.p == nil {
+		return "true"
+	}
+	return strconv.FormatBool(!*b.p)
+}
+
+func (b negBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*b.p = !v
+	return nil
+}
+
+func (b negBool) IsBoolFlag() bool { return true }
+
+// cmaOptions are the settings of one CMA-ES distribution; they are shared
+// by the restart variants.
+type cmaOptions struct {
+	lambda   int
+	sigma0   float64
+	active   bool
+	eigenGap float64
+}
+
+func (c *CMAES) options(p Problem) (cmaOptions, error) {
+	if c.PopSize < 0 || c.PopSize == 1 {
+		return cmaOptions{}, fmt.Errorf("cmaes: popsize %d: must be 0 (default) or at least 2", c.PopSize)
+	}
+	if !(c.Sigma0 >= 0) || math.IsInf(c.Sigma0, 0) {
+		return cmaOptions{}, fmt.Errorf("cmaes: sigma0 %g: must be finite and not negative", c.Sigma0)
+	}
+	if !(c.EigenGap >= 0) || math.IsInf(c.EigenGap, 0) {
+		return cmaOptions{}, fmt.Errorf("cmaes: eigengap %g: must be finite and not negative", c.EigenGap)
+	}
+	switch c.Recommend {
+	case "", "mean", "best":
+	default:
+		return cmaOptions{}, fmt.Errorf("cmaes: recommend %q: must be mean or best", c.Recommend)
+	}
+	return cmaOptions{
+		lambda:   c.PopSize,
+		sigma0:   initialSigma(c.Sigma0, p),
+		active:   !c.NoActive,
+		eigenGap: c.EigenGap,
+	}, nil
+}
+
+// initialSigma resolves a step size setting: the method's own value, else
+// the problem's, else 0.3 of the mean box width.
+func initialSigma(own float64, p Problem) float64 {
+	switch {
+	case own > 0:
+		return own
+	case p.Sigma0 > 0:
+		return p.Sigma0
+	default:
+		return 0.3 * p.Width()
+	}
+}
+
+// Start validates p and initialises the distribution at p.Start() for use
+// through Ask and Tell.
+func (c *CMAES) Start(p Problem) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	o, err := c.options(p)
+	if err != nil {
+		return err
+	}
+	c.core = newCMACore(p, o, p.Start())
+	return nil
+}
+
+// Ask samples a generation of λ candidates (phenotypes: inside the box
+// when the problem is bounded). It returns nil before Start.
+func (c *CMAES) Ask(rng *rand.Rand) [][]float64 {
+	if c.core == nil {
+		return nil
+	}
+	return c.core.ask(rng)
+}
+
+// Tell updates the distribution with the losses of the last Ask, in the
+// same order; the candidates are identified by position (the genotypes
+// kept by Ask are used, as pycma does). A batch of the wrong size is
+// ignored.
+func (c *CMAES) Tell(xs [][]float64, fs []float64) {
+	if c.core == nil {
+		return
+	}
+	c.core.tell(fs)
+}
+
+// Mean returns the distribution mean mapped into the box (a copy), or nil
+// before Start.
+func (c *CMAES) Mean() []float64 {
+	if c.core == nil {
+		return nil
+	}
+	return c.core.recommendation()
+}
+
+// Minimize runs CMA-ES until obj.Eval fails and returns the distribution
+// mean (or nil with Recommend "best").
+func (c *CMAES) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
+	if err := c.Start(p); err != nil {
+		return nil, err
+	}
+	err := Drive(ctx, c, obj, rng)
+	if c.Recommend == "best" {
+		return nil, err
+	}
+	return c.core.recommendation(), err
+}
+
+// cmaCore is the state of one CMA-ES distribution.
+type cmaCore struct {
+	n, lambda, mu int
+	weights       []float64 // λ recombination weights, negative ones finalized
+	sumW          float64   // sum of all weights (1 − Σ|w⁻|)
+	mueff         float64
+	cs, damps     float64
+	cc, c1, cmu   float64
+	chiN          float64
+	eigenGap      float64
+	sigma0        float64
+
+	sigma     float64
+	mean      []float64 // genotype
+	meanOld   []float64
+	ps, pc    []float64
+	scale     []float64 // pycma's sigma_vec: per-coordinate factor, 1 unless stds hit maxstd
+	maxstd    []float64 // nil when unbounded
+	C         blas64.Symmetric
+	B         blas64.General // columns are eigenvectors of C
+	D         []float64      // square roots of the eigenvalues of C
+	eig       mat.EigenSym
+	eigVals   []float64
+	eigVecs   mat.Dense
+	iter      int // generations since the last (re)start
+	lastEig   int
+	restarts  int
+	eigens    int // decompositions done
+	evals     int // candidates told
+	box       *boxTransform
+	lastAsked int // number of candidates of the pending Ask, 0 if none
+
+	// generation buffers
+	Z, DZ, Y blas64.General // λ×n: N(0,I) draws, D⊙z, B(D⊙z)
+	geno     blas64.General // λ×n genotypes
+	f        []float64
+	idx      []int
+	zw, yw   []float64
+	tmp      []float64
+	Wy       blas64.General // weighted vectors for the rank-μ update
+
+	// termination bookkeeping (used by the restart variants)
+	fitHist              []float64 // best f of recent generations, newest last
+	histBest, histMedian []float64 // every 5th generation
+	bestF                float64
+	bestEvals            int
+	flatIters            int
+}
+
+func newCMACore(p Problem, o cmaOptions, x0 []float64) *cmaCore {
+	n := p.Dim
+	lambda := o.lambda
+	if lambda == 0 {
+		lambda = 4 + int(3*math.Log(float64(n)))
+	}
+	s := &cmaCore{n: n, lambda: lambda, sigma0: o.sigma0}
+	s.setWeights(o.active)
+	nf := float64(n)
+	s.cs = (s.mueff + 2) / (nf + s.mueff + 3)
+	s.damps = 1 + 2*math.Max(0, math.Sqrt((s.mueff-1)/(nf+1))-1) + s.cs
+	s.cc = (4 + s.mueff/nf) / (nf + 4 + 2*s.mueff/nf)
+	s.chiN = chiN(n)
+	s.eigenGap = o.eigenGap
+	if s.eigenGap == 0 {
+		s.eigenGap = math.Max(1/(10*nf), nf/2000) / (s.c1 + s.cmu)
+	}
+
+	s.mean = make([]float64, n)
+	s.meanOld = make([]float64, n)
+	s.ps = make([]float64, n)
+	s.pc = make([]float64, n)
+	s.scale = make([]float64, n)
+	s.C = blas64.Symmetric{N: n, Stride: n, Uplo: blas.Upper, Data: make([]float64, n*n)}
+	s.B = blas64.General{Rows: n, Cols: n, Stride: n, Data: make([]float64, n*n)}
+	s.D = make([]float64, n)
+	s.eigVals = make([]float64, n)
+	s.Z = newGeneral(lambda, n)
+	s.DZ = newGeneral(lambda, n)
+	s.Y = newGeneral(lambda, n)
+	s.geno = newGeneral(lambda, n)
+	s.Wy = newGeneral(lambda, n)
+	s.f = make([]float64, lambda)
+	s.idx = make([]int, lambda)
+	s.zw = make([]float64, n)
+	s.yw = make([]float64, n)
+	s.tmp = make([]float64, n)
+
+	if p.Bounded {
+		s.box = newBoxTransform(p.Lower, p.Upper)
+		s.maxstd = make([]float64, n)
+		for i := range s.maxstd {
+			s.maxstd[i] = (p.Upper[i] - p.Lower[i]) / 3 // pycma's maxstd_boundrange
+		}
+	}
+	copy(s.mean, x0)
+	for i, v := range s.mean {
+		if !isFinite(v) {
+			s.mean[i] = (p.Lower[i] + p.Upper[i]) / 2
+		}
+	}
+	if s.box != nil {
+		s.box.inverse(s.mean)
+	}
+	s.bestF = math.Inf(1)
+	s.resetDistribution()
+	return s
+}
+
+func newGeneral(r, c int) blas64.General {
+	return blas64.General{Rows: r, Cols: c, Stride: c, Data: make([]float64, r*c)}
+}
+
+// setWeights computes pycma's RecombinationWeights for λ and finalizes
+// the negative weights with c1 and cμ (recombination_weights.py).
+func (s *cmaCore) setWeights(active bool) {
+	lam, n := s.lambda, float64(s.n)
+	w := make([]float64, lam)
+	for i := range w {
+		w[i] = math.Log(float64(lam+1)/2) - math.Log(float64(i+1))
+	}
+	mu := 0
+	spos := 0.0
+	for _, v := range w {
+		if v > 0 {
+			mu++
+			spos += v
+		}
+	}
+	ss := 0.0
+	for i := range w {
+		w[i] /= spos
+		if i < mu {
+			ss += w[i] * w[i]
+		}
+	}
+	s.mu = mu
+	s.mueff = 1 / ss
+	sneg, sneg2 := 0.0, 0.0
+	for _, v := range w[mu:] {
+		sneg += v
+		sneg2 += v * v
+	}
+	lamf := float64(lam)
+	s.c1 = math.Min(1, lamf/6) * 2 / ((n+1.3)*(n+1.3) + s.mueff)
+	s.cmu = math.Min(1-s.c1, 2*(0.25+s.mueff-2+1/s.mueff)/((n+2)*(n+2)+s.mueff))
+	if sneg < 0 && active {
+		mueffMinus := sneg * sneg / sneg2
+		target := 1 + s.c1/s.cmu
+		target = math.Min(target, (1-s.c1-s.cmu)/s.cmu/n)
+		target = math.Min(target, 1+2*mueffMinus/(s.mueff+2))
+		// raw negative weights sum to sneg; scale them to sum to −target
+		for i := mu; i < lam; i++ {
+			w[i] *= target / -sneg
+		}
+	} else {
+		for i := mu; i < lam; i++ {
+			w[i] = 0
+		}
+	}
+	s.weights = w
+	s.sumW = 0
+	for _, v := range w {
+		s.sumW += v
+	}
+}
+
+// chiN is E‖N(0,I_n)‖: exact for n ≤ 6, pycma's series above.
+func chiN(n int) float64 {
+	nf := float64(n)
+	if n <= 6 {
+		a, _ := math.Lgamma((nf + 1) / 2)
+		b, _ := math.Lgamma(nf / 2)
+		return math.Sqrt2 * math.Exp(a-b)
+	}
+	return math.Sqrt(nf) * (1 - 1/(4*nf) + 1/(26*nf*nf))
+}
+
+// resetDistribution sets σ = σ0, C = B = I, empty paths, keeping the mean.
+func (s *cmaCore) resetDistribution() {
+	n := s.n
+	s.sigma = s.sigma0
+	clear(s.C.Data)
+	clear(s.B.Data)
+	for i := range n {
+		s.C.Data[i*n+i] = 1
+		s.B.Data[i*n+i] = 1
+		s.D[i] = 1
+		s.scale[i] = 1
+	}
+	clear(s.ps)
+	clear(s.pc)
+	s.iter = 0
+	s.lastEig = 0
+}
+
+// restart is called on degeneration: it keeps the mean (or the box centre
+// when the mean is not finite) and resets everything else.
+func (s *cmaCore) restart() {
+	for i, v := range s.mean {
+		if !isFinite(v) {
+			s.mean[i] = 0
+			if s.box != nil {
+				s.mean[i] = (s.box.lb[i] + s.box.ub[i]) / 2
+			}
+		}
+	}
+	s.restarts++
+	s.resetDistribution()
+}
+
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// decompose eigendecomposes C into B and D; false means C is unusable.
+func (s *cmaCore) decompose() bool {
+	n := s.n
+	// C is stored as the upper triangle; EigenSym reads it through SymDense.
+	sym := mat.NewSymDense(n, s.C.Data)
+	if !s.eig.Factorize(sym, true) {
+		return false
+	}
+	s.eig.Values(s.eigVals)
+	s.eig.VectorsTo(&s.eigVecs)
+	if s.eigVals[0] <= 0 || !isFinite(s.eigVals[n-1]) || s.eigVals[n-1] > 1e14*s.eigVals[0] {
+		return false
+	}
+	for i, v := range s.eigVals {
+		s.D[i] = math.Sqrt(v)
+	}
+	raw := s.eigVecs.RawMatrix()
+	for i := range n {
+		copy(s.B.Data[i*n:(i+1)*n], raw.Data[i*raw.Stride:i*raw.Stride+n])
+	}
+	s.lastEig = s.iter
+	s.eigens++
+	return true
+}
+
+// degenerate reports a state from which sampling is pointless.
+func (s *cmaCore) degenerate() bool {
+	if !isFinite(s.sigma) || s.sigma <= 0 {
+		return true
+	}
+	tiny := true
+	noEffect := true
+	n := s.n
+	for i := range n {
+		sd := s.sigma * s.scale[i] * math.Sqrt(s.C.Data[i*n+i])
+		if !isFinite(sd) || !isFinite(s.mean[i]) || !isFinite(s.pc[i]) || !isFinite(s.ps[i]) {
+			return true
+		}
+		if sd >= 1e-12*s.sigma0 {
+			tiny = false
+		}
+		if s.mean[i]+0.2*sd != s.mean[i] {
+			noEffect = false
+		}
+	}
+	return tiny || noEffect
+}
+
+// ask samples λ genotypes x = m + σ·scale⊙B(D⊙z) and returns their
+// phenotypes in freshly allocated slices (the caller may keep them).
+func (s *cmaCore) ask(rng *rand.Rand) [][]float64 {
+	n, lam := s.n, s.lambda
+	if s.degenerate() {
+		s.restart()
+	}
+	// B and D are exact after a reset (C = I); afterwards they are renewed
+	// every eigenGap generations.
+	if float64(s.iter-s.lastEig) >= s.eigenGap {
+		if !s.decompose() {
+			s.restart()
+		}
+	}
+	for k := range lam {
+		z := s.Z.Data[k*n : (k+1)*n]
+		dz := s.DZ.Data[k*n : (k+1)*n]
+		for i := range z {
+			z[i] = rng.NormFloat64()
+			dz[i] = s.D[i] * z[i]
+		}
+	}
+	blas64.Gemm(blas.NoTrans, blas.Trans, 1, s.DZ, s.B, 0, s.Y)
+	back := make([]float64, lam*n)
+	xs := make([][]float64, lam)
+	for k := range lam {
+		y := s.Y.Data[k*n : (k+1)*n]
+		g := s.geno.Data[k*n : (k+1)*n]
+		for i := range g {
+			g[i] = s.mean[i] + s.sigma*s.scale[i]*y[i]
+		}
+		x := back[k*n : (k+1)*n : (k+1)*n]
+		copy(x, g)
+		if s.box != nil {
+			s.box.apply(x)
+		}
+		xs[k] = x
+	}
+	s.lastAsked = lam
+	return xs
+}
+
+// tell ranks the last generation by fs and updates the distribution:
+// tutorial eqs. (39)–(47) with pycma's details.
+func (s *cmaCore) tell(fs []float64) {
+	n, lam := s.n, s.lambda
+	if s.lastAsked != lam || len(fs) != lam {
+		return
+	}
+	s.lastAsked = 0
+	for k, v := range fs {
+		if math.IsNaN(v) {
+			v = math.Inf(1)
+		}
+		s.f[k] = v
+		s.idx[k] = k
+	}
+	slices.SortStableFunc(s.idx, func(a, b int) int { return cmp.Compare(s.f[a], s.f[b]) })
+	s.evals += lam
+	s.iter++
+	s.record()
+
+	// mean and weighted steps
+	copy(s.meanOld, s.mean)
+	clear(s.mean)
+	clear(s.zw)
+	clear(s.yw)
+	for r := 0; r < s.mu; r++ {
+		k, w := s.idx[r], s.weights[r]
+		blas64.Implementation().Daxpy(n, w, s.geno.Data[k*n:(k+1)*n], 1, s.mean, 1)
+		blas64.Implementation().Daxpy(n, w, s.Z.Data[k*n:(k+1)*n], 1, s.zw, 1)
+		blas64.Implementation().Daxpy(n, w, s.Y.Data[k*n:(k+1)*n], 1, s.yw, 1)
+	}
+
+	// step-size path: ps ← (1−cs)ps + √(cs(2−cs)μeff)·C^{−1/2}(m−m_old)/σ,
+	// where C^{−1/2}·B(D⊙z) = B z.
+	blas64.Gemv(blas.NoTrans, 1, s.B, blas64.Vector{N: n, Inc: 1, Data: s.zw}, 0, blas64.Vector{N: n, Inc: 1, Data: s.tmp})
+	a := math.Sqrt(s.cs * (2 - s.cs) * s.mueff)
+	ps2 := 0.0
+	for i := range s.ps {
+		s.ps[i] = (1-s.cs)*s.ps[i] + a*s.tmp[i]
+		ps2 += s.ps[i] * s.ps[i]
+	}
+	hsig := 0.0
+	if ps2/(1-math.Pow(1-s.cs, 2*float64(s.iter)))/float64(n)-1 < 1+4/(float64(n)+1) {
+		hsig = 1
+	}
+
+	// covariance path and update
+	ac := hsig * math.Sqrt(s.cc*(2-s.cc)*s.mueff)
+	for i := range s.pc {
+		s.pc[i] = (1-s.cc)*s.pc[i] + ac*s.yw[i]
+	}
+	c1a := s.c1 * (1 - (1-hsig*hsig)*s.cc*(2-s.cc))
+	decay := 1 - c1a - s.cmu*s.sumW
+	// Rank-μ update as two rank-k updates (Syrk) of the steps y scaled by
+	// √(cμ|w°|): the μ positive ranks first, then the negative ones, whose
+	// weights are rescaled by n/‖C^{−1/2}y‖² = n/‖z‖² (pycma adds 1e-9 to
+	// the norm).
+	pos, neg := 0, 0
+	for r := 0; r < lam; r++ {
+		w := s.weights[r]
+		if w == 0 {
+			continue
+		}
+		k := s.idx[r]
+		var row []float64
+		if w > 0 {
+			row = s.Wy.Data[pos*n : (pos+1)*n]
+			pos++
+		} else {
+			z := s.Z.Data[k*n : (k+1)*n]
+			nz := math.Sqrt(blas64.Implementation().Ddot(n, z, 1, z, 1)) + 1e-9
+			w *= float64(n) / (nz * nz)
+			row = s.Wy.Data[(s.mu+neg)*n : (s.mu+neg+1)*n]
+			neg++
+		}
+		f := math.Sqrt(s.cmu * math.Abs(w))
+		y := s.Y.Data[k*n : (k+1)*n]
+		for i := range row {
+			row[i] = f * y[i]
+		}
+	}
+	blas64.Syrk(blas.Trans, 1, blas64.General{Rows: pos, Cols: n, Stride: n, Data: s.Wy.Data[:pos*n]}, decay, s.C)
+	if neg > 0 {
+		A := blas64.General{Rows: neg, Cols: n, Stride: n, Data: s.Wy.Data[s.mu*n : (s.mu+neg)*n]}
+		blas64.Syrk(blas.Trans, -1, A, 1, s.C)
+	}
+	blas64.Syr(s.c1, blas64.Vector{N: n, Inc: 1, Data: s.pc}, s.C)
+
+	// cumulative step-size adaptation
+	d := s.cs / s.damps * (math.Sqrt(ps2)/s.chiN - 1)
+	s.sigma *= math.Exp(math.Max(-1, math.Min(1, d)))
+
+	// pycma's _stds_into_limits: cap coordinate stds at maxstd via scale
+	if s.maxstd != nil {
+		fix := 1.0
+		if s.iter <= 2 {
+			fix = math.Exp(1e-4)
+		}
+		for i := range n {
+			sd := s.sigma * s.scale[i] * math.Sqrt(s.C.Data[i*n+i])
+			if sd > s.maxstd[i]*fix && sd > 0 && isFinite(sd) {
+				s.scale[i] *= s.maxstd[i] / sd
+			}
+		}
+	}
+}
+
+// record keeps the fitness histories of pycma's termination criteria.
+func (s *cmaCore) record() {
+	lam := s.lambda
+	best := s.f[s.idx[0]]
+	if best < s.bestF {
+		s.bestF = best
+		s.bestEvals = s.evals
+	}
+	s.fitHist = append(s.fitHist, best)
+	if lim := 10 + int(30*float64(s.n)/float64(lam)); len(s.fitHist) > lim {
+		s.fitHist = s.fitHist[len(s.fitHist)-lim:]
+	}
+	if s.iter%5 == 0 {
+		med := s.f[s.idx[lam/2]]
+		if lam%2 == 0 {
+			med = (s.f[s.idx[lam/2-1]] + s.f[s.idx[lam/2]]) / 2
+		}
+		s.histBest = append(s.histBest, best)
+		s.histMedian = append(s.histMedian, med)
+	}
+}
+
+// recommendation is the mean mapped into the box (pycma's xfavorite).
+func (s *cmaCore) recommendation() []float64 {
+	x := slices.Clone(s.mean)
+	if s.box != nil {
+		s.box.apply(x)
+	}
+	return x
+}
+
+// boxTransform is pycma's BoxConstraintsLinQuadTransformation with the
+// default margin width max(1, |bound|)/20, capped at half the box width.
+type boxTransform struct {
+	lb, ub, al, au []float64
+}
+
+func newBoxTransform(lower, upper []float64) *boxTransform {
+	n := len(lower)
+	t := &boxTransform{lb: slices.Clone(lower), ub: slices.Clone(upper), al: make([]float64, n), au: make([]float64, n)}
+	for i := range n {
+		half := (upper[i] - lower[i]) / 2
+		t.al[i] = math.Min(half, math.Max(1, math.Abs(lower[i]))/20)
+		t.au[i] = math.Min(half, math.Max(1, math.Abs(upper[i]))/20)
+	}
+	return t
+}
+
+// apply maps a genotype into the box in place.
+func (t *boxTransform) apply(x []float64) {
+	for i, y := range x {
+		lb, ub, al, au := t.lb[i], t.ub[i], t.al[i], t.au[i]
+		if !isFinite(y) {
+			x[i] = (lb + ub) / 2
+			continue
+		}
+		if y < lb-2*al-(ub-lb)/2 || y > ub+2*au+(ub-lb)/2 {
+			r := 2 * (ub - lb + al + au)
+			s := lb - 2*al - (ub-lb)/2
+			y -= r * math.Floor((y-s)/r)
+		}
+		if y > ub+au {
+			y -= 2 * (y - ub - au)
+		}
+		if y < lb-al {
+			y += 2 * (lb - al - y)
+		}
+		if y < lb+al {
+			y = lb + (y-(lb-al))*(y-(lb-al))/4/al
+		}
+		if y > ub-au {
+			y = ub - (y-(ub+au))*(y-(ub+au))/4/au
+		}
+		x[i] = min(max(y, lb), ub)
+	}
+}
+
+// inverse maps a phenotype (clipped into the box first) to the genotype
+// in the invertible domain [lb−al, ub+au], in place.
+func (t *boxTransform) inverse(x []float64) {
+	for i, y := range x {
+		lb, ub, al, au := t.lb[i], t.ub[i], t.al[i], t.au[i]
+		y = min(max(y, lb), ub)
+		switch {
+		case y < lb+al:
+			y = (lb - al) + 2*math.Sqrt(al*(y-lb))
+		case y < ub-au:
+		default:
+			y = (ub + au) - 2*math.Sqrt(au*(ub-y))
+		}
+		x[i] = y
+	}
+}

@@ -1,0 +1,161 @@
+package algorithms_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/evomerge/evomerge/algorithms"
+)
+
+func TestCMAESRegisteredWithFlags(t *testing.T) {
+	e, err := algorithms.Lookup("cmaes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Recommends != "distribution mean" {
+		t.Errorf("Recommends = %q", e.Recommends)
+	}
+	opt, params, err := algorithms.Configure("cmaes", map[string]string{
+		"popsize": "12", "sigma0": "0.5", "active": "false", "recommend": "best", "eigengap": "3",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := opt.(*algorithms.CMAES)
+	want := algorithms.CMAES{PopSize: 12, Sigma0: 0.5, NoActive: true, Recommend: "best", EigenGap: 3}
+	if *c != want {
+		t.Errorf("configured %+v, want %+v", *c, want)
+	}
+	names := map[string]string{}
+	for _, p := range params {
+		names[p.Name] = p.Value
+		if p.Usage == "" {
+			t.Errorf("hyperparameter %s has no usage", p.Name)
+		}
+	}
+	if names["active"] != "false" || names["popsize"] != "12" {
+		t.Errorf("params %v", params)
+	}
+	_, params, err = algorithms.Configure("cmaes", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range params {
+		if p.Name == "active" && p.Value != "true" {
+			t.Errorf("default active = %s, want true", p.Value)
+		}
+	}
+}
+
+func cmaBox(n int, lo, hi float64) algorithms.Problem {
+	p := algorithms.Problem{Dim: n, Lower: make([]float64, n), Upper: make([]float64, n)}
+	for i := range n {
+		p.Lower[i], p.Upper[i] = lo, hi
+	}
+	return p
+}
+
+// TestCMAESBadInput: invalid settings and problems are errors before any
+// evaluation, never panics.
+func TestCMAESBadInput(t *testing.T) {
+	good := cmaBox(3, 0, 1)
+	for _, tc := range []struct {
+		name string
+		c    algorithms.CMAES
+		p    algorithms.Problem
+	}{
+		{"popsize 1", algorithms.CMAES{PopSize: 1}, good},
+		{"negative popsize", algorithms.CMAES{PopSize: -3}, good},
+		{"negative sigma0", algorithms.CMAES{Sigma0: -1}, good},
+		{"NaN sigma0", algorithms.CMAES{Sigma0: math.NaN()}, good},
+		{"recommend", algorithms.CMAES{Recommend: "median"}, good},
+		{"eigengap", algorithms.CMAES{EigenGap: math.Inf(1)}, good},
+		{"dimension 0", algorithms.CMAES{}, algorithms.Problem{}},
+		{"short x0", algorithms.CMAES{}, algorithms.Problem{Dim: 2, Lower: []float64{0, 0}, Upper: []float64{1, 1}, X0: []float64{1}}},
+	} {
+		obj := &cmaCountingObjective{budget: 100, eval: func([]float64) (float64, bool) { return 0, false }}
+		_, err := tc.c.Minimize(context.Background(), tc.p, obj, rand.New(rand.NewPCG(1, 1)))
+		if err == nil || err == algorithms.ErrStop || obj.evals != 0 {
+			t.Errorf("%s: err %v after %d evaluations, want a validation error", tc.name, err, obj.evals)
+		}
+	}
+	var c algorithms.CMAES
+	if c.Ask(rand.New(rand.NewPCG(1, 1))) != nil || c.Mean() != nil {
+		t.Error("Ask before Start returned candidates")
+	}
+	c.Tell(nil, nil) // no panic
+}
+
+// TestCMAESHostileObjective: NaN, ±Inf and huge losses neither stop the
+// run nor leak non-finite candidates or leave the box.
+func TestCMAESHostileObjective(t *testing.T) {
+	for _, bounded := range []bool{false, true} {
+		p := cmaBox(5, -2, 3)
+		p.Bounded = bounded
+		rng := rand.New(rand.NewPCG(7, 8))
+		obj := &cmaCountingObjective{budget: 20000, eval: func(x []float64) (float64, bool) {
+			switch u := rng.IntN(6); u {
+			case 0:
+				return math.NaN(), false
+			case 1:
+				return math.Inf(-1), false
+			case 2:
+				return math.Inf(1), false
+			case 3:
+				return -1e308, false
+			}
+			return -cmaSphere(x), false // unbounded below without the box
+		}}
+		if bounded {
+			obj.box = &p
+		}
+		rec, err := (&algorithms.CMAES{}).Minimize(context.Background(), p, obj, rand.New(rand.NewPCG(9, 10)))
+		if err != algorithms.ErrStop || obj.evals != obj.budget {
+			t.Errorf("bounded=%v: err %v after %d evaluations", bounded, err, obj.evals)
+		}
+		if obj.badEval != "" {
+			t.Errorf("bounded=%v: %s", bounded, obj.badEval)
+		}
+		for i, v := range rec {
+			if math.IsNaN(v) || (bounded && (v < p.Lower[i] || v > p.Upper[i])) {
+				t.Errorf("bounded=%v: recommendation %v", bounded, rec)
+				break
+			}
+		}
+	}
+}
+
+// TestCMAESDeterministic: the same seed gives the same run; Recommend
+// "best" returns nil and "mean" a point in the box.
+func TestCMAESDeterministic(t *testing.T) {
+	p := cmaBox(6, 0, 1)
+	p.Bounded = true
+	run := func(c *algorithms.CMAES) ([]float64, []float64) {
+		var trace []float64
+		obj := &cmaCountingObjective{budget: 600, eval: func(x []float64) (float64, bool) {
+			trace = append(trace, x...)
+			return cmaEllipsoid(x), false
+		}}
+		rec, err := c.Minimize(context.Background(), p, obj, rand.New(rand.NewPCG(11, 12)))
+		if err != algorithms.ErrStop {
+			t.Fatal(err)
+		}
+		return rec, trace
+	}
+	r1, t1 := run(&algorithms.CMAES{})
+	r2, t2 := run(&algorithms.CMAES{})
+	if !slices.Equal(r1, r2) || !slices.Equal(t1, t2) {
+		t.Error("same seed, different runs")
+	}
+	for i, v := range r1 {
+		if v < 0 || v > 1 {
+			t.Errorf("mean recommendation %v outside the box at %d", r1, i)
+		}
+	}
+	if rb, _ := run(&algorithms.CMAES{Recommend: "best"}); rb != nil {
+		t.Errorf("recommend=best returned %v", rb)
+	}
+}
