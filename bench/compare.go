@@ -18,6 +18,8 @@ import (
 // Comparison configures a run of several algorithms × seeds on one
 // objective configuration.
 type Comparison struct {
+	// Scenario labels the runs with a preset's name, if any.
+	Scenario   string
 	Algorithms []string
 	// Settings holds hyperparameter overrides per algorithm.
 	Settings  map[string]map[string]string
@@ -37,6 +39,14 @@ type Comparison struct {
 	// Done, if set, is called as each run finishes (from one goroutine at a
 	// time), e.g. to append it to a journal.
 	Done func(*Run) error
+}
+
+// CellKey is the Run.Cell of every run of the comparison.
+func (c *Comparison) CellKey() string {
+	r := Run{Scenario: c.Scenario, Objective: c.Objective.Name, Dim: c.Objective.Dim, Noise: c.Objective.Noise,
+		Items: c.Objective.Items, Landscape: c.Objective.Landscape, NoiseModel: c.Objective.NoiseModel,
+		FailRate: c.Objective.FailRate, Width: c.Objective.Width, Budget: c.Budget, Target: c.Target}
+	return r.Cell()
 }
 
 // Jobs expands the comparison into its jobs, in a fixed order. A job's seed
@@ -69,7 +79,7 @@ func (c *Comparison) Jobs() ([]Job, error) {
 		}
 		for i := range c.Seeds {
 			jobs = append(jobs, Job{
-				Algorithm: alg, Settings: c.Settings[alg], Objective: obj,
+				Scenario: c.Scenario, Algorithm: alg, Settings: c.Settings[alg], Objective: obj,
 				Seed:   DeriveSeed(c.Seed, alg, strconv.Itoa(i)),
 				Budget: c.Budget, Target: c.Target, EvalTimeout: c.EvalTimeout,
 			})

@@ -29,6 +29,8 @@ var errStopped = errors.New("stopped by observer")
 
 // Job is one run: one algorithm, one objective, one seed.
 type Job struct {
+	// Scenario names the preset the job belongs to, if any.
+	Scenario  string
 	Algorithm string
 	// Settings are hyperparameter overrides (name → value) for Algorithm.
 	Settings map[string]string
@@ -76,14 +78,23 @@ type TracePoint struct {
 
 // Run is the record of one finished job.
 type Run struct {
-	Algorithm     string            `json:"algorithm"`
-	Objective     string            `json:"objective"`
-	Dim           int               `json:"dim"`
-	Noise         float64           `json:"noise"`
-	Items         int               `json:"items"`
-	Seed          uint64            `json:"seed"`
-	Budget        int               `json:"budget"`
-	Target        float64           `json:"target"`
+	Scenario   string  `json:"scenario,omitempty"`
+	Algorithm  string  `json:"algorithm"`
+	Objective  string  `json:"objective"`
+	Dim        int     `json:"dim"`
+	Noise      float64 `json:"noise"`
+	Items      int     `json:"items"`
+	Landscape  string  `json:"landscape,omitempty"`
+	NoiseModel string  `json:"noise_model,omitempty"`
+	FailRate   float64 `json:"fail_rate,omitempty"`
+	Width      float64 `json:"width,omitempty"`
+	Seed       uint64  `json:"seed"`
+	Budget     int     `json:"budget"`
+	Target     float64 `json:"target"`
+	// Sense is "maximize" (a score) or "minimize" (a loss).
+	Sense string `json:"sense"`
+	// Best is the objective's optimal true value (100 for scores, f_opt).
+	Best          float64           `json:"best"`
 	EvalsUsed     int               `json:"evals_used"`
 	EvalsToTarget *int              `json:"evals_to_target"`
 	BestObserved  float64           `json:"best_observed"`
@@ -93,8 +104,38 @@ type Run struct {
 	WallMS        float64           `json:"wall_ms"`
 	Params        map[string]string `json:"params"`
 	Error         string            `json:"error,omitempty"`
+	// Failures counts evaluations that failed (objectives.ErrEvalFailed)
+	// and were penalised without ending the run.
+	Failures     int    `json:"failures,omitempty"`
+	FirstFailure string `json:"first_failure,omitempty"`
 	// Trace lists the evaluations at which the best true value improved.
 	Trace []TracePoint `json:"trace"`
+}
+
+// Cell identifies the objective configuration a run belongs to: the
+// scenario name, or the objective's settings. Runs of one cell are
+// comparable.
+func (r *Run) Cell() string {
+	if r.Scenario != "" {
+		return r.Scenario
+	}
+	c := fmt.Sprintf("%s/dim=%d/noise=%s", r.Objective, r.Dim, fmtG(r.Noise))
+	if r.Items > 0 {
+		c += fmt.Sprintf("/items=%d", r.Items)
+	}
+	if r.Landscape != "" {
+		c += "/landscape=" + r.Landscape
+	}
+	if r.NoiseModel != "" {
+		c += "/noise-model=" + r.NoiseModel
+	}
+	if r.FailRate > 0 {
+		c += "/fail-rate=" + fmtG(r.FailRate)
+	}
+	if r.Width > 0 {
+		c += "/width=" + fmtG(r.Width)
+	}
+	return c + fmt.Sprintf("/budget=%d/target=%s", r.Budget, fmtG(r.Target))
 }
 
 // Succeeded reports whether the run reached its target.
@@ -163,9 +204,11 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		target = f.DefaultTarget()
 	}
 	run := &Run{
-		Algorithm: job.Algorithm, Objective: f.Name(), Dim: f.Dim(),
+		Scenario: job.Scenario, Algorithm: job.Algorithm, Objective: f.Name(), Dim: f.Dim(),
 		Noise: job.Objective.Noise, Items: job.Objective.Items, Seed: job.Seed,
+		Landscape: job.Objective.Landscape, NoiseModel: job.Objective.NoiseModel, FailRate: job.Objective.FailRate, Width: job.Objective.Width,
 		Budget: job.Budget, Target: target, Params: map[string]string{},
+		Sense: f.Sense().String(), Best: f.Best(),
 	}
 	for _, p := range params {
 		run.Params[p.Name] = p.Value
@@ -185,6 +228,8 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		return nil, ctx.Err()
 	}
 	run.EvalsUsed = t.used
+	run.Failures = t.failures
+	run.FirstFailure = t.firstFailure
 	run.BestObserved = t.bestObserved
 	run.BestTrue = t.bestTrue
 	run.Trace = t.trace
@@ -253,6 +298,23 @@ type tracker struct {
 	trace        []TracePoint
 	fault        error // a failure of the objective or a rule broken by the optimiser
 	stopped      bool
+	worstLoss    float64
+	failures     int
+	firstFailure string
+}
+
+// penalty is the loss reported for a failed evaluation: the worst loss
+// observed so far, or, before any success, the loss of a score of 0 for a
+// score objective (the worst a percentage can be) and a large finite value
+// for a loss.
+func (t *tracker) penalty() float64 {
+	if t.used-t.failures > 0 {
+		return t.worstLoss
+	}
+	if t.f.Sense() == objectives.Maximize {
+		return 0
+	}
+	return 1e30
 }
 
 // Eval implements algorithms.Objective.
@@ -284,6 +346,17 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 		}
 	}
 	v, err := t.evaluate(ctx, x)
+	if errors.Is(err, objectives.ErrEvalFailed) && ctx.Err() == nil {
+		// A failed merge or benchmark: the evaluation is spent and the run
+		// goes on; the optimiser is told the worst loss seen so far, a
+		// penalty every comparison-based method ranks last.
+		t.used++
+		t.failures++
+		if t.failures == 1 {
+			t.firstFailure = fmt.Sprintf("evaluation %d: %v", t.used, err)
+		}
+		return t.penalty(), nil
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
@@ -301,6 +374,9 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	loss := v.Observed
 	if t.f.Sense() == objectives.Maximize {
 		loss = -loss
+	}
+	if t.used == 1 || loss > t.worstLoss {
+		t.worstLoss = loss
 	}
 	if t.bestX == nil || loss < t.bestLoss {
 		t.bestLoss = loss
@@ -370,4 +446,46 @@ func protect(ctx context.Context, f objectives.Function, x []float64, rng *rand.
 		}
 	}()
 	return f.Evaluate(ctx, x, rng)
+}
+
+// BestTrueAt returns the best true value among the first e evaluations,
+// NaN before the first.
+func (r *Run) BestTrueAt(e int) float64 {
+	v := math.NaN()
+	for _, p := range r.Trace {
+		if p.Eval > e {
+			break
+		}
+		v = p.True
+	}
+	return v
+}
+
+// Maximizes reports whether the run's objective is a score.
+func (r *Run) Maximizes() bool { return r.Sense != "minimize" }
+
+// Hit returns the first evaluation whose best true value reached target
+// (read as objectives.Reached does for the run's sense), +Inf if none.
+func (r *Run) Hit(target float64) float64 {
+	for _, p := range r.Trace {
+		if (r.Maximizes() && p.True >= target) || (!r.Maximizes() && p.True-r.Best <= target) {
+			return float64(p.Eval)
+		}
+	}
+	return math.Inf(1)
+}
+
+// DenseTrace returns the best true value after each evaluation 1..EvalsUsed
+// (NaN before the first success), the form the plots take.
+func (r *Run) DenseTrace() []float64 {
+	out := make([]float64, r.EvalsUsed)
+	v, k := math.NaN(), 0
+	for e := 1; e <= r.EvalsUsed; e++ {
+		for k < len(r.Trace) && r.Trace[k].Eval <= e {
+			v = r.Trace[k].True
+			k++
+		}
+		out[e-1] = v
+	}
+	return out
 }

@@ -18,24 +18,40 @@ type MockConfig struct {
 	Items   int       // if > 0, the score is an accuracy on this many items
 	Optimum []float64 // nil: drawn uniformly from [0.05, 0.95]^Dim with Seed
 	Seed    uint64
+	// Landscape is one of Landscapes; "" means peak.
+	Landscape string
+	// NoiseModel is one of NoiseModels; "" means gauss (only Noise).
+	NoiseModel string
+	// FailRate is the probability that an evaluation fails (ErrEvalFailed).
+	FailRate float64
+	// Width is the peak's width per coordinate; 0 means 0.25, the pycma
+	// reference set-up, where a random point scores about 1.5. Real merges
+	// are kinder (random recipes keep a fair part of the accuracy): at 0.5
+	// a random point scores about 35.
+	Width float64
 }
 
 // Mock is the mock merge objective, the definition of the pycma reference
 // set-up: merge weights w in [0,1]^n score
 //
-//	true(w) = 100 · exp(−‖w − w*‖² / (2 · 0.25² · n/4))
+//	true(w) = 100 · exp(−‖w − w*‖² / (2 · width² · n/4)),  width = 0.25
 //
 // so the peak's width grows with √n and a point at a fixed per-coordinate
 // distance from w* scores the same in every dimension. The observed score is
 // the true score plus noise, in this order: if Items > 0 it is an accuracy
 // on Items benchmark items, 100·Binomial(Items, true/100)/Items, the noise
-// real merges have; then Gaussian noise of σ Noise is added. Points outside
+// real merges have; then the noise model acts on the regret (see
+// NoiseModels); then Gaussian noise of σ Noise is added. With probability
+// FailRate the evaluation fails instead (ErrEvalFailed). Points outside
 // the box are clipped before scoring (the harness never sends any there).
+// Landscape changes the shape of the peak (see Landscapes).
 type Mock struct {
 	cfg   MockConfig
 	wstar []float64
 	scale float64 // 2·0.25²·n/4
 	box   Box
+	land  landscape
+	noise noiseModel
 }
 
 // NewMock builds the mock merge objective.
@@ -49,7 +65,17 @@ func NewMock(c MockConfig) (*Mock, error) {
 	if c.Items < 0 {
 		return nil, fmt.Errorf("mock objective: items %d must not be negative", c.Items)
 	}
-	m := &Mock{cfg: c, scale: 2 * 0.25 * 0.25 * float64(c.Dim) / 4}
+	if !(c.FailRate >= 0 && c.FailRate < 1) {
+		return nil, fmt.Errorf("mock objective: failure rate %g must lie in [0, 1)", c.FailRate)
+	}
+	width := c.Width
+	if width == 0 {
+		width = 0.25
+	}
+	if !(width > 0 && width <= 10) {
+		return nil, fmt.Errorf("mock objective: width %g must lie in (0, 10]", c.Width)
+	}
+	m := &Mock{cfg: c, scale: 2 * width * width * float64(c.Dim) / 4}
 	if c.Optimum != nil {
 		if len(c.Optimum) != c.Dim {
 			return nil, fmt.Errorf("mock objective: optimum has %d coordinates for dimension %d", len(c.Optimum), c.Dim)
@@ -66,6 +92,16 @@ func NewMock(c MockConfig) (*Mock, error) {
 		for i := range m.wstar {
 			m.wstar[i] = 0.05 + 0.9*r.Float64()
 		}
+		if c.Landscape == "boundary" {
+			boundaryOptimum(m.wstar)
+		}
+	}
+	var err error
+	if m.land, err = newLandscape(c.Landscape, m.wstar, c.Seed); err != nil {
+		return nil, fmt.Errorf("mock objective: %w", err)
+	}
+	if m.noise, err = newNoiseModel(c.NoiseModel); err != nil {
+		return nil, fmt.Errorf("mock objective: %w", err)
 	}
 	m.box = unitBox(c.Dim, true)
 	return m, nil
@@ -102,13 +138,19 @@ func (m *Mock) Optimum() []float64 { return append([]float64(nil), m.wstar...) }
 
 // True is the noise-free score.
 func (m *Mock) True(w []float64) float64 {
-	d := 0.0
-	for i, v := range w {
-		v = min(max(v, 0), 1)
-		e := v - m.wstar[i]
-		d += e * e
+	var buf [64]float64
+	c := buf[:0]
+	if len(w) > len(buf) {
+		c = make([]float64, 0, len(w))
 	}
-	return 100 * math.Exp(-d/m.scale)
+	for _, v := range w {
+		c = append(c, min(max(v, 0), 1))
+	}
+	score := 100 * math.Exp(-m.land.q(c)/m.scale)
+	if m.land.after != nil {
+		score = m.land.after(score, c)
+	}
+	return score
 }
 
 // Evaluate returns the observed and the true score of w.
@@ -116,10 +158,16 @@ func (m *Mock) Evaluate(ctx context.Context, w []float64, rng *rand.Rand) (Value
 	if len(w) != m.cfg.Dim {
 		return Value{}, fmt.Errorf("mock objective: candidate has %d coordinates, want %d", len(w), m.cfg.Dim)
 	}
+	if m.cfg.FailRate > 0 && rng.Float64() < m.cfg.FailRate {
+		return Value{}, fmt.Errorf("mock objective: simulated crash: %w", ErrEvalFailed)
+	}
 	t := m.True(w)
 	obs := t
 	if m.cfg.Items > 0 {
 		obs = 100 * float64(Binomial(rng, m.cfg.Items, t/100)) / float64(m.cfg.Items)
+	}
+	if m.noise != nil {
+		obs = 100 - m.noise(100-obs, m.cfg.Dim, rng)
 	}
 	if m.cfg.Noise > 0 {
 		obs += m.cfg.Noise * rng.NormFloat64()
@@ -131,6 +179,15 @@ func (m *Mock) Evaluate(ctx context.Context, w []float64, rng *rand.Rand) (Value
 func (m *Mock) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mock merge objective, %d weights, optimum %s", m.cfg.Dim, FormatVector(m.wstar, 2))
+	if m.cfg.Landscape != "" && m.cfg.Landscape != "peak" {
+		fmt.Fprintf(&b, ", %s landscape", m.cfg.Landscape)
+	}
+	if m.cfg.NoiseModel != "" && m.cfg.NoiseModel != "gauss" {
+		fmt.Fprintf(&b, ", %s noise", m.cfg.NoiseModel)
+	}
+	if m.cfg.FailRate > 0 {
+		fmt.Fprintf(&b, ", %g%% failed evaluations", 100*m.cfg.FailRate)
+	}
 	if m.cfg.Items > 0 {
 		fmt.Fprintf(&b, ", %d benchmark items", m.cfg.Items)
 	}

@@ -44,7 +44,9 @@ type Box struct {
 	Constraint bool
 }
 
-// Function is an objective of known truth.
+// Function is an objective of known truth. It must be safe for concurrent
+// use: the runs of a comparison share one objective, each with its own
+// noise source.
 type Function interface {
 	// Name identifies the objective in tables and records.
 	Name() string
@@ -94,6 +96,14 @@ type Spec struct {
 	// Seed draws whatever the objective needs at random (the optimum, the
 	// shift of a classic function).
 	Seed uint64
+	// Landscape shapes the mock objective (see Landscapes); "" is peak.
+	Landscape string `json:",omitempty"`
+	// NoiseModel adds one of COCO's noise models (see NoiseModels).
+	NoiseModel string `json:",omitempty"`
+	// FailRate is the probability that an evaluation fails.
+	FailRate float64 `json:",omitempty"`
+	// Width is the mock peak's width per coordinate (0: 0.25).
+	Width float64 `json:",omitempty"`
 }
 
 // Names lists the objectives New knows.
@@ -119,10 +129,14 @@ func New(s Spec) (Function, error) {
 		if s.Optimum != nil {
 			return nil, fmt.Errorf("objective %s: --optimum applies only to the mock objective", s.Name)
 		}
+		if s.Landscape != "" || s.NoiseModel != "" || s.FailRate != 0 || s.Width != 0 {
+			return nil, fmt.Errorf("objective %s: landscapes, noise models and failure rates apply only to the mock objective", s.Name)
+		}
 	}
 	switch s.Name {
 	case "mock":
-		return NewMock(MockConfig{Dim: s.Dim, Noise: s.Noise, Items: s.Items, Optimum: s.Optimum, Seed: s.Seed})
+		return NewMock(MockConfig{Dim: s.Dim, Noise: s.Noise, Items: s.Items, Optimum: s.Optimum, Seed: s.Seed,
+			Landscape: s.Landscape, NoiseModel: s.NoiseModel, FailRate: s.FailRate, Width: s.Width})
 	case "sphere", "ellipsoid", "rosenbrock", "rastrigin":
 		return NewClassic(s.Name, s.Dim, s.Noise, s.Seed)
 	}

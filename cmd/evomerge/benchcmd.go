@@ -33,6 +33,12 @@ type benchFlags struct {
 	sets                    settings
 	evalTimeout             time.Duration
 	progress                bool
+	landscape, noiseModel   string
+	failRate, width         float64
+	scenario, journal       string
+	suite, listScenarios    bool
+	resume                  bool
+	report                  string
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
@@ -51,10 +57,22 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	b.sets = map[string]map[string]string{}
 	fs.Var(b.sets, "set", "hyperparameter alg.param=value (repeatable; unknown names are an error)")
 	fs.DurationVar(&b.evalTimeout, "eval-timeout", time.Minute, "a run whose evaluation takes longer ends with an error; 0 means no limit")
+	fs.StringVar(&b.landscape, "landscape", "", "mock only: landscape shape, one of "+strings.Join(objectives.Landscapes, "|")+" (default peak)")
+	fs.StringVar(&b.noiseModel, "noise-model", "", "mock only: COCO noise model on the regret, one of "+strings.Join(objectives.NoiseModels, "|"))
+	fs.Float64Var(&b.failRate, "fail-rate", 0, "mock only: probability that an evaluation fails like a crashed merge (penalised, the run goes on)")
+	fs.Float64Var(&b.width, "width", 0, "mock only: peak width per coordinate (0 means 0.25, the pycma set-up; scenarios use 0.5)")
+	fs.StringVar(&b.scenario, "scenario", "", "run a preset scenario (see --list-scenarios); sets objective, dimension, items, landscape, budget and target")
+	fs.BoolVar(&b.suite, "suite", false, "run every scenario")
+	fs.BoolVar(&b.listScenarios, "list-scenarios", false, "list the scenarios and exit")
+	fs.StringVar(&b.journal, "journal", "", "append every run's record (JSON lines) to this file as it finishes")
+	fs.BoolVar(&b.resume, "resume", false, "with --journal: skip the runs the journal already holds and continue it")
+	fs.StringVar(&b.report, "report", "", "with --journal: afterwards, rebuild the markdown report (tables, plots) of every run in the journal into this folder")
 	fs.BoolVar(&b.progress, "progress", term.IsTerminal(int(os.Stderr.Fd())), "show progress on stderr (default: when stderr is a terminal)")
 }
 
-func (b *benchFlags) comparison(stderr io.Writer) (*bench.Comparison, bench.Header, error) {
+// comparison builds the comparison the flags describe; scenario, when not
+// empty, replaces the objective flags with a preset.
+func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario string) (*bench.Comparison, bench.Header, error) {
 	var h bench.Header
 	algs := splitList(b.algs)
 	if len(algs) == 0 {
@@ -68,18 +86,37 @@ func (b *benchFlags) comparison(stderr io.Writer) (*bench.Comparison, bench.Head
 	if b.parallel < 0 {
 		return nil, h, fmt.Errorf("--parallel %d: must not be negative", b.parallel)
 	}
-	spec := objectives.Spec{Name: b.objective, Dim: b.dim, Noise: b.noise, Items: b.items, Optimum: b.optimum, Seed: b.seed}
+	spec := objectives.Spec{Name: b.objective, Dim: b.dim, Noise: b.noise, Items: b.items, Optimum: b.optimum, Seed: b.seed,
+		Landscape: b.landscape, NoiseModel: b.noiseModel, FailRate: b.failRate, Width: b.width}
+	budget := b.budget
+	target := b.target
+	if scenario != "" {
+		for _, name := range []string{"objective", "dim", "items", "optimum", "landscape", "noise-model", "fail-rate", "budget", "noise", "width"} {
+			if set[name] {
+				return nil, h, fmt.Errorf("--%s conflicts with --scenario/--suite, which set it", name)
+			}
+		}
+		sc, err := bench.LookupScenario(scenario)
+		if err != nil {
+			return nil, h, err
+		}
+		spec = sc.Objective
+		spec.Seed = b.seed
+		budget = sc.Budget
+		if math.IsNaN(target) {
+			target = sc.Target
+		}
+	}
 	f, err := objectives.New(spec)
 	if err != nil {
 		return nil, h, err
 	}
-	target := b.target
 	if math.IsNaN(target) {
 		target = f.DefaultTarget()
 	}
 	c := &bench.Comparison{
-		Algorithms: algs, Settings: b.sets, Objective: spec, Seeds: b.seeds, Seed: b.seed,
-		Budget: b.budget, Target: target, Parallel: b.parallel, EvalTimeout: b.evalTimeout,
+		Scenario: scenario, Algorithms: algs, Settings: b.sets, Objective: spec, Seeds: b.seeds, Seed: b.seed,
+		Budget: budget, Target: target, Parallel: b.parallel, EvalTimeout: b.evalTimeout,
 	}
 	if b.progress {
 		c.Progress = stderr
@@ -88,7 +125,14 @@ func (b *benchFlags) comparison(stderr io.Writer) (*bench.Comparison, bench.Head
 	if f.Sense() == objectives.Minimize {
 		meaning = "f − f_opt ≤"
 	}
-	h = bench.Header{Objective: b.objective, Dim: b.dim, Noise: b.noise, Items: b.items, Budget: b.budget,
+	name := spec.Name
+	if scenario != "" {
+		name = "scenario " + scenario + ": " + name
+	}
+	if spec.Landscape != "" {
+		name += " (" + spec.Landscape + " landscape)"
+	}
+	h = bench.Header{Objective: name, Dim: spec.Dim, Noise: spec.Noise, Items: spec.Items, Budget: budget,
 		Target: target, Seeds: b.seeds, Seed: b.seed, TargetMeaning: meaning}
 	return c, h, nil
 }
@@ -108,18 +152,89 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if b.listScenarios {
+		for _, s := range bench.Scenarios {
+			fmt.Fprintf(stdout, "%-16s %s\n%-16s   from: %s\n", s.Name, s.Describe(), "", s.From)
+		}
+		return nil
+	}
 	if !contains(bench.Formats, b.format) {
 		return fmt.Errorf("--format %q: want one of %s", b.format, strings.Join(bench.Formats, ", "))
 	}
-	c, h, err := b.comparison(stderr)
-	if err != nil {
-		return err
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if b.suite && b.scenario != "" {
+		return fmt.Errorf("--suite runs every scenario; drop --scenario %s", b.scenario)
 	}
-	runs, err := c.Run(ctx)
-	if err != nil {
-		return err
+	if b.resume && b.journal == "" {
+		return fmt.Errorf("--resume needs --journal FILE")
 	}
-	return bench.Write(stdout, b.format, h, runs)
+	if b.report != "" && b.journal == "" {
+		return fmt.Errorf("--report needs --journal FILE: the report is built from the raw records")
+	}
+	if b.suite && !set["algs"] {
+		b.algs = strings.Join(algorithms.Names(), ",")
+	}
+	scenarios := []string{b.scenario}
+	if b.suite {
+		scenarios = nil
+		for _, s := range bench.Scenarios {
+			scenarios = append(scenarios, s.Name)
+		}
+	}
+	// Build every comparison first, so bad flags fail before any run.
+	var comps []*bench.Comparison
+	var headers []bench.Header
+	for _, sc := range scenarios {
+		c, h, err := b.comparison(stderr, set, sc)
+		if err != nil {
+			return err
+		}
+		comps = append(comps, c)
+		headers = append(headers, h)
+	}
+	var journal *bench.Journal
+	if b.journal != "" {
+		j, done, err := bench.OpenJournal(b.journal, b.resume)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		journal = j
+		recorded := map[string]bool{}
+		for _, r := range done {
+			recorded[fmt.Sprintf("%s|%s|%d", r.Cell(), r.Algorithm, r.Seed)] = true
+		}
+		if b.resume {
+			fmt.Fprintf(stderr, "resuming %s: %d runs already recorded\n", b.journal, len(done))
+		}
+		for _, c := range comps {
+			cell := c.CellKey()
+			c.Skip = func(alg string, seed uint64) bool { return recorded[fmt.Sprintf("%s|%s|%d", cell, alg, seed)] }
+			c.Done = journal.Append
+		}
+	}
+	for i, c := range comps {
+		runs, err := c.Run(ctx)
+		if err != nil {
+			return err
+		}
+		if len(comps) > 1 {
+			fmt.Fprintf(stdout, "\n## %s\n\n", scenarios[i])
+		}
+		if err := bench.Write(stdout, b.format, headers[i], runs); err != nil {
+			return err
+		}
+	}
+	if b.report != "" {
+		runs, err := bench.ReadRuns(b.journal)
+		if err != nil {
+			return err
+		}
+		return bench.BuildReport(runs, bench.ReportOptions{Dir: b.report, Title: "evomerge: every algorithm on every scenario",
+			Command: "evomerge bench " + strings.Join(args, " "), Seed: b.seed, Plots: true})
+	}
+	return nil
 }
 
 func contains(xs []string, s string) bool {

@@ -1,0 +1,568 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/evomerge/evomerge/bench/plots"
+	"github.com/evomerge/evomerge/bench/stats"
+)
+
+// ReportOptions configures BuildReport.
+type ReportOptions struct {
+	// Dir receives the page (README.md) and its figures (plots/).
+	Dir string
+	// Title heads the page.
+	Title string
+	// Command is the exact command that produced the runs, printed on the
+	// page so anyone can regenerate it.
+	Command string
+	// Seed seeds the bootstrap; the page is a function of runs and Seed.
+	Seed uint64
+	// Plots turns figure writing on.
+	Plots bool
+}
+
+// Cell holds the runs of one objective configuration.
+type Cell struct {
+	Key  string
+	Runs []*Run
+}
+
+// GroupCells splits runs by Run.Cell, scenarios first in preset order, and
+// sorts each cell's runs by algorithm order of first appearance, then seed,
+// so that the report does not depend on the order runs finished.
+func GroupCells(runs []*Run) []Cell {
+	by := map[string][]*Run{}
+	var keys []string
+	for _, r := range runs {
+		k := r.Cell()
+		if _, ok := by[k]; !ok {
+			keys = append(keys, k)
+		}
+		by[k] = append(by[k], r)
+	}
+	rank := map[string]int{}
+	for i, s := range Scenarios {
+		rank[s.Name] = i
+	}
+	sort.SliceStable(keys, func(i, j int) bool {
+		ri, iok := rank[keys[i]]
+		rj, jok := rank[keys[j]]
+		if iok != jok {
+			return iok
+		}
+		if iok {
+			return ri < rj
+		}
+		return keys[i] < keys[j]
+	})
+	cells := make([]Cell, len(keys))
+	for i, k := range keys {
+		rs := by[k]
+		sort.SliceStable(rs, func(a, b int) bool {
+			if ra, rb := algRank(rs[a].Algorithm), algRank(rs[b].Algorithm); ra != rb {
+				return ra < rb
+			}
+			if rs[a].Algorithm != rs[b].Algorithm {
+				return rs[a].Algorithm < rs[b].Algorithm
+			}
+			return rs[a].Seed < rs[b].Seed
+		})
+		cells[i] = Cell{Key: k, Runs: rs}
+	}
+	return cells
+}
+
+func algRank(name string) int {
+	for i, n := range []string{"simple-es", "cmaes", "ga", "random", "gonum-cmaes"} {
+		if n == name {
+			return i
+		}
+	}
+	return 100
+}
+
+// CellStats is the statistical summary of one algorithm in one cell.
+type CellStats struct {
+	Algorithm        string
+	Runs, Successes  int
+	Errors, Failures int
+	SuccessLo        float64 // Wilson 95% interval of the success rate
+	SuccessHi        float64
+	ETT              stats.MedianInterval // evaluations to target, misses +Inf
+	P10, P90         float64
+	ART              float64
+	ARTLo, ARTHi     float64              // bootstrap 95% (simulated restarts)
+	RecTrue          stats.MedianInterval // true score of the recommendation
+	BestObserved     float64              // median
+	AtBudget         [4]float64           // median best true at 10, 25, 50, 100% of the budget
+	Ladder           []int                // successes per ladder target
+	PTrue, PETT      float64              // Holm-adjusted U-test p against the cell's best (NaN for the best itself)
+	ETTs, RecTrues   []float64
+}
+
+// budgetFractions are the fixed-budget checkpoints of the report.
+var budgetFractions = [4]float64{0.1, 0.25, 0.5, 1}
+
+// Ladder returns the targets of the report for a cell: scores 90/95/98/99
+// for score objectives, precisions 1e2…1e-8 for losses, and the cell's own
+// target if it is not among them.
+func Ladder(r *Run) []float64 {
+	var l []float64
+	if r.Maximizes() {
+		l = []float64{50, 80, 90, 95, 98, 99}
+	} else {
+		l = []float64{1e2, 1, 1e-2, 1e-5, 1e-8}
+	}
+	for _, t := range l {
+		if t == r.Target {
+			return l
+		}
+	}
+	l = append(l, r.Target)
+	if r.Maximizes() {
+		sort.Float64s(l)
+	} else {
+		sort.Sort(sort.Reverse(sort.Float64Slice(l)))
+	}
+	return l
+}
+
+// AnalyzeCell computes every algorithm's statistics in a cell, ranked by
+// the median true score of the recommendation (best first; for losses the
+// lowest), with U-tests against the top row (true score of the
+// recommendation) and against the algorithm of lowest aRT (evaluations to
+// target), Holm-corrected within the cell.
+func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
+	var order []string
+	by := map[string][]*Run{}
+	for _, r := range c.Runs {
+		if _, ok := by[r.Algorithm]; !ok {
+			order = append(order, r.Algorithm)
+		}
+		by[r.Algorithm] = append(by[r.Algorithm], r)
+	}
+	ladder := Ladder(c.Runs[0])
+	out := make([]CellStats, 0, len(order))
+	for _, alg := range order {
+		rs := by[alg]
+		s := CellStats{Algorithm: alg, Runs: len(rs)}
+		var sruns []stats.Run
+		var obs []float64
+		for _, r := range rs {
+			if r.Error != "" {
+				s.Errors++
+			}
+			s.Failures += r.Failures
+			e := r.ETT()
+			s.ETTs = append(s.ETTs, e)
+			if r.Succeeded() {
+				s.Successes++
+			}
+			sruns = append(sruns, stats.Run{Hit: e, Used: float64(r.EvalsUsed)})
+			rt := r.RecommendTrue
+			if math.IsNaN(rt) { // a run that never evaluated: rank it last
+				rt = math.Inf(-1)
+				if !r.Maximizes() {
+					rt = math.Inf(1)
+				}
+			}
+			s.RecTrues = append(s.RecTrues, rt)
+			if !math.IsNaN(r.BestObserved) {
+				obs = append(obs, r.BestObserved)
+			}
+		}
+		s.SuccessLo, s.SuccessHi = stats.Wilson(s.Successes, s.Runs, 0.95)
+		var err error
+		if s.ETT, err = stats.Median(s.ETTs, 0.95); err != nil {
+			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
+		}
+		s.P10, s.P90 = stats.Quantile(s.ETTs, 0.1), stats.Quantile(s.ETTs, 0.9)
+		if s.ART, err = stats.ART(sruns); err != nil {
+			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
+		}
+		rng := rand.New(rand.NewPCG(DeriveSeed(seed, c.Key, alg), 0x617274))
+		if s.ARTLo, s.ARTHi, err = stats.ARTBootstrap(sruns, 0.95, 2000, rng); err != nil {
+			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
+		}
+		if s.RecTrue, err = stats.Median(s.RecTrues, 0.95); err != nil {
+			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
+		}
+		s.BestObserved = stats.Quantile(obs, 0.5)
+		for i, f := range budgetFractions {
+			var at []float64
+			for _, r := range rs {
+				at = append(at, r.BestTrueAt(int(math.Ceil(f*float64(r.Budget)))))
+			}
+			s.AtBudget[i] = quantileFinite(at, 0.5)
+		}
+		for _, t := range ladder {
+			n := 0
+			for _, r := range rs {
+				if !math.IsInf(r.Hit(t), 1) {
+					n++
+				}
+			}
+			s.Ladder = append(s.Ladder, n)
+		}
+		out = append(out, s)
+	}
+	maximize := c.Runs[0].Maximizes()
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].RecTrue.Median, out[j].RecTrue.Median
+		if a != b {
+			if maximize {
+				return a > b
+			}
+			return a < b
+		}
+		return out[i].ART < out[j].ART
+	})
+	// U-tests against the top row and the lowest-aRT algorithm.
+	bestART := 0
+	for i := range out {
+		if out[i].ART < out[bestART].ART {
+			bestART = i
+		}
+	}
+	var pTrue, pETT []float64
+	for i := range out {
+		out[i].PTrue, out[i].PETT = math.NaN(), math.NaN()
+		if i != 0 {
+			p, err := stats.MannWhitney(out[i].RecTrues, out[0].RecTrues)
+			if err != nil {
+				return nil, err
+			}
+			pTrue = append(pTrue, p)
+		}
+		if i != bestART {
+			p, err := stats.MannWhitney(out[i].ETTs, out[bestART].ETTs)
+			if err != nil {
+				return nil, err
+			}
+			pETT = append(pETT, p)
+		}
+	}
+	pTrue, pETT = stats.Holm(pTrue), stats.Holm(pETT)
+	k, m := 0, 0
+	for i := range out {
+		if i != 0 {
+			out[i].PTrue = pTrue[k]
+			k++
+		}
+		if i != bestART {
+			out[i].PETT = pETT[m]
+			m++
+		}
+	}
+	return out, nil
+}
+
+func quantileFinite(xs []float64, p float64) float64 {
+	var v []float64
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			v = append(v, x)
+		}
+	}
+	return stats.Quantile(v, p)
+}
+
+// BuildReport writes a markdown page (Dir/README.md) comparing every
+// algorithm in every cell, with convergence and ECDF figures, from the raw
+// run records alone. The page does not depend on the order of runs or on
+// wall-clock times, so a resumed suite reaches the same page as an
+// uninterrupted one. The page is written to a temporary file and renamed.
+func BuildReport(runs []*Run, o ReportOptions) error {
+	if len(runs) == 0 {
+		return fmt.Errorf("report: no runs")
+	}
+	if err := os.MkdirAll(filepath.Join(o.Dir, "plots"), 0o755); err != nil {
+		return fmt.Errorf("report: %v", err)
+	}
+	cells := GroupCells(runs)
+	var b bytes.Buffer
+	title := o.Title
+	if title == "" {
+		title = "evomerge comparison"
+	}
+	fmt.Fprintf(&b, "# %s\n\n", title)
+	fmt.Fprintf(&b, "Made by `%s` from %d runs; bootstrap seed %d. Regenerate the page from the raw records with `evomerge report`.\n\n", o.Command, len(runs), o.Seed)
+
+	analyses := make([][]CellStats, len(cells))
+	for i, c := range cells {
+		a, err := AnalyzeCell(c, o.Seed)
+		if err != nil {
+			return err
+		}
+		analyses[i] = a
+	}
+
+	// The first screen: who wins where.
+	fmt.Fprintf(&b, "## Who wins where\n\n")
+	fmt.Fprintf(&b, "Ranked by the median true score of the point each method recommends at the end of its budget (what a user would ship). \"Runner-up\" is the second row; its p is the Holm-corrected two-sided Mann–Whitney test against the winner (~ = not significant at α = 0.05). \"Fastest\" is the lowest aRT to the cell's target.\n\n")
+	fmt.Fprintf(&b, "| cell | winner (median true) | runner-up (median true, p) | fastest to target (aRT) | random search (median true) |\n|---|---|---|---|---|\n")
+	for i, c := range cells {
+		a := analyses[i]
+		runner := "—"
+		if len(a) > 1 {
+			runner = fmt.Sprintf("%s (%s, %s)", a[1].Algorithm, fmtScore(a[1].RecTrue.Median), fmtP(a[1].PTrue))
+		}
+		fast := a[0]
+		for _, s := range a {
+			if s.ART < fast.ART {
+				fast = s
+			}
+		}
+		fastS := "none reached the target"
+		if !math.IsInf(fast.ART, 1) {
+			fastS = fmt.Sprintf("%s (%s)", fast.Algorithm, fmtEvals(fast.ART))
+		}
+		rnd := "—"
+		for _, s := range a {
+			if s.Algorithm == "random" {
+				rnd = fmtScore(s.RecTrue.Median)
+			}
+		}
+		fmt.Fprintf(&b, "| [%s](#%s) | **%s** (%s) | %s | %s | %s |\n", c.Key, anchor(c.Key), a[0].Algorithm, fmtScore(a[0].RecTrue.Median), runner, fastS, rnd)
+	}
+	b.WriteString("\n")
+
+	for i, c := range cells {
+		if err := writeCell(&b, o, c, analyses[i]); err != nil {
+			return err
+		}
+	}
+
+	b.WriteString("## How to read this page\n\n")
+	b.WriteString("- **evals to target**: evaluations until the first candidate whose *true* value reached the cell's target; a run that missed counts as ∞ and ranks last (COCO). The median's 95% interval is the order-statistic interval benchstat computes; it needs ≥ 6 runs.\n")
+	b.WriteString("- **success** is shown with its 95% Wilson interval; **aRT** (evaluations in all runs ÷ successes, COCO) with a 95% bootstrap interval by simulated restarts.\n")
+	b.WriteString("- **recommended true**: the true score of the point the method hands over at the end (its distribution mean for CMA-ES variants, the best observed point otherwise); **best observed** is what it saw through the noise — the gap is the winner's curse.\n")
+	b.WriteString("- **best true at x% budget**: the fixed-budget view, the median best true value among the first x% of evaluations.\n")
+	b.WriteString("- **p** columns: two-sided Mann–Whitney U tests, Holm-corrected within the cell; \"~\" means not significant at α = 0.05, \"best\" marks the reference row.\n\n")
+	fmt.Fprintf(&b, "Built with %s", runtime.Version())
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var deps []string
+		for _, d := range bi.Deps {
+			switch d.Path {
+			case "gonum.org/v1/gonum", "github.com/MaxHalford/eaopt", "gonum.org/v1/plot", "github.com/aclements/go-moremath":
+				deps = append(deps, d.Path+" "+d.Version)
+			}
+		}
+		if len(deps) > 0 {
+			fmt.Fprintf(&b, ", %s", strings.Join(deps, ", "))
+		}
+	}
+	b.WriteString(".\n")
+	return writeFileAtomic(filepath.Join(o.Dir, "README.md"), b.Bytes())
+}
+
+func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
+	r0 := c.Runs[0]
+	fmt.Fprintf(b, "## %s\n\n", c.Key)
+	if s, err := LookupScenario(r0.Scenario); err == nil {
+		fmt.Fprintf(b, "%s. ", s.From)
+	}
+	meaning := "true score ≥"
+	if !r0.Maximizes() {
+		meaning = "f − f_opt ≤"
+	}
+	desc := fmt.Sprintf("%s objective, %d dimensions", r0.Objective, r0.Dim)
+	if r0.Landscape != "" {
+		desc += ", " + r0.Landscape + " landscape"
+	}
+	if r0.Items > 0 {
+		desc += fmt.Sprintf(", accuracy on %d items", r0.Items)
+	}
+	if r0.Noise > 0 {
+		desc += fmt.Sprintf(", Gaussian noise σ %g", r0.Noise)
+	}
+	if r0.NoiseModel != "" {
+		desc += ", " + r0.NoiseModel + " noise"
+	}
+	if r0.FailRate > 0 {
+		desc += fmt.Sprintf(", %g%% of evaluations fail", 100*r0.FailRate)
+	}
+	fmt.Fprintf(b, "%s; budget %d evaluations; target %s %g.\n\n", desc, r0.Budget, meaning, r0.Target)
+
+	fmt.Fprintf(b, "| algorithm | success [95%%] | evals to target: median [95%% CI] | p10, p90 | aRT [95%%] | p (evals) | recommended true: median [95%% CI] | p (true) | best observed | best true at 10/25/50/100%% budget |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	var warnings []string
+	for _, s := range a {
+		extra := ""
+		if s.Errors > 0 {
+			extra = fmt.Sprintf(" (%d runs ended by errors)", s.Errors)
+		}
+		if s.Failures > 0 {
+			extra += fmt.Sprintf(" (%d failed evaluations penalised)", s.Failures)
+		}
+		at := make([]string, 4)
+		for i, v := range s.AtBudget {
+			at[i] = fmtScore(v)
+		}
+		fmt.Fprintf(b, "| %s%s | %d/%d [%.2f, %.2f] | %s [%s, %s] | %s, %s | %s [%s, %s] | %s | %s [%s, %s] | %s | %s | %s |\n",
+			s.Algorithm, extra, s.Successes, s.Runs, s.SuccessLo, s.SuccessHi,
+			fmtEvals(s.ETT.Median), fmtEvals(s.ETT.Lo), fmtEvals(s.ETT.Hi), fmtEvals(s.P10), fmtEvals(s.P90),
+			fmtEvals(s.ART), fmtEvals(s.ARTLo), fmtEvals(s.ARTHi), fmtP(s.PETT),
+			fmtScore(s.RecTrue.Median), fmtScore(s.RecTrue.Lo), fmtScore(s.RecTrue.Hi), fmtP(s.PTrue),
+			fmtScore(s.BestObserved), strings.Join(at, " / "))
+		if s.ETT.Warning != nil && len(warnings) == 0 {
+			warnings = append(warnings, fmt.Sprintf("%d runs per algorithm are too few for a 95%% interval of the median (≥ 6 needed) or a meaningful test.", s.Runs))
+		}
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(b, "\n**Warning:** %s\n", w)
+	}
+	ladder := Ladder(r0)
+	fmt.Fprintf(b, "\nRuns reaching each target (%s):\n\n| algorithm |", meaning)
+	for _, t := range ladder {
+		fmt.Fprintf(b, " %g |", t)
+	}
+	b.WriteString("\n|---|")
+	for range ladder {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, s := range a {
+		fmt.Fprintf(b, "| %s |", s.Algorithm)
+		for _, n := range s.Ladder {
+			fmt.Fprintf(b, " %d/%d |", n, s.Runs)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	if o.Plots {
+		if err := writeCellPlots(b, o, c, a, ladder); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeCellPlots(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats, ladder []float64) error {
+	r0 := c.Runs[0]
+	base := anchor(c.Key)
+	by := map[string][]*Run{}
+	for _, r := range c.Runs {
+		by[r.Algorithm] = append(by[r.Algorithm], r)
+	}
+	var ecdf []plots.ECDFSeries
+	var conv []plots.Series
+	at := checkpoints(r0.Budget)
+	for _, s := range a {
+		var rt []float64
+		var traces [][]float64
+		for _, r := range by[s.Algorithm] {
+			for _, t := range ladder {
+				rt = append(rt, r.Hit(t))
+			}
+			if r0.Maximizes() && r.EvalsUsed > 0 {
+				tr := r.DenseTrace()
+				for i, v := range tr {
+					if math.IsNaN(v) {
+						tr[i] = 0 // no successful evaluation yet: the worst score
+					}
+				}
+				traces = append(traces, tr)
+			}
+		}
+		ecdf = append(ecdf, plots.ECDFSeries{Name: s.Algorithm, Runtimes: rt})
+		if len(traces) > 0 {
+			ser, err := plots.SeriesFromTraces(s.Algorithm, traces, at)
+			if err != nil {
+				return fmt.Errorf("report: %s %s: %v", c.Key, s.Algorithm, err)
+			}
+			conv = append(conv, ser)
+		}
+	}
+	for _, ext := range []string{".svg", ".png"} {
+		if err := plots.ECDF(filepath.Join(o.Dir, "plots", base+"-ecdf"+ext), c.Key+": runtime ECDF over targets", ecdf); err != nil {
+			return fmt.Errorf("report: %v", err)
+		}
+		if len(conv) > 0 {
+			if err := plots.Convergence(filepath.Join(o.Dir, "plots", base+"-convergence"+ext), c.Key+": best true score (median, IQR)", conv, plots.LogX()); err != nil {
+				return fmt.Errorf("report: %v", err)
+			}
+		}
+	}
+	if len(conv) > 0 {
+		fmt.Fprintf(b, "![convergence](plots/%s-convergence.png) ", base)
+	}
+	fmt.Fprintf(b, "![ECDF](plots/%s-ecdf.png)\n\n", base)
+	return nil
+}
+
+// checkpoints are the evaluation counts at which convergence is drawn: every
+// evaluation for small budgets, about 200 log-spaced points otherwise.
+func checkpoints(budget int) []int {
+	if budget <= 200 {
+		at := make([]int, budget)
+		for i := range at {
+			at[i] = i + 1
+		}
+		return at
+	}
+	var at []int
+	last := 0
+	for i := 0; i <= 200; i++ {
+		e := int(math.Round(math.Pow(float64(budget), float64(i)/200)))
+		if e > last {
+			at = append(at, e)
+			last = e
+		}
+	}
+	return at
+}
+
+var nonAnchor = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// anchor turns a cell key into a file and link name.
+func anchor(key string) string {
+	return strings.Trim(nonAnchor.ReplaceAllString(strings.ToLower(key), "-"), "-")
+}
+
+func fmtP(p float64) string {
+	switch {
+	case math.IsNaN(p):
+		return "best"
+	case p >= 0.05:
+		return fmt.Sprintf("~ (%.2f)", p)
+	case p < 0.001:
+		return "< 0.001"
+	}
+	return fmt.Sprintf("%.3f", p)
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames
+// it, so path never holds a half-written file.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(f.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return werr
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/evomerge/evomerge/bench"
+)
+
+func init() {
+	commands["report"] = command{"rebuild a results page (tables, statistics, plots) from raw run records", runReport}
+}
+
+func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("evomerge report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "results", "folder that receives README.md and plots/")
+	title := fs.String("title", "evomerge comparison", "page title")
+	command := fs.String("command", "", "the command that produced the records, printed on the page (default: this report command)")
+	seed := fs.Uint64("seed", 1, "seed of the bootstrap intervals")
+	noPlots := fs.Bool("no-plots", false, "skip the figures")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: evomerge report [flags] RUNS.jsonl...\n\nRebuilds a results page from the run records written by evomerge bench --journal or --format jsonl.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("report: name at least one file of run records")
+	}
+	var runs []*bench.Run
+	for _, path := range fs.Args() {
+		rs, err := bench.ReadRuns(path)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, rs...)
+	}
+	cmd := *command
+	if cmd == "" {
+		cmd = "evomerge report " + strings.Join(args, " ")
+	}
+	if err := bench.BuildReport(runs, bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s/README.md from %d runs\n", *out, len(runs))
+	return nil
+}
