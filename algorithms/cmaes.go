@@ -282,6 +282,11 @@ type cmaCore struct {
 	bestF                float64
 	bestEvals            int
 	flatIters            int
+	xstagRef             []float64 // pycma's tolxstagnation: reference mean
+	xstagCount           int
+	xstagCountX          int
+	maxIter              float64 // 0: none (plain cmaes)
+	stopped              string  // termination criterion met (restart variants)
 }
 
 func newCMACore(p Problem, o cmaOptions, x0 []float64) *cmaCore {
@@ -629,6 +634,8 @@ func (s *cmaCore) tell(fs []float64) {
 	d := s.cs / s.damps * (math.Sqrt(ps2)/s.chiN - 1)
 	s.sigma *= math.Exp(math.Max(-1, math.Min(1, d)))
 
+	s.updateXStagnation()
+
 	// pycma's _stds_into_limits: cap coordinate stds at maxstd via scale
 	if s.maxstd != nil {
 		fix := 1.0
@@ -651,6 +658,11 @@ func (s *cmaCore) record() {
 	if best < s.bestF {
 		s.bestF = best
 		s.bestEvals = s.evals
+	}
+	if best < s.f[s.idx[int(0.75*float64(lam))]] {
+		s.flatIters = 0
+	} else {
+		s.flatIters++
 	}
 	s.fitHist = append(s.fitHist, best)
 	if lim := 10 + int(30*float64(s.n)/float64(lam)); len(s.fitHist) > lim {

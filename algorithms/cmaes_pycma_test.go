@@ -441,3 +441,26 @@ func TestPycmaCMAES(t *testing.T) {
 	}
 	cmaReportCells(t, cells)
 }
+
+// TestPycmaIPOP compares ipop-cmaes with pycma's IPOP runs (restarts with
+// doubled population from a new uniform x0 until target or budget).
+func TestPycmaIPOP(t *testing.T) {
+	newIPOP := func() algorithms.Optimizer { return &algorithms.RestartCMAES{} }
+	classic := []cmaClassicCase{{"rastrigin", 4, false}}
+	if testing.Short() && !cmaFullPycma() {
+		t.Skip("IPOP comparison skipped in -short mode")
+	}
+	if cmaFullPycma() {
+		classic = append(classic,
+			cmaClassicCase{"rastrigin", 10, false},
+			cmaClassicCase{"rosenbrock", 4, false}, cmaClassicCase{"rosenbrock", 10, false},
+		)
+	}
+	var cells []cmaPycmaCell
+	for _, c := range classic {
+		cell := cmaClassicCell(t, newIPOP, "ipop", c, 25)
+		cell.merge = true // accept on band and successes: restarts make U tests of heavy tails fragile
+		cells = append(cells, cell)
+	}
+	cmaReportCells(t, cells)
+}

@@ -159,3 +159,18 @@ func TestCMAESDeterministic(t *testing.T) {
 		t.Errorf("recommend=best returned %v", rb)
 	}
 }
+
+// TestBIPOPRastrigin: BIPOP-CMA-ES solves the 4-D Rastrigin function
+// within pycma's IPOP budget in every seed, and its restarts stay sane.
+func TestBIPOPRastrigin(t *testing.T) {
+	runs := 10
+	if testing.Short() {
+		runs = 4
+	}
+	newBIPOP := func() algorithms.Optimizer { return &algorithms.RestartCMAES{BIPOP: true} }
+	res := cmaRunSeeds(runs, func(seed uint64) float64 { return cmaRunClassic(t, newBIPOP, "rastrigin", 4, seed) })
+	t.Logf("bipop rastrigin n=4: median %g [%g–%g], %d/%d", cmaPercentile(res, 50), cmaPercentile(res, 10), cmaPercentile(res, 90), cmaSuccesses(res), runs)
+	if cmaSuccesses(res) != runs {
+		t.Errorf("bipop-cmaes solved rastrigin n=4 in %d/%d runs", cmaSuccesses(res), runs)
+	}
+}
