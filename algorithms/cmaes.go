@@ -141,6 +141,7 @@ type cmaOptions struct {
 	sigma0   float64
 	active   bool
 	eigenGap float64
+	diag     bool // sep-CMA-ES: diagonal C (cmaes_sep.go)
 }
 
 func (c *CMAES) options(p Problem) (cmaOptions, error) {
@@ -246,6 +247,8 @@ type cmaCore struct {
 	chiN          float64
 	eigenGap      float64
 	sigma0        float64
+	diag          bool      // diagonal covariance (sep-CMA-ES): C and B unused
+	cdiag         []float64 // the variances when diag
 
 	sigma     float64
 	mean      []float64 // genotype
@@ -295,15 +298,18 @@ func newCMACore(p Problem, o cmaOptions, x0 []float64) *cmaCore {
 	if lambda == 0 {
 		lambda = 4 + int(3*math.Log(float64(n)))
 	}
-	s := &cmaCore{n: n, lambda: lambda, sigma0: o.sigma0}
-	s.setWeights(o.active)
+	s := &cmaCore{n: n, lambda: lambda, sigma0: o.sigma0, diag: o.diag}
+	s.setWeights(o.active && !o.diag)
 	nf := float64(n)
 	s.cs = (s.mueff + 2) / (nf + s.mueff + 3)
 	s.damps = 1 + 2*math.Max(0, math.Sqrt((s.mueff-1)/(nf+1))-1) + s.cs
 	s.cc = (4 + s.mueff/nf) / (nf + 4 + 2*s.mueff/nf)
 	s.chiN = chiN(n)
 	s.eigenGap = o.eigenGap
-	if s.eigenGap == 0 {
+	if s.diag {
+		s.c1, s.cmu = sepLearningRates(n, s.mueff)
+		s.eigenGap = 0 // D = √diag(C) is renewed every generation
+	} else if s.eigenGap == 0 {
 		s.eigenGap = math.Max(1/(10*nf), nf/2000) / (s.c1 + s.cmu)
 	}
 
@@ -312,8 +318,12 @@ func newCMACore(p Problem, o cmaOptions, x0 []float64) *cmaCore {
 	s.ps = make([]float64, n)
 	s.pc = make([]float64, n)
 	s.scale = make([]float64, n)
-	s.C = blas64.Symmetric{N: n, Stride: n, Uplo: blas.Upper, Data: make([]float64, n*n)}
-	s.B = blas64.General{Rows: n, Cols: n, Stride: n, Data: make([]float64, n*n)}
+	if s.diag {
+		s.cdiag = make([]float64, n)
+	} else {
+		s.C = blas64.Symmetric{N: n, Stride: n, Uplo: blas.Upper, Data: make([]float64, n*n)}
+		s.B = blas64.General{Rows: n, Cols: n, Stride: n, Data: make([]float64, n*n)}
+	}
 	s.D = make([]float64, n)
 	s.eigVals = make([]float64, n)
 	s.Z = newGeneral(lambda, n)
@@ -424,8 +434,12 @@ func (s *cmaCore) resetDistribution() {
 	clear(s.C.Data)
 	clear(s.B.Data)
 	for i := range n {
-		s.C.Data[i*n+i] = 1
-		s.B.Data[i*n+i] = 1
+		if s.diag {
+			s.cdiag[i] = 1
+		} else {
+			s.C.Data[i*n+i] = 1
+			s.B.Data[i*n+i] = 1
+		}
 		s.D[i] = 1
 		s.scale[i] = 1
 	}
@@ -455,6 +469,18 @@ func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 // decompose eigendecomposes C into B and D; false means C is unusable.
 func (s *cmaCore) decompose() bool {
 	n := s.n
+	if s.diag {
+		lo, hi := math.Inf(1), 0.0
+		for i, v := range s.cdiag {
+			if !(v > 0) || !isFinite(v) {
+				return false
+			}
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+			s.D[i] = math.Sqrt(v)
+		}
+		s.lastEig = s.iter
+		return hi <= 1e14*lo
+	}
 	// C is stored as the upper triangle; EigenSym reads it through SymDense.
 	sym := mat.NewSymDense(n, s.C.Data)
 	if !s.eig.Factorize(sym, true) {
@@ -486,7 +512,7 @@ func (s *cmaCore) degenerate() bool {
 	noEffect := true
 	n := s.n
 	for i := range n {
-		sd := s.sigma * s.scale[i] * math.Sqrt(s.C.Data[i*n+i])
+		sd := s.sigma * s.scale[i] * math.Sqrt(s.variance(i))
 		if !isFinite(sd) || !isFinite(s.mean[i]) || !isFinite(s.pc[i]) || !isFinite(s.ps[i]) {
 			return true
 		}
@@ -522,7 +548,11 @@ func (s *cmaCore) ask(rng *rand.Rand) [][]float64 {
 			dz[i] = s.D[i] * z[i]
 		}
 	}
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1, s.DZ, s.B, 0, s.Y)
+	if s.diag {
+		copy(s.Y.Data, s.DZ.Data)
+	} else {
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, s.DZ, s.B, 0, s.Y)
+	}
 	back := make([]float64, lam*n)
 	xs := make([][]float64, lam)
 	for k := range lam {
@@ -576,7 +606,11 @@ func (s *cmaCore) tell(fs []float64) {
 
 	// step-size path: ps ← (1−cs)ps + √(cs(2−cs)μeff)·C^{−1/2}(m−m_old)/σ,
 	// where C^{−1/2}·B(D⊙z) = B z.
-	blas64.Gemv(blas.NoTrans, 1, s.B, blas64.Vector{N: n, Inc: 1, Data: s.zw}, 0, blas64.Vector{N: n, Inc: 1, Data: s.tmp})
+	if s.diag {
+		copy(s.tmp, s.zw)
+	} else {
+		blas64.Gemv(blas.NoTrans, 1, s.B, blas64.Vector{N: n, Inc: 1, Data: s.zw}, 0, blas64.Vector{N: n, Inc: 1, Data: s.tmp})
+	}
 	a := math.Sqrt(s.cs * (2 - s.cs) * s.mueff)
 	ps2 := 0.0
 	for i := range s.ps {
@@ -595,6 +629,37 @@ func (s *cmaCore) tell(fs []float64) {
 	}
 	c1a := s.c1 * (1 - (1-hsig*hsig)*s.cc*(2-s.cc))
 	decay := 1 - c1a - s.cmu*s.sumW
+	if s.diag {
+		s.updateDiag(decay)
+	} else {
+		s.updateFull(decay)
+	}
+
+	// cumulative step-size adaptation
+	d := s.cs / s.damps * (math.Sqrt(ps2)/s.chiN - 1)
+	s.sigma *= math.Exp(math.Max(-1, math.Min(1, d)))
+
+	s.updateXStagnation()
+
+	// pycma's _stds_into_limits: cap coordinate stds at maxstd via scale
+	if s.maxstd != nil {
+		fix := 1.0
+		if s.iter <= 2 {
+			fix = math.Exp(1e-4)
+		}
+		for i := range n {
+			sd := s.sigma * s.scale[i] * math.Sqrt(s.variance(i))
+			if sd > s.maxstd[i]*fix && sd > 0 && isFinite(sd) {
+				s.scale[i] *= s.maxstd[i] / sd
+			}
+		}
+	}
+}
+
+// updateFull is the covariance update C ← decay·C + c1·pc pcᵀ +
+// cμ Σ w°_i y_i y_iᵀ of the last generation (tutorial eq. (47)).
+func (s *cmaCore) updateFull(decay float64) {
+	n, lam := s.n, s.lambda
 	// Rank-μ update as two rank-k updates (Syrk) of the steps y scaled by
 	// √(cμ|w°|): the μ positive ranks first, then the negative ones, whose
 	// weights are rescaled by n/‖C^{−1/2}y‖² = n/‖z‖² (pycma adds 1e-9 to
@@ -629,26 +694,38 @@ func (s *cmaCore) tell(fs []float64) {
 		blas64.Syrk(blas.Trans, -1, A, 1, s.C)
 	}
 	blas64.Syr(s.c1, blas64.Vector{N: n, Inc: 1, Data: s.pc}, s.C)
+}
 
-	// cumulative step-size adaptation
-	d := s.cs / s.damps * (math.Sqrt(ps2)/s.chiN - 1)
-	s.sigma *= math.Exp(math.Max(-1, math.Min(1, d)))
-
-	s.updateXStagnation()
-
-	// pycma's _stds_into_limits: cap coordinate stds at maxstd via scale
-	if s.maxstd != nil {
-		fix := 1.0
-		if s.iter <= 2 {
-			fix = math.Exp(1e-4)
+// updateDiag is the same update restricted to the diagonal (sep-CMA-ES).
+func (s *cmaCore) updateDiag(decay float64) {
+	n := s.n
+	for i := range s.cdiag {
+		s.cdiag[i] = decay*s.cdiag[i] + s.c1*s.pc[i]*s.pc[i]
+	}
+	for r := 0; r < s.lambda; r++ {
+		w := s.weights[r]
+		if w == 0 {
+			continue
 		}
-		for i := range n {
-			sd := s.sigma * s.scale[i] * math.Sqrt(s.C.Data[i*n+i])
-			if sd > s.maxstd[i]*fix && sd > 0 && isFinite(sd) {
-				s.scale[i] *= s.maxstd[i] / sd
-			}
+		k := s.idx[r]
+		y := s.Y.Data[k*n : (k+1)*n]
+		if w < 0 {
+			z := s.Z.Data[k*n : (k+1)*n]
+			nz := math.Sqrt(blas64.Implementation().Ddot(n, z, 1, z, 1)) + 1e-9
+			w *= float64(n) / (nz * nz)
+		}
+		for i, v := range y {
+			s.cdiag[i] += s.cmu * w * v * v
 		}
 	}
+}
+
+// variance returns C_ii.
+func (s *cmaCore) variance(i int) float64 {
+	if s.diag {
+		return s.cdiag[i]
+	}
+	return s.C.Data[i*s.n+i]
 }
 
 // record keeps the fitness histories of pycma's termination criteria.

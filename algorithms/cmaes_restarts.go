@@ -233,7 +233,7 @@ func (s *cmaCore) stopReason() string {
 	allTolX := true
 	noEffectCoord := false
 	for i := range n {
-		sd := s.sigma * s.scale[i] * math.Sqrt(s.C.Data[i*n+i])
+		sd := s.sigma * s.scale[i] * math.Sqrt(s.variance(i))
 		if sd > s.sigma0*1e3 {
 			return "tolfacupx"
 		}
@@ -261,7 +261,7 @@ func (s *cmaCore) stopReason() string {
 	if s.xstagCount-s.xstagCountX > int(math.Floor(20+0.1*float64(s.xstagCount))) {
 		return "tolxstagnation"
 	}
-	if s.sigma/s.D[n-1] > s.sigma0*1e20 {
+	if _, dmax := minMax(s.D); s.sigma/dmax > s.sigma0*1e20 {
 		return "tolupsigma"
 	}
 	if noEffectCoord {
@@ -270,7 +270,14 @@ func (s *cmaCore) stopReason() string {
 	i := s.iter % n
 	noEffectAxis := true
 	for j := range n {
-		step := 0.1 * s.sigma * s.D[i] * s.scale[j] * s.B.Data[j*n+i]
+		bji := 0.0
+		switch {
+		case !s.diag:
+			bji = s.B.Data[j*n+i]
+		case i == j:
+			bji = 1
+		}
+		step := 0.1 * s.sigma * s.D[i] * s.scale[j] * bji
 		if s.mean[j] != s.mean[j]+step {
 			noEffectAxis = false
 			break
@@ -279,7 +286,8 @@ func (s *cmaCore) stopReason() string {
 	if noEffectAxis {
 		return "noeffectaxis"
 	}
-	if s.D[n-1] > 1e7*s.D[0] {
+	dmin, dmax := minMax(s.D)
+	if dmax > 1e7*dmin {
 		return "tolconditioncov"
 	}
 	if s.flatIters > 1 {
