@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evomerge/evomerge/objectives"
+)
+
+func journalComparison() *Comparison {
+	return &Comparison{
+		Algorithms: []string{"simple-es", "random", "ga"},
+		Objective:  objectives.Spec{Name: "mock", Dim: 4, Noise: 1},
+		Seeds:      8, Seed: 11, Budget: 200, Target: 95, Parallel: 2,
+	}
+}
+
+func runJournaled(t *testing.T, path string, resume bool, stopAfter int) error {
+	t.Helper()
+	j, done, err := OpenJournal(path, resume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	c := journalComparison()
+	seen := map[string]bool{}
+	for _, r := range done {
+		seen[fmt.Sprintf("%s|%s|%d", r.Cell(), r.Algorithm, r.Seed)] = true
+	}
+	cell := c.CellKey()
+	c.Skip = func(alg string, seed uint64) bool { return seen[fmt.Sprintf("%s|%s|%d", cell, alg, seed)] }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	c.Done = func(r *Run) error {
+		if err := j.Append(r); err != nil {
+			return err
+		}
+		n++
+		if stopAfter > 0 && n == stopAfter {
+			cancel() // the suite is interrupted here
+		}
+		return nil
+	}
+	_, err = c.Run(ctx)
+	return err
+}
+
+func reportOf(t *testing.T, path string) string {
+	t.Helper()
+	runs, err := ReadRuns(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := BuildReport(runs, ReportOptions{Dir: dir, Command: "test", Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestResumeReachesTheSameReport interrupts a journaled suite, cuts its
+// last record in half as a kill -9 during a write would, resumes it, and
+// checks that nothing is lost or repeated and the report is identical to
+// that of an uninterrupted suite.
+func TestResumeReachesTheSameReport(t *testing.T) {
+	dir := t.TempDir()
+	whole := filepath.Join(dir, "whole.jsonl")
+	if err := runJournaled(t, whole, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.jsonl")
+	if err := runJournaled(t, cut, false, 7); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run returned %v", err)
+	}
+	b, _ := os.ReadFile(cut)
+	os.WriteFile(cut, append(b, []byte(`{"algorithm":"ga","objec`)...), 0o644)
+	if _, _, err := OpenJournal(cut, false); err == nil {
+		t.Fatal("a journal holding runs was reopened without --resume")
+	}
+	if err := runJournaled(t, cut, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := ReadRuns(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 24 {
+		t.Fatalf("resumed journal holds %d runs, want 24 (none lost, none repeated)", len(runs))
+	}
+	if a, b := reportOf(t, whole), reportOf(t, cut); a != b {
+		t.Errorf("resumed report differs from the uninterrupted one:\n%s\n---\n%s", a, b)
+	}
+}
+
+func TestReportContents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := runJournaled(t, path, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := ReadRuns(path)
+	dir := t.TempDir()
+	if err := BuildReport(runs, ReportOptions{Dir: dir, Command: "evomerge bench x", Seed: 1, Plots: true}); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+	for _, want := range []string{"## Who wins where", "evomerge bench x", "| random |", "Wilson", "best true at 10/25/50/100% budget", "![ECDF](plots/"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	for _, f := range []string{"-ecdf.png", "-ecdf.svg", "-convergence.png", "-convergence.svg"} {
+		matches, _ := filepath.Glob(filepath.Join(dir, "plots", "*"+f))
+		if len(matches) != 1 {
+			t.Errorf("%d files *%s", len(matches), f)
+		}
+	}
+	if err := BuildReport(nil, ReportOptions{Dir: dir}); err == nil {
+		t.Error("empty report accepted")
+	}
+}
+
+func TestReadRunsRejectsCorruptRecords(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"not json":       "hello\n",
+		"no algorithm":   `{"budget":10,"evals_used":5}` + "\n",
+		"over budget":    `{"algorithm":"ga","budget":10,"evals_used":50}` + "\n",
+		"bad hit":        `{"algorithm":"ga","budget":10,"evals_used":5,"evals_to_target":9}` + "\n",
+		"trace disorder": `{"algorithm":"ga","budget":10,"evals_used":5,"trace":[{"eval":3,"true":1},{"eval":2,"true":2}]}` + "\n",
+	}
+	for name, body := range cases {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_"))
+		os.WriteFile(p, []byte(body), 0o644)
+		if _, err := ReadRuns(p); err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("%s: error %v, want one naming line 1", name, err)
+		}
+	}
+}
+
+// FuzzParseRuns feeds arbitrary bytes to the journal parser: it must
+// return records or an error, never panic, and every record it accepts
+// must be consistent.
+func FuzzParseRuns(f *testing.F) {
+	f.Add([]byte(`{"algorithm":"ga","budget":10,"evals_used":5,"evals_to_target":3,"trace":[{"eval":1,"true":2}]}` + "\n"))
+	f.Add([]byte(`{"algorithm":"ga","budget":10,"evals_used":5,"best_true":null}` + "\n{\"alg"))
+	f.Add([]byte("\n\n"))
+	f.Add([]byte(`{"algorithm":"x","budget":1,"evals_used":1,"trace":[{"eval":1,"true":1e309}]}` + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		runs, good, err := parseRuns(bytes.NewReader(b), "fuzz")
+		if err != nil {
+			return
+		}
+		if good > int64(len(b)) {
+			t.Fatalf("good prefix %d longer than input %d", good, len(b))
+		}
+		for _, r := range runs {
+			if r.EvalsUsed > r.Budget || (r.EvalsToTarget != nil && *r.EvalsToTarget > r.EvalsUsed) {
+				t.Fatalf("inconsistent record accepted: %+v", r)
+			}
+			_ = r.DenseTrace()
+			_ = r.Cell()
+		}
+	})
+}
