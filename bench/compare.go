@@ -105,13 +105,28 @@ func (c *Comparison) Run(ctx context.Context) ([]*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	var kept []Job
+	for _, j := range jobs {
+		if c.Skip == nil || !c.Skip(j.Algorithm, j.Seed) {
+			kept = append(kept, j)
+		}
+	}
 	obj := c.Objective
 	obj.Seed = c.Seed
-	f, err := objectives.New(obj)
+	return RunJobs(ctx, kept, obj, c.Parallel, c.Progress, c.Done)
+}
+
+// RunJobs executes jobs concurrently on one objective (built once from
+// spec and shared), at most parallel at a time (0: GOMAXPROCS), and returns
+// their records in job order. done, if set, sees each record as it
+// finishes, one at a time. The first error that is not a recorded run
+// failure (a bad job, a cancelled context, done's error) stops everything.
+func RunJobs(ctx context.Context, jobs []Job, spec objectives.Spec, parallel int, progress io.Writer, done func(*Run) error) ([]*Run, error) {
+	f, err := objectives.New(spec)
 	if err != nil {
 		return nil, err
 	}
-	limit := c.Parallel
+	limit := parallel
 	if limit <= 0 {
 		limit = runtime.GOMAXPROCS(0)
 	}
@@ -119,12 +134,8 @@ func (c *Comparison) Run(ctx context.Context) ([]*Run, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(limit)
 	var mu sync.Mutex
-	finished, total := 0, len(jobs)
+	finished := 0
 	for i, job := range jobs {
-		if c.Skip != nil && c.Skip(job.Algorithm, job.Seed) {
-			total--
-			continue
-		}
 		g.Go(func() error {
 			if gctx.Err() != nil {
 				return gctx.Err()
@@ -137,27 +148,21 @@ func (c *Comparison) Run(ctx context.Context) ([]*Run, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			finished++
-			if c.Progress != nil {
-				fmt.Fprintf(c.Progress, "\r%d/%d runs", finished, total)
+			if progress != nil {
+				fmt.Fprintf(progress, "\r%d/%d runs", finished, len(jobs))
 			}
-			if c.Done != nil {
-				return c.Done(r)
+			if done != nil {
+				return done(r)
 			}
 			return nil
 		})
 	}
 	err = g.Wait()
-	if c.Progress != nil && total > 0 {
-		fmt.Fprintln(c.Progress)
+	if progress != nil && len(jobs) > 0 {
+		fmt.Fprintln(progress)
 	}
 	if err != nil {
 		return nil, err
 	}
-	out := runs[:0]
-	for _, r := range runs {
-		if r != nil {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return runs, nil
 }
