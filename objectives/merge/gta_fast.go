@@ -10,6 +10,9 @@ import (
 // path (same results, more memory).
 const maxFastModels = 64
 
+// maxFastModelsOverride lets tests force the general path.
+var maxFastModelsOverride = maxFastModels
+
 var chunkPool = sync.Pool{New: func() any { b := make([]float32, 2*selChunk); return &b }}
 
 // gtaFast is the fused float32 path for task arithmetic and TIES (magnitude

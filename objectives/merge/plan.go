@@ -1,0 +1,285 @@
+package merge
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
+)
+
+// Plan is a recipe resolved against its models: every output tensor with
+// its inputs in mergekit's order and the parameter scopes that apply to it.
+// A Plan is read-only and can be merged many times.
+type Plan struct {
+	recipe   *Recipe
+	method   *methodDef
+	dtype    st.DType // compute dtype, or "" to use each base's stored dtype
+	outDType st.DType // dtype of the result
+	tensors  []planTensor
+	layers   int // output layer count
+}
+
+type planTensor struct {
+	name      string
+	isEmbed   bool
+	t         float64
+	models    []string
+	srcNames  []string
+	srcParams []map[string]any
+	levels    []map[string]any // slice, then top-level parameters
+	base      int
+	shapes    [][]int
+	shape     []int
+	dtype     st.DType
+}
+
+// Names lists the output tensors in the order they are merged.
+func (p *Plan) Names() []string {
+	s := make([]string, len(p.tensors))
+	for i, t := range p.tensors {
+		s[i] = t.name
+	}
+	return s
+}
+
+// OutDType is the dtype the merged tensors are rounded to.
+func (p *Plan) OutDType() st.DType { return p.outDType }
+
+// NumLayers is the merged model's layer count.
+func (p *Plan) NumLayers() int { return p.layers }
+
+type sliceSrc struct {
+	model  string
+	lo, hi int
+	params map[string]any
+}
+
+// isEmbedName reports whether a tensor is an embedding or lm_head, whose
+// shape mismatches (vocabulary sizes) are cropped rather than fatal.
+func isEmbedName(name string) bool {
+	return strings.Contains(name, "embed") || strings.Contains(name, "lm_head") || strings.Contains(name, "wte")
+}
+
+// isPostName: tensors after the layers (final norm, lm_head) take their
+// sources from the last slice; everything else outside the layers from the
+// first.
+func isPostName(name string) bool {
+	return strings.Contains(name, "lm_head") || strings.Contains(name, "norm") || strings.Contains(name, "ln_f") || strings.Contains(name, "embed_out")
+}
+
+// NewPlan resolves a recipe against sources keyed by the recipe's model
+// names. It checks that every model exists, that layer counts agree, and
+// that every output tensor's inputs have compatible shapes.
+func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	m, _ := lookupMethod(r.MergeMethod)
+	p := &Plan{recipe: r, method: m}
+	if r.DType != "" {
+		p.dtype, _ = st.ParseDType(r.DType)
+	}
+	src := func(name string) (Source, error) {
+		s, ok := sources[name]
+		if !ok {
+			return nil, fmt.Errorf("model %q is not loaded", name)
+		}
+		return s, nil
+	}
+	type slice struct {
+		srcs   []sliceSrc
+		base   string
+		params map[string]any
+	}
+	var slicesP []slice
+	if len(r.Models) > 0 {
+		var sl slice
+		sl.base = r.BaseModel
+		n := -1
+		names := []string{}
+		for _, ms := range r.Models {
+			names = append(names, ms.Model)
+		}
+		specs := slices.Clone(r.Models)
+		if r.BaseModel != "" && !slices.Contains(names, r.BaseModel) {
+			specs = append(specs, ModelSpec{Model: r.BaseModel})
+		}
+		for _, ms := range specs {
+			s, err := src(ms.Model)
+			if err != nil {
+				return nil, err
+			}
+			if n >= 0 && s.NumLayers() != n {
+				return nil, fmt.Errorf("models have different layer counts (%s has %d, %s has %d); use slices: to pick layer ranges", specs[0].Model, n, ms.Model, s.NumLayers())
+			}
+			n = s.NumLayers()
+			sl.srcs = append(sl.srcs, sliceSrc{model: ms.Model, lo: 0, hi: n, params: ms.Parameters})
+		}
+		slicesP = append(slicesP, sl)
+	} else {
+		for i, ss := range r.Slices {
+			sl := slice{base: ss.BaseModel, params: ss.Parameters}
+			if sl.base == "" {
+				sl.base = r.BaseModel
+			}
+			found := false
+			for k, so := range ss.Sources {
+				s, err := src(so.Model)
+				if err != nil {
+					return nil, err
+				}
+				if so.LayerRange[1] > s.NumLayers() {
+					return nil, fmt.Errorf("slices[%d].sources[%d]: layer_range %v is past model %s's %d layers", i, k, so.LayerRange, so.Model, s.NumLayers())
+				}
+				sl.srcs = append(sl.srcs, sliceSrc{model: so.Model, lo: so.LayerRange[0], hi: so.LayerRange[1], params: so.Parameters})
+				found = found || so.Model == sl.base
+			}
+			if sl.base != "" && !found {
+				if m.needsBase {
+					return nil, fmt.Errorf("slices[%d]: base_model %s is not one of the slice's sources; list it with a layer_range", i, sl.base)
+				}
+				sl.base = ""
+			}
+			slicesP = append(slicesP, sl)
+		}
+	}
+	outLayer := 0
+	addTensor := func(sl slice, outName string, t float64, srcName func(s sliceSrc) string) error {
+		pt := planTensor{name: outName, isEmbed: isEmbedName(outName), t: t, base: -1,
+			levels: []map[string]any{sl.params, r.Parameters}}
+		for _, ss := range sl.srcs {
+			s, _ := src(ss.model)
+			name := srcName(ss)
+			shape, ok := s.Shape(name)
+			if !ok && strings.Contains(name, "lm_head") {
+				// lm_head is tied to the embedding in models that lack it.
+				if emb := embeddingName(s.Names()); emb != "" {
+					name = emb
+					shape, ok = s.Shape(emb)
+				}
+			}
+			if !ok {
+				return fmt.Errorf("model %s has no tensor %q (needed for output %q)", ss.model, name, outName)
+			}
+			if ss.model == sl.base {
+				pt.base = len(pt.models)
+			}
+			pt.models = append(pt.models, ss.model)
+			pt.srcNames = append(pt.srcNames, name)
+			pt.srcParams = append(pt.srcParams, ss.params)
+			pt.shapes = append(pt.shapes, shape)
+		}
+		ref := pt.base
+		if ref < 0 {
+			ref = 0
+		}
+		pt.dtype = p.dtype
+		if pt.dtype == "" {
+			s, _ := src(pt.models[ref])
+			pt.dtype = s.DType()
+		}
+		shape, err := outputShape(m, outName, pt.isEmbed, pt.models, pt.shapes, pt.base)
+		if err != nil {
+			return err
+		}
+		pt.shape = shape
+		p.tensors = append(p.tensors, pt)
+		return nil
+	}
+	refOf := func(sl slice) Source {
+		name := sl.srcs[0].model
+		if sl.base != "" {
+			name = sl.base
+		}
+		s, _ := src(name)
+		return s
+	}
+	// Tensors outside the layers: from the first slice (embeddings) or the
+	// last (final norm, lm_head); lm_head is included if any model has it.
+	first, last := slicesP[0], slicesP[len(slicesP)-1]
+	var pre, post []string
+	seen := map[string]bool{}
+	for _, sl := range []slice{first, last} {
+		for _, ss := range sl.srcs {
+			s, _ := src(ss.model)
+			for _, n := range s.Names() {
+				if i, _, _ := layerIndex(n); i >= 0 || seen[n] {
+					continue
+				}
+				if s != refOf(sl) && !strings.Contains(n, "lm_head") {
+					continue
+				}
+				seen[n] = true
+				if isPostName(n) {
+					post = append(post, n)
+				} else {
+					pre = append(pre, n)
+				}
+			}
+		}
+	}
+	sort.Strings(pre)
+	sort.Strings(post)
+	same := func(n string) func(sliceSrc) string { return func(sliceSrc) string { return n } }
+	for _, n := range pre {
+		if err := addTensor(first, n, 0, same(n)); err != nil {
+			return nil, err
+		}
+	}
+	for _, sl := range slicesP {
+		ref := refOf(sl)
+		var refSrc sliceSrc
+		for _, ss := range sl.srcs {
+			if s, _ := src(ss.model); s == ref {
+				refSrc = ss
+				break
+			}
+		}
+		n := sl.srcs[0].hi - sl.srcs[0].lo
+		for i := 0; i < n; i++ {
+			for _, name := range ref.Names() {
+				if li, _, _ := layerIndex(name); li != refSrc.lo+i {
+					continue
+				}
+				tmpl := name
+				err := addTensor(sl, withLayer(name, outLayer), layerT(i, n), func(ss sliceSrc) string {
+					return withLayer(tmpl, ss.lo+i)
+				})
+				if err != nil {
+					return nil, err
+				}
+			}
+			outLayer++
+		}
+	}
+	p.layers = outLayer
+	for _, n := range post {
+		if err := addTensor(last, n, 0, same(n)); err != nil {
+			return nil, err
+		}
+	}
+	p.outDType = p.dtype
+	if r.OutDType != "" {
+		p.outDType, _ = st.ParseDType(r.OutDType)
+	}
+	if p.outDType == "" && len(p.tensors) > 0 {
+		p.outDType = p.tensors[0].dtype
+	}
+	if len(p.tensors) == 0 {
+		return nil, fmt.Errorf("the recipe selects no tensors")
+	}
+	return p, nil
+}
+
+// embeddingName finds a model's input embedding, used in place of a missing
+// (tied) lm_head.
+func embeddingName(names []string) string {
+	for _, n := range names {
+		if i, _, _ := layerIndex(n); i < 0 && (strings.Contains(n, "embed_tokens") || strings.Contains(n, "wte") || strings.Contains(n, "word_embeddings")) {
+			return n
+		}
+	}
+	return ""
+}

@@ -1,0 +1,353 @@
+package merge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
+)
+
+// RunOptions configures a merge from a recipe file into a model folder,
+// like mergekit-yaml.
+type RunOptions struct {
+	Recipe string // path of the YAML recipe
+	OutDir string
+	// MaxShardBytes splits the weights into shards of at most this many
+	// bytes (0: one file).
+	MaxShardBytes int64
+	// Force replaces an existing non-empty OutDir (atomically, by rename).
+	Force   bool
+	Seed    uint64
+	Workers int
+	// Progress, if set, receives a progress line about once a second for
+	// merges of more than ProgressMinBytes of output.
+	Progress io.Writer
+}
+
+// ProgressMinBytes is the output size above which Run reports progress.
+const ProgressMinBytes = 256 << 20
+
+// tokenizerFiles are copied from the base (or first) model, as mergekit does.
+var tokenizerFiles = []string{
+	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+	"vocab.json", "vocab.txt", "merges.txt", "added_tokens.json", "generation_config.json", "chat_template.jinja",
+}
+
+// Run merges the recipe's models into OutDir. The output is built in a
+// temporary folder beside OutDir and renamed into place only when complete:
+// a failed merge leaves nothing behind and never half-overwrites OutDir.
+func Run(ctx context.Context, o RunOptions) (err error) {
+	raw, err := os.ReadFile(o.Recipe)
+	if err != nil {
+		return err
+	}
+	r, err := ParseRecipe(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.Recipe, err)
+	}
+	if o.OutDir == "" {
+		return fmt.Errorf("no output folder given")
+	}
+	out := filepath.Clean(o.OutDir)
+	if err := checkOutDir(out, o.Force); err != nil {
+		return err
+	}
+	sources := map[string]Source{}
+	var order []string
+	for _, name := range recipeModels(r) {
+		if _, ok := sources[name]; ok {
+			continue
+		}
+		c, err := OpenCheckpoint(name)
+		if err != nil {
+			return fmt.Errorf("model %s: %w", name, err)
+		}
+		defer c.Close()
+		sources[name] = c
+		order = append(order, name)
+	}
+	mg := NewMerger(sources)
+	mg.Seed, mg.Workers = o.Seed, o.Workers
+	p, err := mg.Plan(r)
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(out)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := mg.writeWeights(ctx, p, tmp, o); err != nil {
+		return err
+	}
+	ref := order[0]
+	if r.BaseModel != "" {
+		ref = r.BaseModel
+	}
+	if err := writeConfig(ref, tmp, p); err != nil {
+		return err
+	}
+	for _, f := range tokenizerFiles {
+		if err := copyFile(filepath.Join(ref, f), filepath.Join(tmp, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "README.md"), []byte(modelCard(r, order, raw)), 0o644); err != nil {
+		return err
+	}
+	return replaceDir(tmp, out)
+}
+
+func recipeModels(r *Recipe) []string {
+	var names []string
+	for _, m := range r.Models {
+		names = append(names, m.Model)
+	}
+	for _, s := range r.Slices {
+		for _, so := range s.Sources {
+			names = append(names, so.Model)
+		}
+		if s.BaseModel != "" {
+			names = append(names, s.BaseModel)
+		}
+	}
+	if r.BaseModel != "" {
+		names = append(names, r.BaseModel)
+	}
+	return names
+}
+
+func checkOutDir(out string, force bool) error {
+	entries, err := os.ReadDir(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("output %s: %w", out, err)
+	}
+	if len(entries) > 0 && !force {
+		return fmt.Errorf("output folder %s exists and is not empty (use -force to replace it)", out)
+	}
+	return nil
+}
+
+// replaceDir moves the finished tmp folder to out. An existing out is
+// first renamed aside, so at every moment out is either the old folder or
+// the complete new one.
+func replaceDir(tmp, out string) error {
+	if _, err := os.Stat(out); err == nil {
+		old := tmp + ".old"
+		if err := os.Rename(out, old); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, out); err != nil {
+			os.Rename(old, out)
+			return err
+		}
+		return os.RemoveAll(old)
+	}
+	return os.Rename(tmp, out)
+}
+
+// writeWeights streams the merged tensors into (sharded) safetensors.
+func (m *Merger) writeWeights(ctx context.Context, p *Plan, dir string, o RunOptions) error {
+	specs := make([]st.Spec, len(p.tensors))
+	var total int64
+	for i, pt := range p.tensors {
+		specs[i] = st.Spec{Name: pt.name, DType: p.outDType, Shape: pt.shape}
+		total += int64(numel(pt.shape) * p.outDType.Size())
+	}
+	sw, err := st.NewShardedWriter(dir, specs, o.MaxShardBytes)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var free [][]float32
+	get := func(i int) []float32 {
+		n := numel(p.tensors[i].shape)
+		mu.Lock()
+		defer mu.Unlock()
+		for k, b := range free {
+			if cap(b) >= n {
+				free = append(free[:k], free[k+1:]...)
+				return b[:n]
+			}
+		}
+		return make([]float32, n)
+	}
+	start := time.Now()
+	last := start
+	var done int64
+	emit := func(i int, data []float32) error {
+		err := sw.WriteFloat32(p.tensors[i].name, data)
+		mu.Lock()
+		free = append(free, data)
+		mu.Unlock()
+		done += int64(len(data) * p.outDType.Size())
+		if o.Progress != nil && total >= ProgressMinBytes {
+			if now := time.Now(); now.Sub(last) >= time.Second || i == len(p.tensors)-1 {
+				last = now
+				fmt.Fprintf(o.Progress, "merge: %d/%d tensors, %.2f/%.2f GB written, %.1f s\n",
+					i+1, len(p.tensors), float64(done)/1e9, float64(total)/1e9, now.Sub(start).Seconds())
+			}
+		}
+		return err
+	}
+	if err := m.each(ctx, p, get, emit); err != nil {
+		sw.Close()
+		return err
+	}
+	return sw.Close()
+}
+
+// writeConfig copies the reference model's config.json with torch_dtype
+// set to the output dtype and the layer count updated.
+func writeConfig(ref, dir string, p *Plan) error {
+	raw, err := os.ReadFile(filepath.Join(ref, "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("%s/config.json: %v", ref, err)
+	}
+	cfg["torch_dtype"], _ = json.Marshal(p.outDType.TorchName())
+	for _, k := range layerKeys {
+		if _, ok := cfg[k]; ok && p.layers > 0 {
+			cfg[k], _ = json.Marshal(p.layers)
+			break
+		}
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), append(b, '\n'), 0o644)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	outF, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(outF, in); err != nil {
+		outF.Close()
+		return err
+	}
+	return outF.Close()
+}
+
+func modelCard(r *Recipe, models []string, recipe []byte) string {
+	var b strings.Builder
+	b.WriteString("---\nlibrary_name: transformers\ntags:\n- merge\n- evomerge\n")
+	if r.BaseModel != "" {
+		fmt.Fprintf(&b, "base_model: %s\n", strconv.Quote(r.BaseModel))
+	}
+	b.WriteString("---\n# Merged model\n\n")
+	fmt.Fprintf(&b, "This model was merged with `evomerge merge`, a native implementation of mergekit's `%s` method.\n\n", r.MergeMethod)
+	b.WriteString("## Models merged\n\n")
+	sorted := append([]string(nil), models...)
+	sort.Strings(sorted)
+	for _, m := range sorted {
+		fmt.Fprintf(&b, "- %s\n", m)
+	}
+	b.WriteString("\n## Recipe\n\n```yaml\n")
+	b.Write(recipe)
+	if len(recipe) > 0 && recipe[len(recipe)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	b.WriteString("```\n")
+	return b.String()
+}
+
+// RunCLI implements `evomerge merge [flags] RECIPE.yml OUT_DIR`. Flags may
+// come before or after the two arguments.
+func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	shard := fs.String("max-shard-size", "5GB", "largest shard of the output weights (e.g. 500MB, 5GB; 0 = one file)")
+	seed := fs.Uint64("seed", 0, "seed for the random methods (dare_*, della*)")
+	workers := fs.Int("workers", 0, "goroutines to use (0 = all cores)")
+	force := fs.Bool("force", false, "replace OUT_DIR if it exists and is not empty")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: evomerge merge [flags] RECIPE.yml OUT_DIR\n\nMerges the models of a mergekit recipe into OUT_DIR, as mergekit-yaml does.\nMethods: %s\n\nFlags:\n", strings.Join(MethodNames(), ", "))
+		fs.PrintDefaults()
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return fmt.Errorf("merge: want RECIPE.yml and OUT_DIR, got %d arguments", len(pos))
+	}
+	maxShard, err := parseSize(*shard)
+	if err != nil {
+		return fmt.Errorf("merge: -max-shard-size: %w", err)
+	}
+	o := RunOptions{Recipe: pos[0], OutDir: pos[1], MaxShardBytes: maxShard, Force: *force, Seed: *seed, Workers: *workers}
+	if !*quiet {
+		o.Progress = stderr
+	}
+	start := time.Now()
+	if err := Run(ctx, o); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "merged %s into %s in %.1f s\n", pos[0], pos[1], time.Since(start).Seconds())
+	return nil
+}
+
+// parseSize reads sizes like 5GB, 500MB, 2GiB or a plain byte count.
+func parseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"G", 1e9}, {"M", 1e6}, {"K", 1e3}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suf) {
+			t, mult = strings.TrimSuffix(t, u.suf), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if err != nil || v < 0 || v*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return int64(v * float64(mult)), nil
+}
