@@ -268,16 +268,6 @@ func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
 	return out, nil
 }
 
-func quantileFinite(xs []float64, p float64) float64 {
-	var v []float64
-	for _, x := range xs {
-		if !math.IsNaN(x) {
-			v = append(v, x)
-		}
-	}
-	return stats.Quantile(v, p)
-}
-
 // BuildReport writes a markdown page (Dir/README.md) comparing every
 // algorithm in every cell, with convergence and ECDF figures, from the raw
 // run records alone. The page does not depend on the order of runs or on

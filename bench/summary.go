@@ -2,7 +2,8 @@ package bench
 
 import (
 	"math"
-	"sort"
+
+	"github.com/evomerge/evomerge/bench/stats"
 )
 
 // Summary condenses the runs of one algorithm on one objective
@@ -68,44 +69,28 @@ func summarize(alg string, runs []*Run) Summary {
 		tru = append(tru, r.BestTrue)
 		wall = append(wall, r.WallMS)
 	}
-	s.MedianETT = Quantile(ett, 0.5)
-	s.P10ETT = Quantile(ett, 0.1)
-	s.P90ETT = Quantile(ett, 0.9)
+	s.MedianETT = quantileFinite(ett, 0.5)
+	s.P10ETT = quantileFinite(ett, 0.1)
+	s.P90ETT = quantileFinite(ett, 0.9)
 	s.ART = math.Inf(1)
 	if s.Successes > 0 {
 		s.ART = spent / float64(s.Successes)
 	}
-	s.MedianRecommendedTrue = Quantile(rec, 0.5)
-	s.MedianBestObserved = Quantile(obs, 0.5)
-	s.MedianBestTrue = Quantile(tru, 0.5)
-	s.MedianWallMS = Quantile(wall, 0.5)
+	s.MedianRecommendedTrue = quantileFinite(rec, 0.5)
+	s.MedianBestObserved = quantileFinite(obs, 0.5)
+	s.MedianBestTrue = quantileFinite(tru, 0.5)
+	s.MedianWallMS = quantileFinite(wall, 0.5)
 	return s
 }
 
-// Quantile interpolates linearly between order statistics (numpy's
-// default, as the pycma reference figures are computed). +Inf values sort
-// last; a quantile whose interpolation touches one is +Inf. NaN values
-// (runs that never evaluated) are ignored.
-func Quantile(xs []float64, p float64) float64 {
-	v := make([]float64, 0, len(xs))
+// quantileFinite is stats.Quantile over the values that are not NaN (runs
+// that never evaluated have no score).
+func quantileFinite(xs []float64, p float64) float64 {
+	var v []float64
 	for _, x := range xs {
 		if !math.IsNaN(x) {
 			v = append(v, x)
 		}
 	}
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	sort.Float64s(v)
-	h := p * float64(len(v)-1)
-	lo := int(math.Floor(h))
-	hi := min(lo+1, len(v)-1)
-	frac := h - float64(lo)
-	if frac == 0 {
-		return v[lo]
-	}
-	if math.IsInf(v[lo], 1) || math.IsInf(v[hi], 1) {
-		return math.Inf(1)
-	}
-	return v[lo] + frac*(v[hi]-v[lo])
+	return stats.Quantile(v, p)
 }

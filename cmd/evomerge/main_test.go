@@ -137,3 +137,49 @@ func BenchmarkDefaultCommand(b *testing.B) {
 		}
 	}
 }
+
+func TestScenarioSuiteReportTune(t *testing.T) {
+	out, _, err := runArgs(t, "bench", "--list-scenarios")
+	if err != nil || !strings.Contains(out, "sakana-ps") || !strings.Contains(out, "mergekit-evolve") || !strings.Contains(out, "layerwise") || !strings.Contains(out, "consumer-gpu") {
+		t.Fatalf("--list-scenarios: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	journal := dir + "/runs.jsonl"
+	out, _, err = runArgs(t, "bench", "--scenario", "consumer-gpu", "--algs", "random,simple-es", "--seeds", "3", "--journal", journal, "--report", dir+"/page")
+	if err != nil || !strings.Contains(out, "consumer-gpu") {
+		t.Fatalf("scenario run: %v\n%s", err, out)
+	}
+	if _, _, err := runArgs(t, "bench", "--scenario", "consumer-gpu", "--journal", journal); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("reusing a journal without --resume: %v", err)
+	}
+	// Resuming a finished scenario runs nothing new.
+	out, _, err = runArgs(t, "bench", "--scenario", "consumer-gpu", "--algs", "random,simple-es", "--seeds", "3", "--journal", journal, "--resume", "--format", "jsonl")
+	if err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("resume of a finished scenario ran again: %v\n%s", err, out)
+	}
+	out, _, err = runArgs(t, "report", "--out", dir+"/again", "--no-plots", journal)
+	if err != nil || !strings.Contains(out, "from 6 runs") {
+		t.Errorf("report: %v\n%s", err, out)
+	}
+	for _, bad := range [][]string{
+		{"bench", "--scenario", "nope"},
+		{"bench", "--scenario", "sakana-ps", "--dim", "3"},
+		{"bench", "--suite", "--scenario", "sakana-ps"},
+		{"bench", "--resume"},
+		{"bench", "--report", "x"},
+		{"bench", "--landscape", "volcano"},
+		{"report"},
+		{"report", dir + "/missing.jsonl"},
+		{"tune", "--alg", "random"},
+		{"tune", "--alg", "ga", "--grid", "pop"},
+		{"tune", "--alg", "ga", "--grid", "nope=1,2"},
+	} {
+		if _, _, err := runArgs(t, bad...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	out, _, err = runArgs(t, "tune", "--alg", "simple-es", "--scenario", "consumer-gpu", "--seeds", "6", "--grid", "pop=10,20")
+	if err != nil || !strings.Contains(out, "(defaults)") || !strings.Contains(out, "pop=10") {
+		t.Errorf("tune: %v\n%s", err, out)
+	}
+}
