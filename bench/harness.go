@@ -162,11 +162,7 @@ func DeriveSeed(master uint64, labels ...string) uint64 {
 		h.Write([]byte{0})
 		h.Write([]byte(l))
 	}
-	// splitmix64 finaliser to spread FNV's weak low bits.
-	z := h.Sum64() + 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return splitmix(h.Sum64()) // spreads FNV's weak low bits
 }
 
 // Execute runs one job to completion and returns its record. Errors of the
@@ -215,7 +211,6 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	}
 	t := &tracker{
 		f: f, job: job, target: target, box: box,
-		noise:        rand.New(rand.NewPCG(job.Seed, 0x6e6f697365)), // "noise"
 		bestObserved: math.NaN(), bestTrue: math.NaN(),
 	}
 	algRNG := rand.New(rand.NewPCG(job.Seed, 0x616c67)) // "alg"
@@ -287,7 +282,6 @@ type tracker struct {
 	job    Job
 	target float64
 	box    objectives.Box
-	noise  *rand.Rand
 
 	used         int
 	bestObserved float64
@@ -408,11 +402,27 @@ func better(s objectives.Sense, a, b float64) bool {
 	return a < b
 }
 
+// noiseFor returns the noise source of evaluation number i: a function of
+// the run's seed and i alone, so an evaluation's noise does not depend on
+// which evaluations ran before it, or concurrently with it, or were
+// replayed from a journal.
+func (t *tracker) noiseFor(i int) *rand.Rand {
+	return rand.New(rand.NewPCG(t.job.Seed^0x6e6f697365, splitmix(uint64(i)))) // "noise"
+}
+
+func splitmix(z uint64) uint64 {
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
 // evaluate calls the objective, turning a panic into an error and, when
 // the job sets a timeout, abandoning an evaluation that hangs.
 func (t *tracker) evaluate(ctx context.Context, x []float64) (objectives.Value, error) {
+	noise := t.noiseFor(t.used + 1)
 	if t.job.EvalTimeout <= 0 {
-		return protect(ctx, t.f, x, t.noise)
+		return protect(ctx, t.f, x, noise)
 	}
 	ectx, cancel := context.WithTimeout(ctx, t.job.EvalTimeout)
 	defer cancel()
@@ -423,7 +433,7 @@ func (t *tracker) evaluate(ctx context.Context, x []float64) (objectives.Value, 
 	ch := make(chan result, 1)
 	xc := append([]float64(nil), x...)
 	go func() {
-		v, err := protect(ectx, t.f, xc, t.noise)
+		v, err := protect(ectx, t.f, xc, noise)
 		ch <- result{v, err}
 	}()
 	select {
@@ -433,8 +443,6 @@ func (t *tracker) evaluate(ctx context.Context, x []float64) (objectives.Value, 
 		if ctx.Err() != nil {
 			return objectives.Value{}, ctx.Err()
 		}
-		// The goroutine may still hold the noise source; the run ends here,
-		// so nothing else touches it.
 		return objectives.Value{}, fmt.Errorf("objective did not answer within %v", t.job.EvalTimeout)
 	}
 }
