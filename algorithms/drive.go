@@ -14,12 +14,31 @@ type Stepper interface {
 	Tell(xs [][]float64, fs []float64)
 }
 
+// BatchObjective is an Objective that can score a whole batch at once,
+// e.g. concurrently on several GPUs. EvalBatch returns the losses in the
+// batch's order; on an error (budget spent part-way, a cancelled context)
+// it returns the error and the batch is abandoned, as with Eval.
+type BatchObjective interface {
+	Objective
+	EvalBatch(ctx context.Context, xs [][]float64) ([]float64, error)
+}
+
 // Drive runs s against obj until an evaluation fails, and returns that
-// error. A partly evaluated batch is discarded: the harness has already
-// recorded each evaluation, so nothing the user sees is lost.
+// error. When obj is a BatchObjective each generation is scored in one
+// EvalBatch call. A partly evaluated batch is discarded: the harness has
+// already recorded each evaluation, so nothing the user sees is lost.
 func Drive(ctx context.Context, s Stepper, obj Objective, rng *rand.Rand) error {
+	batch, _ := obj.(BatchObjective)
 	for {
 		xs := s.Ask(rng)
+		if batch != nil {
+			fs, err := batch.EvalBatch(ctx, xs)
+			if err != nil {
+				return err
+			}
+			s.Tell(xs, fs)
+			continue
+		}
 		fs := make([]float64, len(xs))
 		for i, x := range xs {
 			f, err := obj.Eval(ctx, x)
