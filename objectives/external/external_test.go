@@ -1,0 +1,246 @@
+package external
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evomerge/evomerge/objectives"
+	"github.com/evomerge/evomerge/objectives/merge"
+	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
+)
+
+// TestMain lets the test binary act as an evaluator process: with
+// EVOMERGE_TEST_EVALUATOR set it reads the merged model given as its
+// argument and prints the mean of layers.0.weight (or misbehaves on
+// request), so the tests run a real separate process on a real merge.
+func TestMain(m *testing.M) {
+	switch os.Getenv("EVOMERGE_TEST_EVALUATOR") {
+	case "":
+		os.Exit(m.Run())
+	case "mean":
+		model, err := merge.LoadModel(os.Args[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		w, _ := model.View("model.layers.0.weight")
+		s := 0.0
+		for _, v := range w {
+			s += float64(v)
+		}
+		if len(os.Args) > 2 { // lm-eval style: a results JSON in a subfolder
+			dir := filepath.Join(os.Args[2], "model-name")
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(filepath.Join(dir, "results_2026.json"), []byte(fmt.Sprintf(`{"results":{"toy":{"acc,none":%g}}}`, s/float64(len(w)))), 0o644)
+			os.Exit(0)
+		}
+		fmt.Printf("loading...\nscore %g\n", s/float64(len(w)))
+		os.Exit(0)
+	case "fail":
+		fmt.Fprintln(os.Stderr, "CUDA out of memory")
+		os.Exit(3)
+	case "hang":
+		time.Sleep(time.Hour)
+	}
+}
+
+// writeModel writes a one-layer model whose every weight is v.
+func writeModel(t *testing.T, dir string, v float32) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"num_hidden_layers": 2, "torch_dtype": "float32"}`), 0o644)
+	f, err := os.Create(filepath.Join(dir, st.SingleName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	names := []string{"model.layers.0.weight", "model.layers.1.weight"}
+	var specs []st.Spec
+	for _, n := range names {
+		specs = append(specs, st.Spec{Name: n, DType: st.F32, Shape: []int{4, 4}})
+	}
+	w, err := st.NewWriter(f, specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]float32, 16)
+	for i := range data {
+		data[i] = v
+	}
+	for _, n := range names {
+		if err := w.WriteFloat32(n, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func toyEvaluator(t *testing.T, mode string, args ...string) *Evaluator {
+	t.Helper()
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	writeModel(t, a, 1)
+	writeModel(t, b, 3)
+	t.Setenv("EVOMERGE_TEST_EVALUATOR", mode)
+	work := filepath.Join(dir, "work")
+	os.Mkdir(work, 0o755)
+	return &Evaluator{
+		Genome: Genome{Method: "linear", Models: []string{a, b}, Params: []Param{{Name: "weight", Min: 0, Max: 1}}, Groups: 1,
+			Fixed: map[string]any{"normalize": true}},
+		Command: Command{Args: append([]string{os.Args[0]}, args...), Timeout: 20 * time.Second, Score: "stdout"},
+		WorkDir: work,
+	}
+}
+
+// TestEndToEnd merges two real checkpoints with the candidate's weights and
+// reads the score a separate process computed from the merged weights.
+func TestEndToEnd(t *testing.T) {
+	e := toyEvaluator(t, "mean", "{model}")
+	// Normalised linear merge of 1 and 3 with weights 0.25, 0.75: 2.5.
+	got, err := e.Evaluate(context.Background(), []float64{0.25, 0.75}, "0", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got-2.5) > 1e-6 {
+		t.Errorf("score %g, want 2.5", got)
+	}
+	left, _ := os.ReadDir(e.WorkDir)
+	if len(left) != 0 {
+		t.Errorf("temporary folders left behind: %v", left)
+	}
+	// lm-evaluation-harness style: the score read from a results JSON.
+	e = toyEvaluator(t, "mean", "{model}", "{output}")
+	e.Command.Score = "json:results.toy.acc,none"
+	got, err = e.Evaluate(context.Background(), []float64{1, 0}, "0", 2)
+	if err != nil || math.Abs(got-1) > 1e-6 {
+		t.Errorf("json score %g (%v), want 1", got, err)
+	}
+}
+
+func TestFailuresArePenalisedNotFatal(t *testing.T) {
+	e := toyEvaluator(t, "fail")
+	e.Command.Retries = 2
+	_, err := e.Evaluate(context.Background(), []float64{0.5, 0.5}, "1", 3)
+	if !errors.Is(err, objectives.ErrEvalFailed) || !strings.Contains(err.Error(), "out of memory") || !strings.Contains(err.Error(), "3 attempts") {
+		t.Errorf("error %v: want a penalised failure quoting the evaluator's stderr after 3 attempts", err)
+	}
+	e = toyEvaluator(t, "hang")
+	e.Command.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err = e.Evaluate(context.Background(), []float64{0.5, 0.5}, "0", 4)
+	if !errors.Is(err, objectives.ErrEvalFailed) || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("hanging evaluator: %v", err)
+	}
+	if time.Since(start) > 15*time.Second {
+		t.Errorf("the timeout did not stop the evaluator")
+	}
+	// A broken recipe (an unknown model folder) is a failed merge.
+	e = toyEvaluator(t, "mean", "{model}")
+	e.Genome.Models[1] = filepath.Join(e.WorkDir, "missing")
+	if _, err := e.Evaluate(context.Background(), []float64{0.5, 0.5}, "0", 5); !errors.Is(err, objectives.ErrEvalFailed) {
+		t.Errorf("missing model: %v", err)
+	}
+}
+
+func TestGenomeLayout(t *testing.T) {
+	g := Genome{Method: "dare_ties", BaseModel: "base", Models: []string{"a", "b"},
+		Params: []Param{{Name: "weight", Min: 0, Max: 2}, {Name: "density", Min: 0.1, Max: 1}}, Groups: 3}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if g.Dim() != 12 {
+		t.Fatalf("dim %d", g.Dim())
+	}
+	x := make([]float64, 12)
+	for i := range x {
+		x[i] = float64(i) / 10
+	}
+	r, err := g.Recipe(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Models[1].Model != "b" || fmt.Sprint(r.Models[1].Parameters["density"]) != "[0.9 1 1.1]" || r.Models[2].Model != "base" {
+		t.Errorf("layout: %+v", r.Models)
+	}
+	lo, hi := g.Box()
+	if lo[3] != 0.1 || hi[0] != 2 {
+		t.Errorf("box %v %v", lo, hi)
+	}
+	for _, bad := range []Genome{
+		{Method: "nope", Models: []string{"a"}, Params: g.Params, Groups: 1},
+		{Method: "linear", Params: g.Params, Groups: 1},
+		{Method: "linear", Models: []string{"a"}, Groups: 1},
+		{Method: "linear", Models: []string{"a"}, Params: []Param{{Name: "w", Min: 1, Max: 0}}, Groups: 1},
+		{Method: "linear", Models: []string{"a"}, Params: g.Params, Groups: 0},
+	} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestScoreParsers(t *testing.T) {
+	v, err := ScoreFromJSON([]byte(`{"results":{"gsm8k":{"exact_match,strict-match":0.52,"alias":"gsm8k"}}}`), []string{"results", "gsm8k", "exact_match,strict-match"})
+	if err != nil || v != 0.52 {
+		t.Errorf("json: %g %v", v, err)
+	}
+	if _, err := ScoreFromJSON([]byte(`{"results":{"gsm8k":{}}}`), []string{"results", "arc"}); err == nil || !strings.Contains(err.Error(), "gsm8k") {
+		t.Errorf("a missing key must list the keys there: %v", err)
+	}
+	if _, err := ScoreFromJSON([]byte(`{"a":"x"}`), []string{"a"}); err == nil {
+		t.Error("a string accepted as a score")
+	}
+	v, err = ScoreFromStdout([]byte("epoch 1\naccuracy: 0.91\n\n"))
+	if err != nil || v != 0.91 {
+		t.Errorf("stdout: %g %v", v, err)
+	}
+	for _, bad := range []string{"", "done\n", "NaN\n", "acc inf"} {
+		if _, err := ScoreFromStdout([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for _, spec := range []string{"json:", "json:a..b", "xml:a"} {
+		if _, err := parseScoreSpec(spec); err == nil {
+			t.Errorf("score spec %q accepted", spec)
+		}
+	}
+}
+
+func FuzzScoreFromJSON(f *testing.F) {
+	f.Add([]byte(`{"results":{"t":{"m":1}}}`), "results.t.m")
+	f.Add([]byte(`[1,2]`), "a")
+	f.Add([]byte(`{"a":1e400}`), "a")
+	f.Fuzz(func(t *testing.T, data []byte, path string) {
+		spec, err := parseScoreSpec("json:" + path)
+		if err != nil {
+			return
+		}
+		v, err := ScoreFromJSON(data, spec.path)
+		if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			t.Fatalf("non-finite score %g accepted", v)
+		}
+	})
+}
+
+func FuzzScoreFromStdout(f *testing.F) {
+	f.Add([]byte("score 0.5\n"))
+	f.Add([]byte("1e999"))
+	f.Add([]byte("\n\n  \n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		v, err := ScoreFromStdout(out)
+		if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			t.Fatalf("non-finite score %g accepted", v)
+		}
+		_ = strconv.Quote(string(out))
+	})
+}
