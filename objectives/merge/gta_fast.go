@@ -3,7 +3,6 @@ package merge
 import (
 	"fmt"
 	"math"
-	"sync"
 )
 
 // maxFastModels bounds the fused float32 path; more models use the general
@@ -12,8 +11,6 @@ const maxFastModels = 64
 
 // maxFastModelsOverride lets tests force the general path.
 var maxFastModelsOverride = maxFastModels
-
-var chunkPool = sync.Pool{New: func() any { b := make([]float32, 2*selChunk); return &b }}
 
 // gtaFast is the fused float32 path for task arithmetic and TIES (magnitude
 // pruning without rescale): one radix selection per model finds each
@@ -26,6 +23,8 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 	sels := make([]topK, len(tvs))
 	sparse := make([]bool, len(tvs))
 	if g.sparsify == sparseMagnitude {
+		var xs [][]float32
+		var ks, which []int
 		for i, tv := range tvs {
 			density := tv.p["density"]
 			if density >= 1 {
@@ -35,8 +34,11 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 			if k <= 0 {
 				return fmt.Errorf("%s: model %s: density %v keeps int(%v·%d) = 0 elements (mergekit refuses to zero out the whole tensor)", j.name, j.models[tv.model], density, density, n)
 			}
-			sels[i] = selectTopK(tv.x, b, k, j.workers)
+			xs, ks, which = append(xs, tv.x), append(ks, k), append(which, i)
 			sparse[i] = true
+		}
+		for a, s := range selectTopKMulti(xs, b, ks, j.workers) {
+			sels[which[a]] = s
 		}
 	}
 	normalize := j.global.bool("normalize")
@@ -48,89 +50,93 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 	if math.Abs(float64(divAll)) < 1e-8 {
 		divAll = 1
 	}
+	// thr[i] is model i's magnitude threshold as an int32 bit pattern: an
+	// element is kept when its |delta| bits exceed it (-1 keeps everything),
+	// or equal it while the block's tie quota lasts.
+	thr := make([]int32, len(tvs))
+	for i := range tvs {
+		thr[i] = -1
+		if sparse[i] {
+			thr[i] = int32(sels[i].thr)
+		}
+	}
+	ws := make([]float32, len(tvs))
+	for i, tv := range tvs {
+		ws[i] = tv.w
+	}
 	parallelFor(n, selChunk, j.workers, func(c, lo, hi int) {
 		bb := b[lo:hi]
 		acc := out[lo:hi]
-		clear(acc)
+		xs := make([][]float32, len(tvs))
+		for i, tv := range tvs {
+			xs[i] = tv.x[lo:hi]
+		}
 		if !g.consensus {
-			for i, tv := range tvs {
-				x := tv.x[lo:hi]
-				w := tv.w
-				if !sparse[i] {
-					addScaledDiff(acc, x, bb, w)
-					continue
-				}
-				s := sels[i]
-				q := s.chunkQuota(c)
-				for e := range acc {
-					d := x[e] - bb[e]
-					if k := absBits(d); k > s.thr || (k == s.thr && q != 0 && !s.none) {
-						if k == s.thr {
-							q--
-						}
-						acc[e] += w * d
-					}
-				}
-			}
+			// task_arithmetic: no pruning.
 			scale := lambda
-			for e := range acc {
-				m := acc[e]
-				if normalize {
-					m /= divAll
-				}
-				acc[e] = bb[e] + m*scale
+			if normalize {
+				scale = lambda / divAll
 			}
+			fusedTA(acc, bb, xs, ws, scale)
 			return
 		}
-		bufp := chunkPool.Get().(*[]float32)
-		defer chunkPool.Put(bufp)
-		mixed := (*bufp)[:len(acc)]
-		div := (*bufp)[selChunk : selChunk+len(acc)]
-		clear(mixed)
-		clear(div)
-		// Pass 1: the sign of the sum of kept weighted deltas (acc).
-		// Pass 2: sum the deltas that agree with it, and their weights.
-		for pass := 0; pass < 2; pass++ {
-			for i, tv := range tvs {
-				x := tv.x[lo:hi]
-				w := tv.w
-				s := sels[i]
-				q := s.chunkQuota(c)
-				for e := range acc {
-					d := x[e] - bb[e]
-					if sparse[i] {
-						k := absBits(d)
-						if s.none || k < s.thr || (k == s.thr && q == 0) {
-							continue
-						}
-						if k == s.thr {
-							q--
-						}
-					}
-					v := w * d
-					if pass == 0 {
-						acc[e] += v
-					} else if (acc[e] >= 0 && v > 0) || (acc[e] < 0 && v < 0) {
-						mixed[e] += v
-						div[e] += w
-					}
-				}
-			}
+		q := make([]int, len(tvs))
+		for i := range tvs {
+			q[i] = sels[i].chunkQuota(c)
 		}
-		for e := range acc {
-			m := mixed[e]
-			if normalize {
-				d := div[e]
-				if d == 0 {
-					d = 1
-				}
-				m /= d
-			}
-			acc[e] = bb[e] + m*lambda
-		}
+		tiesBlock(acc, bb, xs, ws, thr, q, normalize, lambda)
 	})
 	return nil
 }
+
+// tiesBlock computes TIES for one block in a single pass, all models of an
+// element in registers: the kept weighted deltas are summed by sign (pos,
+// neg) with their weights (wpos, wneg); the sign of their total is the
+// consensus, which selects pos/wpos or neg/wneg. Everything is branch-free
+// (random signs and keep decisions would defeat branch prediction) except
+// exact ties at a threshold, which are rare.
+func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []int, normalize bool, lambda float32) {
+	const signBit = 1 << 31
+	one := math.Float32bits(1)
+	b = b[:len(out)]
+	for e := range out {
+		bb := b[e]
+		var sum, pos, neg, wpos, wneg float32
+		for i, x := range xs {
+			d := x[e] - bb
+			k := math.Float32bits(d) &^ signBit
+			m := keepMask(k, thr[i])
+			if int32(k) == thr[i] && q[i] != 0 {
+				q[i]--
+				m = ^uint32(0)
+			}
+			vb := math.Float32bits(ws[i]*d) & m
+			s := vb >> 31
+			nz := ((vb &^ signBit) + 0x7fffffff) >> 31
+			wb := math.Float32bits(ws[i])
+			v := math.Float32frombits(vb)
+			sum += v // in model order, as torch sums, so the sign matches at near-ties
+			pos += math.Float32frombits(vb & -(s ^ 1))
+			neg += math.Float32frombits(vb & -s)
+			wpos += math.Float32frombits(wb & -(nz & (s ^ 1)))
+			wneg += math.Float32frombits(wb & -(nz & s))
+		}
+		sb := math.Float32bits(sum)
+		// sel is all ones when the consensus is negative (±0 counts as +).
+		sel := -(sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31))
+		mixed := math.Float32frombits(math.Float32bits(pos)&^sel | math.Float32bits(neg)&sel)
+		if normalize {
+			db := math.Float32bits(wpos)&^sel | math.Float32bits(wneg)&sel
+			nzd := -(((db &^ signBit) + 0x7fffffff) >> 31)
+			mixed /= math.Float32frombits(db&nzd | one&^nzd)
+		}
+		out[e] = bb + mixed*lambda
+	}
+}
+
+// keepMask is all ones when magnitude bits k pass threshold thr (k > thr),
+// else zero, computed without a branch: random data would mispredict one.
+func keepMask(k uint32, thr int32) uint32 { return uint32((thr - int32(k)) >> 31) }
 
 // addScaledDiff does acc += w·(x − b), unrolled by four.
 func addScaledDiff(acc, x, b []float32, w float32) {

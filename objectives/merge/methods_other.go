@@ -44,16 +44,11 @@ func mergeLinear(j *job, out []float32) error {
 			inv = 1 / wsum
 		}
 		parallelFor(len(out), selChunk, j.workers, func(_, lo, hi int) {
-			acc := out[lo:hi]
-			clear(acc)
+			blk := make([][]float32, len(xs))
 			for i, x := range xs {
-				addScaled(acc, x[lo:hi], ws[i])
+				blk[i] = x[lo:hi]
 			}
-			if normalize {
-				for e := range acc {
-					acc[e] *= inv
-				}
-			}
+			fusedLinear(out[lo:hi], blk, ws, inv)
 		})
 		return nil
 	}

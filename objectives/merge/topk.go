@@ -32,80 +32,130 @@ func magBits(x, base []float32, e int) uint32 {
 // The ordering is by the float32 bit pattern of the magnitude, which is the
 // numeric order for finite values and puts NaN above +Inf.
 func selectTopK(x, base []float32, k, workers int) topK {
-	n := len(x)
-	if k <= 0 {
-		return topK{none: true}
+	return selectTopKMulti([][]float32{x}, base, []int{k}, workers)[0]
+}
+
+// selectTopKMulti runs selectTopK for several tensors against one base in
+// shared passes, so the base is read once per pass rather than once per
+// model. Pass 1 histograms the top 16 bits of every magnitude, pass 2 the
+// low 16 bits within the bucket holding the k-th largest, which gives the
+// exact threshold; a third pass counts ties per block only when some but not
+// all elements equal to the threshold are kept.
+func selectTopKMulti(xs [][]float32, base []float32, ks []int, workers int) []topK {
+	res := make([]topK, len(xs))
+	var active []int
+	for i, k := range ks {
+		switch {
+		case k <= 0:
+			res[i] = topK{none: true}
+		case k >= len(xs[i]):
+		default:
+			active = append(active, i)
+		}
 	}
-	if k >= n {
-		return topK{}
+	if len(active) == 0 {
+		return res
 	}
+	n := len(xs[active[0]])
 	parts := max(1, min(workers, n/selChunk))
 	partLen := (n + parts - 1) / parts
-	hists := make([][]int, parts)
-	parallelFor(n, partLen, parts, func(c, lo, hi int) {
-		h := make([]int, 1<<15)
-		for e := lo; e < hi; e++ {
-			h[magBits(x, base, e)>>16]++
+	// hists[part][model] is a histogram of 2¹⁶ buckets.
+	hists := make([][][]uint32, parts)
+	for p := range hists {
+		hists[p] = make([][]uint32, len(active))
+		for a := range active {
+			hists[p][a] = make([]uint32, 1<<16)
 		}
-		hists[c] = h
-	})
-	hi16, above := 0, 0
-	for bkt := 1<<15 - 1; bkt >= 0; bkt-- {
-		cnt := 0
-		for _, h := range hists {
-			if h != nil {
-				cnt += h[bkt]
+	}
+	parallelFor(n, partLen, parts, func(p, lo, hi int) {
+		for a, i := range active {
+			h := hists[p][a][: 1<<15 : 1<<15]
+			x := xs[i][lo:hi]
+			if base == nil {
+				for _, v := range x {
+					h[absBits(v)>>16]++
+				}
+				continue
 			}
-		}
-		if above+cnt >= k {
-			hi16 = bkt
-			break
-		}
-		above += cnt
-	}
-	parallelFor(n, partLen, parts, func(c, lo, hi int) {
-		h := hists[c]
-		clear(h)
-		h = append(h, make([]int, 1<<16-len(h))...)
-		for e := lo; e < hi; e++ {
-			if b := magBits(x, base, e); int(b>>16) == hi16 {
-				h[b&0xffff]++
-			}
-		}
-		hists[c] = h
-	})
-	var thr uint32
-	eq := 0
-	for low := 1<<16 - 1; low >= 0; low-- {
-		cnt := 0
-		for _, h := range hists {
-			cnt += h[low]
-		}
-		if above+cnt >= k {
-			thr, eq = uint32(hi16)<<16|uint32(low), cnt
-			break
-		}
-		above += cnt
-	}
-	need := k - above
-	if need == eq {
-		return topK{thr: thr}
-	}
-	chunks := (n + selChunk - 1) / selChunk
-	quota := make([]int, chunks)
-	parallelFor(n, selChunk, workers, func(c, lo, hi int) {
-		for e := lo; e < hi; e++ {
-			if magBits(x, base, e) == thr {
-				quota[c]++
+			b := base[lo:hi]
+			b = b[:len(x)]
+			for e, v := range x {
+				h[absBits(v-b[e])>>16]++
 			}
 		}
 	})
-	for c := range quota {
-		q := min(quota[c], need)
-		quota[c] = q
-		need -= q
+	type state struct{ hi16, above int }
+	sts := make([]state, len(active))
+	for a, i := range active {
+		above := 0
+		for bkt := 1<<15 - 1; bkt >= 0; bkt-- {
+			cnt := 0
+			for p := range hists {
+				cnt += int(hists[p][a][bkt])
+			}
+			if above+cnt >= ks[i] {
+				sts[a] = state{bkt, above}
+				break
+			}
+			above += cnt
+		}
 	}
-	return topK{thr: thr, quota: quota}
+	parallelFor(n, partLen, parts, func(p, lo, hi int) {
+		for a, i := range active {
+			h := hists[p][a][: 1<<16 : 1<<16]
+			clear(h)
+			want := uint32(sts[a].hi16)
+			x := xs[i][lo:hi]
+			for e, v := range x {
+				var bits uint32
+				if base == nil {
+					bits = absBits(v)
+				} else {
+					bits = absBits(v - base[lo+e])
+				}
+				if bits>>16 == want {
+					h[bits&0xffff]++
+				}
+			}
+		}
+	})
+	for a, i := range active {
+		above := sts[a].above
+		var thr uint32
+		eq := 0
+		for low := 1<<16 - 1; low >= 0; low-- {
+			cnt := 0
+			for p := range hists {
+				cnt += int(hists[p][a][low])
+			}
+			if above+cnt >= ks[i] {
+				thr, eq = uint32(sts[a].hi16)<<16|uint32(low), cnt
+				break
+			}
+			above += cnt
+		}
+		need := ks[i] - above
+		res[i] = topK{thr: thr}
+		if need == eq {
+			continue
+		}
+		x := xs[i]
+		quota := make([]int, (n+selChunk-1)/selChunk)
+		parallelFor(n, selChunk, workers, func(c, lo, hi int) {
+			for e := lo; e < hi; e++ {
+				if magBits(x, base, e) == thr {
+					quota[c]++
+				}
+			}
+		})
+		for c := range quota {
+			q := min(quota[c], need)
+			quota[c] = q
+			need -= q
+		}
+		res[i].quota = quota
+	}
+	return res
 }
 
 // mark sets mask[e] = 1 for every kept element (other entries untouched).

@@ -1,0 +1,213 @@
+package merge
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
+)
+
+// Benchmark sizes: 4 models (a base and three fine-tunes) of 16 layers of
+// one 2048×2048 float32 matrix each, 256 MiB per model, 1 GiB of input.
+// BENCH_MERGE_LAYERS overrides the layer count (e.g. 2 for a quick run).
+func benchLayers() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_MERGE_LAYERS")); err == nil && n > 0 {
+		return n
+	}
+	return 16
+}
+
+const benchDim = 2048
+
+// benchTensor fills a tensor with cheap deterministic noise (an xorshift
+// stream): generating a GiB with a Gaussian RNG would dominate the run.
+func benchTensor(seed uint64, n int, base []float32) []float32 {
+	x := make([]float32, n)
+	s := seed*0x9e3779b97f4a7c15 + 1
+	for i := range x {
+		s ^= s << 13
+		s ^= s >> 7
+		s ^= s << 17
+		v := float32(int32(s>>32)) / (1 << 31)
+		if base != nil {
+			x[i] = base[i] + 0.01*v
+		} else {
+			x[i] = v
+		}
+	}
+	return x
+}
+
+func benchModels(b *testing.B) (map[string]Source, int64) {
+	layers := benchLayers()
+	srcs := map[string]Source{}
+	var total int64
+	baseT := map[string][]float32{}
+	for m, name := range []string{"base", "m1", "m2", "m3"} {
+		ts := map[string]Tensor{}
+		for l := 0; l < layers; l++ {
+			tn := fmt.Sprintf("model.layers.%d.mlp.up_proj.weight", l)
+			var bt []float32
+			if name != "base" {
+				bt = baseT[tn]
+			}
+			data := benchTensor(uint64(m*1000+l), benchDim*benchDim, bt)
+			if name == "base" {
+				baseT[tn] = data
+			}
+			ts[tn] = Tensor{Shape: []int{benchDim, benchDim}, Data: data}
+			total += int64(4 * len(data))
+		}
+		mod, err := NewModel(ts, layers, st.F32)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srcs[name] = mod
+	}
+	return srcs, total
+}
+
+// BenchmarkThroughput measures GB/s of input read for a plain copy of the
+// input bytes and for linear, task_arithmetic and ties merges of the same
+// in-memory models, in one run, all cores:
+//
+//	go test -run '^$' -bench Throughput -benchtime 3x ./objectives/merge/
+func BenchmarkThroughput(b *testing.B) {
+	srcs, _ := benchModels(b)
+	recipes := map[string]string{
+		"linear":          "merge_method: linear\nmodels:\n  - {model: m1, parameters: {weight: 0.5}}\n  - {model: m2, parameters: {weight: 0.3}}\n  - {model: m3, parameters: {weight: 0.2}}\n",
+		"task_arithmetic": "merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: m1, parameters: {weight: 0.5}}\n  - {model: m2, parameters: {weight: 0.3}}\n  - {model: m3, parameters: {weight: 0.2}}\n",
+		"ties":            "merge_method: ties\nbase_model: base\nmodels:\n  - {model: m1, parameters: {weight: 0.5, density: 0.5}}\n  - {model: m2, parameters: {weight: 0.3, density: 0.5}}\n  - {model: m3, parameters: {weight: 0.2, density: 0.5}}\n",
+	}
+	mg := NewMerger(srcs)
+	inputBytes := func(models ...string) int64 {
+		var n int64
+		for _, m := range models {
+			s := srcs[m]
+			for _, name := range s.Names() {
+				sh, _ := s.Shape(name)
+				n += int64(4 * numel(sh))
+			}
+		}
+		return n
+	}
+	b.Run("op=copy", func(b *testing.B) {
+		// The same bytes as task_arithmetic reads (4 models), copied into
+		// one output buffer per tensor, block by block on all cores.
+		models := []string{"base", "m1", "m2", "m3"}
+		bytes := inputBytes(models...)
+		b.SetBytes(bytes)
+		dst := make([]float32, benchDim*benchDim)
+		for b.Loop() {
+			for _, m := range models {
+				v := srcs[m].(viewer)
+				for _, name := range srcs[m].Names() {
+					x, _ := v.View(name)
+					parallelFor(len(x), selChunk, runtime.GOMAXPROCS(0), func(_, lo, hi int) { copy(dst[lo:hi], x[lo:hi]) })
+				}
+			}
+		}
+		b.ReportMetric(float64(bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	})
+	for _, op := range []string{"linear", "task_arithmetic", "ties"} {
+		r, err := ParseRecipe([]byte(recipes[op]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		models := []string{"m1", "m2", "m3"}
+		if op != "linear" {
+			models = append(models, "base")
+		}
+		bytes := inputBytes(models...)
+		b.Run("op="+op, func(b *testing.B) {
+			b.SetBytes(bytes)
+			var out Output
+			for b.Loop() {
+				if err := mg.Merge(context.Background(), r, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
+
+// BenchmarkRunDisk merges 1 GiB of float32 safetensors on disk into an
+// output folder with `evomerge merge` (task_arithmetic), and reports the
+// process's peak resident memory during the merge (VmHWM, reset before the
+// merge through /proc/self/clear_refs), which stays at a few tensors:
+//
+//	go test -run '^$' -bench RunDisk -benchtime 1x ./objectives/merge/
+func BenchmarkRunDisk(b *testing.B) {
+	dir := b.TempDir()
+	layers := benchLayers()
+	var baseT [][]float32
+	for m, name := range []string{"base", "m1", "m2", "m3"} {
+		specs := make([]st.Spec, layers)
+		for l := range specs {
+			specs[l] = st.Spec{Name: fmt.Sprintf("model.layers.%d.mlp.up_proj.weight", l), DType: st.F32, Shape: []int{benchDim, benchDim}}
+		}
+		md := filepath.Join(dir, name)
+		os.MkdirAll(md, 0o755)
+		sw, err := st.NewShardedWriter(md, specs, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for l, s := range specs {
+			var bt []float32
+			if m > 0 {
+				bt = baseT[l]
+			}
+			x := benchTensor(uint64(m*1000+l), benchDim*benchDim, bt)
+			if m == 0 {
+				baseT = append(baseT, x)
+			}
+			if err := sw.WriteFloat32(s.Name, x); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := sw.Close(); err != nil {
+			b.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(md, "config.json"), []byte(fmt.Sprintf(`{"num_hidden_layers": %d}`, layers)), 0o644)
+	}
+	baseT = nil
+	runtime.GC()
+	recipe := fmt.Sprintf("merge_method: task_arithmetic\nbase_model: %[1]s/base\nmodels:\n  - {model: %[1]s/m1, parameters: {weight: 0.5}}\n  - {model: %[1]s/m2, parameters: {weight: 0.3}}\n  - {model: %[1]s/m3, parameters: {weight: 0.2}}\n", dir)
+	rp := filepath.Join(dir, "r.yml")
+	os.WriteFile(rp, []byte(recipe), 0o644)
+	bytes := int64(4 * layers * benchDim * benchDim * 4)
+	b.SetBytes(bytes)
+	peak := 0.0
+	for i := 0; b.Loop(); i++ {
+		os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+		if err := Run(context.Background(), RunOptions{Recipe: rp, OutDir: filepath.Join(dir, "out"), Force: true}); err != nil {
+			b.Fatal(err)
+		}
+		peak = max(peak, vmHWM())
+	}
+	b.ReportMetric(float64(bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	b.ReportMetric(peak/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(bytes)/(1<<20), "input-MiB")
+}
+
+// vmHWM is the peak resident set size in bytes (Linux), or 0.
+func vmHWM() float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
