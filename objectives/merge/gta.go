@@ -61,17 +61,21 @@ func mergeGTA(j *job, out []float32) error {
 	deltas := make([][]float32, len(tvs))
 	for i, tv := range tvs {
 		d := j.sc.get(n)
-		for e := range d {
-			d[e] = tv.x[e] - b[e]
-		}
-		st.RoundSlice(j.dtype, d)
+		parallelFor(n, selChunk, j.workers, func(_, lo, hi int) {
+			for e := lo; e < hi; e++ {
+				d[e] = tv.x[e] - b[e]
+			}
+			st.RoundSlice(j.dtype, d[lo:hi])
+		})
 		if err := sparsify(j, tv, d); err != nil {
 			return err
 		}
-		for e := range d {
-			d[e] *= tv.w
-		}
-		st.RoundSlice(j.dtype, d)
+		parallelFor(n, selChunk, j.workers, func(_, lo, hi int) {
+			for e := lo; e < hi; e++ {
+				d[e] *= tv.w
+			}
+			st.RoundSlice(j.dtype, d[lo:hi])
+		})
 		deltas[i] = d
 	}
 	normalize := j.global.bool("normalize")
@@ -84,38 +88,40 @@ func mergeGTA(j *job, out []float32) error {
 	if math.Abs(float64(divAll)) < 1e-8 {
 		divAll = 1
 	}
-	for e := range out {
-		var mixed, div float32
-		if g.consensus {
-			var s float32
-			for _, d := range deltas {
-				s += d[e]
-			}
-			pos := j.r(s) >= 0
-			for i, d := range deltas {
-				if v := d[e]; (pos && v > 0) || (!pos && v < 0) {
-					mixed += v
-					div += tvs[i].w
+	parallelFor(n, selChunk, j.workers, func(_, lo, hi int) {
+		for e := lo; e < hi; e++ {
+			var mixed, div float32
+			if g.consensus {
+				var s float32
+				for _, d := range deltas {
+					s += d[e]
 				}
+				pos := j.r(s) >= 0
+				for i, d := range deltas {
+					if v := d[e]; (pos && v > 0) || (!pos && v < 0) {
+						mixed += v
+						div += tvs[i].w
+					}
+				}
+				mixed, div = j.r(mixed), j.r(div)
+				if div == 0 {
+					div = 1
+				}
+			} else {
+				for _, d := range deltas {
+					mixed += d[e]
+				}
+				mixed, div = j.r(mixed), divAll
 			}
-			mixed, div = j.r(mixed), j.r(div)
-			if div == 0 {
-				div = 1
+			if normalize {
+				mixed = j.r(mixed / div)
 			}
-		} else {
-			for _, d := range deltas {
-				mixed += d[e]
+			if lambda != 1 {
+				mixed = j.r(mixed * lambda)
 			}
-			mixed, div = j.r(mixed), divAll
+			out[e] = j.r(b[e] + mixed)
 		}
-		if normalize {
-			mixed = j.r(mixed / div)
-		}
-		if lambda != 1 {
-			mixed = j.r(mixed * lambda)
-		}
-		out[e] = j.r(b[e] + mixed)
-	}
+	})
 	return nil
 }
 
@@ -134,7 +140,7 @@ func sparsify(j *job, tv taskVector, d []float32) error {
 		if k <= 0 {
 			return fmt.Errorf("%s: model %s: density %v keeps int(%v·%d) = 0 elements (mergekit refuses to zero out the whole tensor)", j.name, j.models[tv.model], density, density, n)
 		}
-		sel := selectTopK(d, nil, k, 1)
+		sel := selectTopK(d, nil, k, j.workers)
 		for e := range mask {
 			mask[e] = 0
 		}

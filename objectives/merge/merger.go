@@ -21,8 +21,13 @@ type Merger struct {
 	Workers int
 	// Seed drives the random methods (dare_*, della*): the same seed, recipe
 	// and models give the same merge.
-	Seed    uint64
-	scratch sync.Pool
+	Seed uint64
+
+	// free holds scratch buffers between tensors. A plain list rather than
+	// a sync.Pool: a pool is emptied at every GC, and the reallocated
+	// tensor-sized buffers would double the heap.
+	mu   sync.Mutex
+	free []*scratch
 }
 
 // NewMerger returns a Merger over sources keyed by the model names recipes
@@ -158,11 +163,8 @@ func (m *Merger) mergeOne(ctx context.Context, p *Plan, i int, buf []float32) ([
 		return nil, err
 	}
 	pt := &p.tensors[i]
-	sc, _ := m.scratch.Get().(*scratch)
-	if sc == nil {
-		sc = &scratch{}
-	}
-	defer func() { sc.reset(); m.scratch.Put(sc) }()
+	sc := m.getScratch()
+	defer m.putScratch(sc)
 	j := &job{method: p.method, name: pt.name, isEmbed: pt.isEmbed, dtype: pt.dtype, models: pt.models,
 		shapes: pt.shapes, base: pt.base, seed: m.Seed, workers: m.workers(), sc: sc}
 	for k, model := range pt.models {
@@ -196,4 +198,25 @@ func (m *Merger) mergeOne(ctx context.Context, p *Plan, i int, buf []float32) ([
 	}
 	st.RoundSlice(p.outDType, buf)
 	return buf, nil
+}
+
+func (m *Merger) getScratch() *scratch {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n := len(m.free); n > 0 {
+		sc := m.free[n-1]
+		m.free = m.free[:n-1]
+		return sc
+	}
+	return &scratch{}
+}
+
+// putScratch keeps at most Workers scratch sets, the most ever in use at once.
+func (m *Merger) putScratch(sc *scratch) {
+	sc.reset()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.free) < m.workers() {
+		m.free = append(m.free, sc)
+	}
 }

@@ -52,17 +52,19 @@ func mergeLinear(j *job, out []float32) error {
 		})
 		return nil
 	}
-	for e := range out {
-		var acc float32
-		for i, x := range xs {
-			acc += j.r(ws[i] * x[e])
+	parallelFor(len(out), selChunk, j.workers, func(_, lo, hi int) {
+		for e := lo; e < hi; e++ {
+			var acc float32
+			for i, x := range xs {
+				acc += j.r(ws[i] * x[e])
+			}
+			acc = j.r(acc)
+			if normalize {
+				acc = j.r(acc / wsum)
+			}
+			out[e] = acc
 		}
-		acc = j.r(acc)
-		if normalize {
-			acc = j.r(acc / wsum)
-		}
-		out[e] = acc
-	}
+	})
 	return nil
 }
 

@@ -472,3 +472,43 @@ func FuzzParseRecipe(f *testing.F) {
 		}
 	})
 }
+
+// TestSlicesGradientRestarts: t restarts at 0 in every output slice, and a
+// per-model gradient is evaluated on each slice's own layer positions.
+func TestSlicesGradientRestarts(t *testing.T) {
+	base, _ := NewModel(tinyLlama(0, 4, 6, 4, true), 0, st.F32)
+	a, _ := NewModel(tinyLlama(1, 4, 6, 4, true), 0, st.F32)
+	r, err := ParseRecipe([]byte(`
+merge_method: task_arithmetic
+base_model: base
+slices:
+  - sources:
+      - {model: a, layer_range: [0, 2], parameters: {weight: [0, 1]}}
+      - {model: base, layer_range: [0, 2]}
+  - sources:
+      - {model: a, layer_range: [2, 4], parameters: {weight: [0, 1]}}
+      - {model: base, layer_range: [2, 4]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out Output
+	if err := NewMerger(map[string]Source{"a": a, "base": base}).Merge(context.Background(), r, &out); err != nil {
+		t.Fatal(err)
+	}
+	for layer, want := range map[int]*Model{0: base, 1: a, 2: base, 3: a} {
+		name := fmt.Sprintf("model.layers.%d.mlp.up_proj.weight", layer)
+		w, _ := want.View(name)
+		got := out.Tensors[name].Data
+		for e := range w {
+			if math.Abs(float64(got[e]-w[e])) > 1e-6 {
+				t.Fatalf("layer %d: got %v, want %v", layer, got[e], w[e])
+			}
+		}
+	}
+	// Embeddings use t = 0: weight 0, the base's embedding.
+	w, _ := base.View("model.embed_tokens.weight")
+	if !slices.Equal(out.Tensors["model.embed_tokens.weight"].Data, w) {
+		t.Error("embeddings should take the gradient's first value")
+	}
+}
