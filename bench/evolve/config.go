@@ -1,0 +1,215 @@
+// Package evolve runs one evolutionary merge for real: an optimiser against
+// one objective (a mock scenario, the MNIST zoo or real LLMs scored by an
+// external evaluator) with a journal of every evaluation written as it
+// completes, so a run killed at any moment resumes with no evaluation lost
+// or repeated and reaches the result of an uninterrupted run.
+package evolve
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/evomerge/evomerge/algorithms"
+	"github.com/evomerge/evomerge/bench"
+	"github.com/evomerge/evomerge/objectives"
+	"github.com/evomerge/evomerge/objectives/external"
+)
+
+// Config is the YAML file `evomerge evolve` reads.
+type Config struct {
+	// Algorithm names the optimiser; Set overrides its hyperparameters.
+	Algorithm string            `yaml:"algorithm"`
+	Set       map[string]string `yaml:"set"`
+	Budget    int               `yaml:"budget"`
+	Seed      uint64            `yaml:"seed"`
+	// Journal is where every evaluation is recorded (default: the config's
+	// path with .journal.jsonl).
+	Journal string `yaml:"journal"`
+	// Output receives the best candidate: a mergekit recipe for merge
+	// objectives (default: the config's path with .best.yml).
+	Output    string          `yaml:"output"`
+	Objective ObjectiveConfig `yaml:"objective"`
+}
+
+// ObjectiveConfig selects and configures the objective.
+type ObjectiveConfig struct {
+	// Kind is scenario, mock or external.
+	Kind string `yaml:"kind"`
+	// Scenario names a preset (kind scenario).
+	Scenario string `yaml:"scenario"`
+	// Mock configures kind mock.
+	Mock *MockConfig `yaml:"mock"`
+	// Delay makes every mock evaluation take this long, to watch a run or
+	// rehearse an interruption.
+	Delay time.Duration `yaml:"delay"`
+	// External configures kind external.
+	External *ExternalConfig `yaml:"external"`
+}
+
+// MockConfig is the mock merge objective's settings.
+type MockConfig struct {
+	Dim       int       `yaml:"dim"`
+	Noise     float64   `yaml:"noise"`
+	Items     int       `yaml:"items"`
+	Landscape string    `yaml:"landscape"`
+	Width     float64   `yaml:"width"`
+	FailRate  float64   `yaml:"fail_rate"`
+	Optimum   []float64 `yaml:"optimum"`
+}
+
+// ExternalConfig describes a merge of real models scored by a command.
+type ExternalConfig struct {
+	external.Genome  `yaml:",inline"`
+	external.Command `yaml:",inline"`
+	// Slots are the device slots evaluations run on concurrently, one
+	// evaluation per slot (e.g. GPU indices "0", "1"); default one slot "0".
+	Slots []string `yaml:"slots"`
+	// Direction is maximize (default) or minimize.
+	Direction string `yaml:"direction"`
+	// WorkDir holds the temporary merged models (default the system's).
+	WorkDir string `yaml:"workdir"`
+}
+
+// LoadConfig reads and checks a config file. Relative paths in it
+// (journal, output, model folders, workdir) are taken from the file's folder.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	base := filepath.Dir(path)
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	stem := strings.TrimSuffix(path, filepath.Ext(path))
+	if c.Journal == "" {
+		c.Journal = stem + ".journal.jsonl"
+	} else {
+		c.Journal = rel(c.Journal)
+	}
+	if c.Output == "" {
+		c.Output = stem + ".best.yml"
+	} else {
+		c.Output = rel(c.Output)
+	}
+	if e := c.Objective.External; e != nil {
+		e.BaseModel = rel(e.BaseModel)
+		for i := range e.Models {
+			e.Models[i] = rel(e.Models[i])
+		}
+		e.WorkDir = rel(e.WorkDir)
+	}
+	return c, nil
+}
+
+// ParseConfig decodes a config, rejecting unknown keys and bad values with
+// an error naming them.
+func ParseConfig(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config: %v", err)
+	}
+	return &c, c.Validate()
+}
+
+// Validate checks the config without touching the disk.
+func (c *Config) Validate() error {
+	if c.Algorithm == "" {
+		c.Algorithm = "cmaes"
+	}
+	if _, _, err := algorithms.Configure(c.Algorithm, c.Set); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	o := &c.Objective
+	if o.Delay < 0 {
+		return fmt.Errorf("config: objective.delay must not be negative")
+	}
+	switch o.Kind {
+	case "scenario":
+		sc, err := bench.LookupScenario(o.Scenario)
+		if err != nil {
+			return fmt.Errorf("config: objective.scenario: %w", err)
+		}
+		if c.Budget == 0 {
+			c.Budget = sc.Budget
+		}
+	case "mock":
+		if o.Mock == nil {
+			return fmt.Errorf("config: objective.kind mock needs objective.mock")
+		}
+		if _, err := objectives.New(o.mockSpec(c.Seed)); err != nil {
+			return fmt.Errorf("config: objective.mock: %w", err)
+		}
+	case "external":
+		e := o.External
+		if e == nil {
+			return fmt.Errorf("config: objective.kind external needs objective.external")
+		}
+		if err := e.Genome.Validate(); err != nil {
+			return fmt.Errorf("config: objective.external: %w", err)
+		}
+		if err := e.Command.Validate(); err != nil {
+			return fmt.Errorf("config: objective.external: %w", err)
+		}
+		if e.Direction != "" && e.Direction != "maximize" && e.Direction != "minimize" {
+			return fmt.Errorf("config: objective.external.direction %q: maximize or minimize", e.Direction)
+		}
+		if len(e.Slots) == 0 {
+			e.Slots = []string{"0"}
+		}
+		seen := map[string]bool{}
+		for _, s := range e.Slots {
+			if seen[s] {
+				return fmt.Errorf("config: objective.external.slots lists %q twice", s)
+			}
+			seen[s] = true
+		}
+	case "":
+		return fmt.Errorf("config: objective.kind is missing (scenario, mock or external)")
+	default:
+		return fmt.Errorf("config: objective.kind %q: want scenario, mock or external", o.Kind)
+	}
+	if c.Budget < 1 {
+		return fmt.Errorf("config: budget %d must be at least 1", c.Budget)
+	}
+	return nil
+}
+
+func (o *ObjectiveConfig) mockSpec(seed uint64) objectives.Spec {
+	m := o.Mock
+	return objectives.Spec{Name: "mock", Dim: m.Dim, Noise: m.Noise, Items: m.Items, Landscape: m.Landscape,
+		Width: m.Width, FailRate: m.FailRate, Optimum: m.Optimum, Seed: seed}
+}
+
+// Hash identifies what a journal was written for: resuming with another
+// algorithm, seed, budget or objective is refused.
+func (c *Config) Hash() string {
+	o := c.Objective
+	o.Delay = 0 // pacing changes no result
+	b, _ := yaml.Marshal(struct {
+		A    string
+		S    map[string]string
+		B    int
+		Seed uint64
+		O    ObjectiveConfig
+	}{c.Algorithm, c.Set, c.Budget, c.Seed, o})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/evomerge/evomerge/bench/evolve"
+	"github.com/evomerge/evomerge/objectives/merge"
+)
+
+func init() {
+	commands["evolve"] = command{"run one evolutionary merge from a config, journaled and resumable", runEvolve}
+}
+
+func runEvolve(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	fs := flag.NewFlagSet("evomerge evolve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	resume := fs.Bool("resume", false, "continue the run its journal records: evaluations already made are replayed, not repeated")
+	quiet := fs.Bool("quiet", false, "no line per evaluation on stderr")
+	mergeBest := fs.String("merge-best", "", "external objective: finally merge the recommended recipe into this folder")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: evomerge evolve [flags] CONFIG.yml\n\nRuns an optimiser against one objective (a scenario, a mock, or real models scored by an external command), journaling every evaluation; see README.md for the config.")
+		fs.PrintDefaults()
+	}
+	// Flags may follow the config path.
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("evolve: name exactly one config file")
+	}
+	c, err := evolve.LoadConfig(pos[0])
+	if err != nil {
+		return err
+	}
+	if *mergeBest != "" && c.Objective.Kind != "external" {
+		return fmt.Errorf("--merge-best applies to objective kind external")
+	}
+	var progress io.Writer = stderr
+	if *quiet {
+		progress = nil
+	}
+	res, err := evolve.Run(ctx, c, *resume, progress)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted; every finished evaluation is in %s: continue with evomerge evolve --resume %s", c.Journal, pos[0])
+		}
+		return err
+	}
+	if err := evolve.WriteBest(c, res); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, evolve.Describe(c, res))
+	if *mergeBest != "" {
+		out, _ := filepath.Abs(*mergeBest)
+		if err := merge.Run(ctx, merge.RunOptions{Recipe: c.Output, OutDir: out, Seed: c.Seed, Progress: stderr}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "merged the recommended recipe into %s\n", out)
+	}
+	return nil
+}
