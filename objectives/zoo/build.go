@@ -48,6 +48,12 @@ type Config struct {
 	// Momentum of SGD (default 0.9) and BatchSize (default 128).
 	Momentum  float64
 	BatchSize int
+	// Init is the weight initialisation: "pytorch" (the default,
+	// torch.nn.Linear's uniform ±1/√fan_in) or "he" (normal with standard
+	// deviation √(2/fan_in), biases zero). He's larger random rows on the
+	// unused second head make the skill expert's head delta need a larger
+	// weight, so plain task arithmetic gains less and tuning more.
+	Init string
 	// TrainImages, when positive, trains on only the first that many
 	// training images (quick tests); 0 means all 60,000.
 	TrainImages int
@@ -80,6 +86,9 @@ func (c Config) withDefaults() Config {
 	if c.BatchSize == 0 {
 		c.BatchSize = 128
 	}
+	if c.Init == "" {
+		c.Init = "pytorch"
+	}
 	if c.TrainImages == 0 {
 		c.TrainImages = 60000
 	}
@@ -108,6 +117,9 @@ func (c Config) validate() error {
 	if !(c.Momentum >= 0 && c.Momentum < 1) {
 		return fmt.Errorf("zoo config: Momentum = %g must be in [0, 1)", c.Momentum)
 	}
+	if c.Init != "pytorch" && c.Init != "he" {
+		return fmt.Errorf("zoo config: Init %q is neither pytorch nor he", c.Init)
+	}
 	seen := map[string]bool{}
 	for _, d := range c.Distractors {
 		if d != "rot90" && d != "flip" {
@@ -133,7 +145,8 @@ func (c Config) Hash() string {
 		BaseLR, ExpLR, Mom    float64
 		Batch, Images         int
 		Sizes                 []int
-	}{formatVersion, c.Seed, c.Distractors, c.BaseEpochs, c.ExpertEpochs, c.BaseLR, c.ExpertLR, c.Momentum, c.BatchSize, c.TrainImages, Sizes})
+		Init                  string `json:",omitempty"`
+	}{formatVersion, c.Seed, c.Distractors, c.BaseEpochs, c.ExpertEpochs, c.BaseLR, c.ExpertLR, c.Momentum, c.BatchSize, c.TrainImages, Sizes, initKey(c.Init)})
 	sum := sha256.Sum256(key)
 	return hex.EncodeToString(sum[:8])
 }
@@ -295,7 +308,12 @@ func trainZoo(cfg Config, z *Zoo, dir string) error {
 	train := data.Train
 	start := time.Now()
 	base := NewNet(Sizes)
-	base.initPyTorch(rand.New(rand.NewPCG(cfg.Seed, stream("init"))))
+	initRng := rand.New(rand.NewPCG(cfg.Seed, stream("init")))
+	if cfg.Init == "he" {
+		base.initHe(initRng)
+	} else {
+		base.initPyTorch(initRng)
+	}
 	tr := newTrainer(base, []Task{tasks["digits"]}, cfg.BaseLR, cfg.Momentum, cfg.BatchSize)
 	samples := make([]sample, cfg.TrainImages)
 	for i := range samples {
@@ -441,4 +459,13 @@ func writeFileSync(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// initKey keeps the hash of the default initialisation what it was before
+// Init existed, so caches of default zoos stay valid.
+func initKey(init string) string {
+	if init == "pytorch" {
+		return ""
+	}
+	return init
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -98,6 +100,17 @@ func (n *Net) initPyTorch(rng *rand.Rand) {
 	}
 }
 
+// initHe draws weights from N(0, 2/fan_in) (He et al. 2015) and zero biases.
+func (n *Net) initHe(rng *rand.Rand) {
+	for l := range n.wt {
+		sd := math.Sqrt(2 / float64(n.sizes[l]))
+		for i := range n.wt[l] {
+			n.wt[l][i] = float32(rng.NormFloat64() * sd)
+		}
+		clear(n.b[l])
+	}
+}
+
 func (n *Net) clone() *Net {
 	c := &Net{sizes: append([]int(nil), n.sizes...)}
 	for l := range n.wt {
@@ -111,8 +124,9 @@ func (n *Net) clone() *Net {
 // allocates nothing. A Workspace is not safe for concurrent use; give each
 // goroutine its own.
 type Workspace struct {
-	act [][]float32 // act[0] is the input, act[l+1] the output of layer l
-	dz  [][]float32 // training only: gradients w.r.t. pre-activations
+	act [][]float32  // act[0] is the input, act[l+1] the output of layer l
+	dz  [][]float32  // training only: gradients w.r.t. pre-activations
+	sub []*Workspace // Mark's per-goroutine workspaces
 }
 
 func (ws *Workspace) grow(sizes []int, rows int) {
@@ -127,17 +141,21 @@ func (ws *Workspace) grow(sizes []int, rows int) {
 	}
 }
 
-// forward runs rows input rows (already in ws.act[0]) through the network,
-// leaving every layer's output in ws.act; hidden layers are ReLU'd and the
-// last layer's outputs are the logits.
-func (n *Net) forward(ws *Workspace, rows int) {
+// forward runs rows input rows (x, or ws.act[0] when x is nil) through the
+// network, leaving every layer's output in ws.act; hidden layers are ReLU'd
+// and the last layer's outputs are the logits.
+func (n *Net) forward(ws *Workspace, x []float32, rows int) {
 	for l := range n.wt {
 		in, out := n.sizes[l], n.sizes[l+1]
+		a := ws.act[l]
+		if l == 0 && x != nil {
+			a = x
+		}
 		z := ws.act[l+1]
 		for r := 0; r < rows; r++ {
 			copy(z[r*out:(r+1)*out], n.b[l])
 		}
-		gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, out, in, 1, ws.act[l], in, n.wt[l], out, 1, z, out)
+		gemm.Sgemm(blas.NoTrans, blas.NoTrans, rows, out, in, 1, a, in, n.wt[l], out, 1, z, out)
 		if l+1 < len(n.wt) {
 			for i, v := range z {
 				if v < 0 {
@@ -148,10 +166,18 @@ func (n *Net) forward(ws *Workspace, rows int) {
 	}
 }
 
-// Correct counts the items of b (all of them when rows is nil, else the
-// listed positions) whose task head's largest logit is the right answer.
-// Ties go to the lowest unit, as argmax does.
-func (n *Net) Correct(b *Batch, rows []int, ws *Workspace) (int, error) {
+// markChunk is the rows of one forward pass when scoring. At 64 rows
+// gonum's Sgemm takes its serial path, whose axpy over a whole output row
+// per non-zero input is the fastest form here; chunks are spread over
+// goroutines instead, and each item's result lands in its own slot, so
+// scores do not depend on the number of workers.
+const markChunk = 64
+
+// Mark runs every item of b through the net and sets correct[i] when the
+// task head's largest logit is item i's answer (ties go to the lowest unit,
+// as argmax does; NaN logits never win). It returns the number correct.
+// Mark uses up to GOMAXPROCS goroutines.
+func (n *Net) Mark(b *Batch, correct []bool, ws *Workspace) (int, error) {
 	if n.sizes[0] != Pixels {
 		return 0, fmt.Errorf("net takes %d inputs, images have %d pixels", n.sizes[0], Pixels)
 	}
@@ -159,49 +185,53 @@ func (n *Net) Correct(b *Batch, rows []int, ws *Workspace) (int, error) {
 	if b.Task.Head+HeadSize > outs {
 		return 0, fmt.Errorf("task %s reads units %d–%d, the net has %d outputs", b.Task.Name, b.Task.Head, b.Task.Head+HeadSize-1, outs)
 	}
-	m := b.N()
-	if rows != nil {
-		m = len(rows)
+	if len(correct) != b.N() {
+		return 0, fmt.Errorf("%d marks for %d items", len(correct), b.N())
 	}
-	if m == 0 {
-		return 0, nil
+	chunks := (b.N() + markChunk - 1) / markChunk
+	workers := min(runtime.GOMAXPROCS(0), chunks)
+	for len(ws.sub) < workers {
+		ws.sub = append(ws.sub, &Workspace{})
 	}
-	ws.grow(n.sizes, m)
-	if rows == nil {
-		copy(ws.act[0], b.X)
-	} else {
-		for i, r := range rows {
-			if r < 0 || r >= b.N() {
-				return 0, fmt.Errorf("row %d is outside the batch of %d items", r, b.N())
+	counts := make([]int, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Go(func() {
+			sub := ws.sub[w]
+			for c := w; c < chunks; c += workers {
+				lo := c * markChunk
+				m := min(markChunk, b.N()-lo)
+				sub.grow(n.sizes, m)
+				n.forward(sub, b.X[lo*Pixels:(lo+m)*Pixels], m)
+				logits := sub.act[len(sub.act)-1]
+				for i := 0; i < m; i++ {
+					head := logits[i*outs+b.Task.Head : i*outs+b.Task.Head+HeadSize]
+					best, bestV := -1, float32(math.Inf(-1))
+					for k, v := range head {
+						if v > bestV {
+							best, bestV = k, v
+						}
+					}
+					ok := best >= 0 && b.Task.Head+best == b.Y[lo+i]
+					correct[lo+i] = ok
+					if ok {
+						counts[w]++
+					}
+				}
 			}
-			copy(ws.act[0][i*Pixels:(i+1)*Pixels], b.X[r*Pixels:(r+1)*Pixels])
-		}
+		})
 	}
-	n.forward(ws, m)
-	logits := ws.act[len(ws.act)-1]
-	correct := 0
-	for i := 0; i < m; i++ {
-		y := b.Y[i]
-		if rows != nil {
-			y = b.Y[rows[i]]
-		}
-		head := logits[i*outs+b.Task.Head : i*outs+b.Task.Head+HeadSize]
-		best := 0
-		for k, v := range head {
-			if v > head[best] {
-				best = k
-			}
-		}
-		if b.Task.Head+best == y {
-			correct++
-		}
+	wg.Wait()
+	total := 0
+	for _, c := range counts {
+		total += c
 	}
-	return correct, nil
+	return total, nil
 }
 
 // Accuracy is the fraction of b's items the net answers correctly.
 func (n *Net) Accuracy(b *Batch) (float64, error) {
-	c, err := n.Correct(b, nil, &Workspace{})
+	c, err := n.Mark(b, make([]bool, b.N()), &Workspace{})
 	if err != nil {
 		return 0, err
 	}

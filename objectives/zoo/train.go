@@ -77,7 +77,7 @@ func (tr *trainer) step(data *Images, batch []sample) {
 		tr.y[i] = t.Label(int(data.Labels[s.img]))
 		tr.headOf[i] = t.Head
 	}
-	tr.net.forward(ws, n)
+	tr.net.forward(ws, nil, n)
 
 	// Softmax cross-entropy over each row's head, averaged over the batch.
 	outs := sizes[L]

@@ -1,0 +1,5 @@
+//go:build !race
+
+package realmerge
+
+const raceEnabled = false
