@@ -54,7 +54,7 @@ func mergeGTA(j *job, out []float32) error {
 		return nil
 	}
 	g := j.method.gta
-	if !j.half() && len(tvs) <= maxFastModelsOverride && (g.sparsify == sparseNone || (g.sparsify == sparseMagnitude && !j.global.bool("rescale"))) {
+	if !j.half() && len(tvs) <= maxFastModelsOverride && (len(tvs) <= maxTiesModels || !g.consensus) && (g.sparsify == sparseNone || (g.sparsify == sparseMagnitude && !j.global.bool("rescale"))) {
 		return gtaFast(j, b, tvs, out)
 	}
 	n := len(b)

@@ -9,6 +9,10 @@ import (
 // path (same results, more memory).
 const maxFastModels = 64
 
+// maxTiesModels bounds the fused TIES path, whose weight table has 2^M
+// entries.
+const maxTiesModels = 12
+
 // maxFastModelsOverride lets tests force the general path.
 var maxFastModelsOverride = maxFastModels
 
@@ -64,6 +68,10 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 	for i, tv := range tvs {
 		ws[i] = tv.w
 	}
+	var divTable []float32
+	if g.consensus {
+		divTable = tiesDivTable(ws)
+	}
 	parallelFor(n, selChunk, j.workers, func(c, lo, hi int) {
 		bb := b[lo:hi]
 		acc := out[lo:hi]
@@ -84,24 +92,26 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 		for i := range tvs {
 			q[i] = sels[i].chunkQuota(c)
 		}
-		tiesBlock(acc, bb, xs, ws, thr, q, normalize, lambda)
+		tiesBlock(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
 	})
 	return nil
 }
 
 // tiesBlock computes TIES for one block in a single pass, all models of an
-// element in registers: the kept weighted deltas are summed by sign (pos,
-// neg) with their weights (wpos, wneg); the sign of their total is the
-// consensus, which selects pos/wpos or neg/wneg. Everything is branch-free
+// element in registers. The kept weighted deltas are summed by sign (pos,
+// neg) and in model order (sum, whose sign is the consensus, as torch sums
+// the stacked deltas); the models agreeing with each sign form a bit pattern
+// that indexes divTable, the precomputed sum of their weights (in model
+// order, so it rounds exactly like a running sum). Everything is branch-free
 // (random signs and keep decisions would defeat branch prediction) except
 // exact ties at a threshold, which are rare.
-func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []int, normalize bool, lambda float32) {
+func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []int, normalize bool, lambda float32, divTable []float32) {
 	const signBit = 1 << 31
-	one := math.Float32bits(1)
 	b = b[:len(out)]
 	for e := range out {
 		bb := b[e]
-		var sum, pos, neg, wpos, wneg float32
+		var sum, pos, neg float32
+		var posBits, negBits uint32
 		for i, x := range xs {
 			d := x[e] - bb
 			k := math.Float32bits(d) &^ signBit
@@ -113,25 +123,41 @@ func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []
 			vb := math.Float32bits(ws[i]*d) & m
 			s := vb >> 31
 			nz := ((vb &^ signBit) + 0x7fffffff) >> 31
-			wb := math.Float32bits(ws[i])
-			v := math.Float32frombits(vb)
-			sum += v // in model order, as torch sums, so the sign matches at near-ties
+			sum += math.Float32frombits(vb)
 			pos += math.Float32frombits(vb & -(s ^ 1))
 			neg += math.Float32frombits(vb & -s)
-			wpos += math.Float32frombits(wb & -(nz & (s ^ 1)))
-			wneg += math.Float32frombits(wb & -(nz & s))
+			posBits |= (nz &^ s) << i
+			negBits |= (nz & s) << i
 		}
 		sb := math.Float32bits(sum)
 		// sel is all ones when the consensus is negative (±0 counts as +).
 		sel := -(sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31))
 		mixed := math.Float32frombits(math.Float32bits(pos)&^sel | math.Float32bits(neg)&sel)
 		if normalize {
-			db := math.Float32bits(wpos)&^sel | math.Float32bits(wneg)&sel
-			nzd := -(((db &^ signBit) + 0x7fffffff) >> 31)
-			mixed /= math.Float32frombits(db&nzd | one&^nzd)
+			mixed /= divTable[posBits&^sel|negBits&sel]
 		}
 		out[e] = bb + mixed*lambda
 	}
+}
+
+// tiesDivTable returns, for every subset of models (bit i = model i), the
+// sum of their weights in model order, with an empty (or zero) sum replaced
+// by 1 as mergekit does.
+func tiesDivTable(ws []float32) []float32 {
+	t := make([]float32, 1<<len(ws))
+	for bits := range t {
+		var s float32
+		for i, w := range ws {
+			if bits>>i&1 == 1 {
+				s += w
+			}
+		}
+		if s == 0 {
+			s = 1
+		}
+		t[bits] = s
+	}
+	return t
 }
 
 // keepMask is all ones when magnitude bits k pass threshold thr (k > thr),
