@@ -7,6 +7,9 @@
 //	evomerge [flags]                 replay the simulator
 //	evomerge bench [flags]           compare optimisers on one objective
 //	evomerge merge RECIPE.yml OUT    merge models like mergekit-yaml
+//	evomerge tune [flags]            sweep one optimiser's hyperparameters
+//	evomerge report RUNS.jsonl       rebuild a results page from run records
+//	evomerge evolve CONFIG.yml       one journaled, resumable evolutionary merge
 //
 // Run "evomerge help" or "evomerge CMD -h" for the flags.
 package main
@@ -30,7 +33,9 @@ type command struct {
 }
 
 // commands holds the verbs; files add theirs in init functions.
-var commands = map[string]command{}
+var commands = map[string]command{
+	"merge": {"merge models like mergekit-yaml: evomerge merge RECIPE.yml OUT_DIR", runMerge},
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

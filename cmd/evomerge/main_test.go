@@ -173,6 +173,8 @@ func TestScenarioSuiteReportTune(t *testing.T) {
 		{"tune", "--alg", "random"},
 		{"tune", "--alg", "ga", "--grid", "pop"},
 		{"tune", "--alg", "ga", "--grid", "nope=1,2"},
+		{"merge"},
+		{"merge", dir + "/missing.yml", dir + "/out"},
 	} {
 		if _, _, err := runArgs(t, bad...); err == nil {
 			t.Errorf("%v accepted", bad)
