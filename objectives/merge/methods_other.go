@@ -33,7 +33,11 @@ func mergeLinear(j *job, out []float32) error {
 	ws := make([]float32, len(xs))
 	var wsum float32
 	for i := range xs {
-		ws[i] = j.r(float32(j.perModel[i]["weight"]))
+		w, ok := j.perModel[i]["weight"]
+		if !ok {
+			return fmt.Errorf("%s: model %s has no weight; linear needs one for every input, the base model included", j.name, j.models[i])
+		}
+		ws[i] = j.r(float32(w))
 		wsum += ws[i]
 	}
 	wsum = j.r(wsum)

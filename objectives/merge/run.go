@@ -234,6 +234,9 @@ func writeConfig(ref, dir string, p *Plan) error {
 		return fmt.Errorf("%s/config.json: %v", ref, err)
 	}
 	cfg["torch_dtype"], _ = json.Marshal(p.outDType.TorchName())
+	if _, ok := cfg["dtype"]; ok { // newer transformers write "dtype"
+		cfg["dtype"] = cfg["torch_dtype"]
+	}
 	for _, k := range layerKeys {
 		if _, ok := cfg[k]; ok && p.layers > 0 {
 			cfg[k], _ = json.Marshal(p.layers)
