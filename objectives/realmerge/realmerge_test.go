@@ -39,9 +39,10 @@ func objective(t testing.TB, cfg Config) *Objective {
 	return o
 }
 
-// defaultZoo is the zoo of the acceptance figures: seed 1 plus a rot90
-// distractor (so one build serves zoo's and realmerge's tests).
-func defaultZoo() zoo.Config { return zoo.Config{Seed: 1, Distractors: []string{"rot90"}} }
+// defaultZoo is the zoo of the acceptance figures, seed 1 plus a rot90
+// distractor, shared with zoo's tests so one build serves both; under the
+// race detector a quicker zoo whose figures are only logged.
+func defaultZoo() zoo.Config { return zoo.TestConfig(raceEnabled) }
 
 // uniform returns a vector with every weight w (and density d).
 func uniform(o *Objective, w, d float64) []float64 {
@@ -111,7 +112,7 @@ func TestAcceptance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s alone: %.1f%%", m, 100*a)
-		if a > 0.2 {
+		if a > 0.2 && !raceEnabled {
 			t.Errorf("%s scores %.3f on the target, want chance (≤ 0.2)", m, a)
 		}
 		best = max(best, 100*a)
@@ -119,11 +120,11 @@ func TestAcceptance(t *testing.T) {
 	ta := o.HeldOut(docVector(t, o, []float64{1, 1, 1}, []float64{1, 1, 1}))
 	third := o.HeldOut(uniform(o, 1.0/3, 1))
 	t.Logf("TA 1/1 (reader, skill): %.1f%%; uniform 1/3 over all experts: %.1f%%", ta, third)
-	if ta < best+30 {
+	if ta < best+30 && !raceEnabled {
 		t.Errorf("TA 1/1 scores %.1f%%, not clearly above the best single model's %.1f%%", ta, best)
 	}
 	doc := docVector(t, o, []float64{1.3, 1.76, 0.16}, []float64{0.45, 0.73, 2.97})
-	if h := o.HeldOut(doc); h < 80 {
+	if h := o.HeldOut(doc); h < 80 && !raceEnabled {
 		t.Errorf("mnist-merge.md's example vector scores %.1f%% held-out, want ≥ 80", h)
 	} else {
 		t.Logf("mnist-merge.md's example vector: %.1f%% held-out", h)

@@ -204,16 +204,17 @@ func (c Config) models() []expert {
 	return ex
 }
 
-// DefaultCacheDir is where Build keeps zoos when Config.CacheDir is empty.
-func DefaultCacheDir() (string, error) {
+// DefaultCacheDir is where Build keeps zoos when Config.CacheDir is empty:
+// $EVOMERGE_ZOO_CACHE, else os.UserCacheDir()/evomerge/zoo, else (no home
+// folder, as in some CI sandboxes) a folder in os.TempDir().
+func DefaultCacheDir() string {
 	if d := os.Getenv("EVOMERGE_ZOO_CACHE"); d != "" {
-		return d, nil
+		return d
 	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache folder for the model zoo (set EVOMERGE_ZOO_CACHE): %w", err)
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "evomerge", "zoo")
 	}
-	return filepath.Join(d, "evomerge", "zoo"), nil
+	return filepath.Join(os.TempDir(), "evomerge-zoo")
 }
 
 // buildLocks serialises builds of one zoo folder within a process, so
@@ -223,8 +224,9 @@ var buildLocks sync.Map
 // Build returns the zoo of cfg, training it on MNIST the first time and
 // reusing the cached folder afterwards. A build writes into a temporary
 // folder next to the final one and renames it into place, so an interrupted
-// build leaves no half-written zoo behind (only a .tmp folder that later
-// builds ignore).
+// build leaves no half-written zoo behind (only a .tmp folder, which the
+// next build of the same zoo removes). Processes building the same zoo
+// take turns on a lock file beside it, so it is trained once.
 func Build(cfg Config) (*Zoo, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -232,10 +234,7 @@ func Build(cfg Config) (*Zoo, error) {
 	}
 	root := cfg.CacheDir
 	if root == "" {
-		var err error
-		if root, err = DefaultCacheDir(); err != nil {
-			return nil, err
-		}
+		root = DefaultCacheDir()
 	}
 	z := &Zoo{Dir: filepath.Join(root, cfg.Hash()), Config: cfg, Models: []string{Base}}
 	for _, e := range cfg.models() {
@@ -247,11 +246,26 @@ func Build(cfg Config) (*Zoo, error) {
 	if z.complete() {
 		return z, nil
 	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("zoo cache: %w", err)
+	}
+	unlock, err := lockFile(z.Dir + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("zoo cache: %w", err)
+	}
+	defer unlock()
+	if z.complete() { // built by another process while we waited
+		return z, nil
+	}
 	if _, err := os.Stat(z.Dir); err == nil {
 		return nil, fmt.Errorf("zoo %s exists but is incomplete; delete it to rebuild", z.Dir)
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("zoo cache: %w", err)
+	// Holding the lock, any temporary folder of this zoo is a leftover of
+	// an interrupted build.
+	if stale, _ := filepath.Glob(filepath.Join(root, ".tmp-"+cfg.Hash()+"-*")); len(stale) > 0 {
+		for _, d := range stale {
+			os.RemoveAll(d)
+		}
 	}
 	tmp, err := os.MkdirTemp(root, ".tmp-"+cfg.Hash()+"-")
 	if err != nil {
@@ -260,6 +274,10 @@ func Build(cfg Config) (*Zoo, error) {
 	if err := trainZoo(cfg, z, tmp); err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp makes it private
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("zoo cache: %w", err)
 	}
 	if err := os.Rename(tmp, z.Dir); err != nil {
 		os.RemoveAll(tmp)
@@ -468,4 +486,17 @@ func initKey(init string) string {
 		return ""
 	}
 	return init
+}
+
+// TestConfig is the zoo the tests of this module use: seed 1 with a rot90
+// distractor, the configuration of the published figures. With quick set
+// (for the race detector, which slows training about tenfold) it trains on
+// 6,000 images for 2 base epochs instead: the same code paths in a few
+// seconds, with weaker experts.
+func TestConfig(quick bool) Config {
+	c := Config{Seed: 1, Distractors: []string{"rot90"}}
+	if quick {
+		c.TrainImages, c.BaseEpochs = 6000, 2
+	}
+	return c
 }

@@ -21,7 +21,7 @@ var (
 func testZoo(t testing.TB) *Zoo {
 	t.Helper()
 	defaultOnce.Do(func() {
-		defaultZoo, defaultErr = Build(Config{Seed: 1, Distractors: []string{"rot90"}})
+		defaultZoo, defaultErr = Build(TestConfig(raceEnabled))
 	})
 	if defaultErr != nil {
 		t.Fatal(defaultErr)
@@ -86,8 +86,10 @@ func TestBuildCacheAndAtomicity(t *testing.T) {
 		t.Errorf("models %s", got)
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("cache holds %d entries, want only the zoo (no temporary folder left)", len(entries))
+	for _, e := range entries {
+		if e.Name() != cfg.Hash() && e.Name() != cfg.Hash()+".lock" {
+			t.Errorf("cache holds %s besides the zoo and its lock file", e.Name())
+		}
 	}
 	// A cached zoo is reused, not rebuilt: make its weights unreadable as
 	// a marker and check the second Build does not notice.
@@ -118,7 +120,9 @@ func TestBuildFailureLeavesNothing(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		t.Errorf("failed build left %s behind", e.Name())
+		if !strings.HasSuffix(e.Name(), ".lock") {
+			t.Errorf("failed build left %s behind", e.Name())
+		}
 	}
 }
 
@@ -183,14 +187,14 @@ func TestZooAccuracies(t *testing.T) {
 		model, task string
 		min         float64
 	}{{Base, "digits", .95}, {Reader, "shift", .9}, {Skill, "perm", .95}, {"rot90", "rot90", .9}} {
-		if a := acc(c.model, c.task); a < c.min {
+		if a := acc(c.model, c.task); a < c.min && !raceEnabled {
 			t.Errorf("%s on its own task %s: %.3f < %.2f", c.model, c.task, a, c.min)
 		}
 	}
 	best := 0.0
 	for _, m := range z.Models {
 		a := acc(m, "target")
-		if a > 0.2 {
+		if a > 0.2 && !raceEnabled {
 			t.Errorf("%s on the target: %.3f, want chance (≤ 0.2)", m, a)
 		}
 		best = max(best, a)
@@ -217,7 +221,7 @@ func TestZooAccuracies(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("TA 1/1 (reader, skill) on held-out target: %.3f", merged)
-	if merged < best+0.3 {
+	if merged < best+0.3 && !raceEnabled {
 		t.Errorf("TA 1/1 merge %.3f does not clearly beat the best single model %.3f", merged, best)
 	}
 }
