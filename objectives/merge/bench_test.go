@@ -228,3 +228,39 @@ func reportGBs(b *testing.B, bytes int64, cpu0 float64) {
 		b.ReportMetric(total/cpu, "GB/cpu-s")
 	}
 }
+
+// BenchmarkSmallMerge is the in-process cost of one merge of an MLP the size
+// of the MNIST real-merge objective (784-128-64-20, three models), as an
+// evolutionary run pays it per evaluation.
+func BenchmarkSmallMerge(b *testing.B) {
+	dims := []int{784, 128, 64, 20}
+	srcs := map[string]Source{}
+	for m, name := range []string{"base", "a", "b"} {
+		ts := map[string]Tensor{}
+		for l := 0; l+1 < len(dims); l++ {
+			w := benchTensor(uint64(10*m+l), dims[l]*dims[l+1], nil)
+			ts[fmt.Sprintf("layers.%d.weight", l)] = Tensor{Shape: []int{dims[l+1], dims[l]}, Data: w}
+			ts[fmt.Sprintf("layers.%d.bias", l)] = Tensor{Shape: []int{dims[l+1]}, Data: benchTensor(uint64(100+10*m+l), dims[l+1], nil)}
+		}
+		mod, err := NewModel(ts, 0, st.F32)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srcs[name] = mod
+	}
+	mg := NewMerger(srcs)
+	for _, method := range []string{"task_arithmetic", "ties"} {
+		r, err := ParseRecipe([]byte("merge_method: " + method + "\nbase_model: base\nmodels:\n  - {model: a, parameters: {weight: [1.3, 1.7, 0.2], density: 0.6}}\n  - {model: b, parameters: {weight: [0.4, 0.7, 2.9], density: 0.6}}\n"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("method="+method, func(b *testing.B) {
+			var out Output
+			for b.Loop() {
+				if err := mg.Merge(context.Background(), r, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -512,3 +512,51 @@ slices:
 		t.Error("embeddings should take the gradient's first value")
 	}
 }
+
+// TestSelectPathsAgree checks the quickselect and radix selections keep the
+// same elements, ties included.
+func TestSelectPathsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{1, 7, 100, 5000, smallSelect + 3} {
+		x := make([]float32, n)
+		base := make([]float32, n)
+		for e := range x {
+			x[e] = float32(math.Round(rng.NormFloat64()*4) / 4) // many ties
+			base[e] = float32(rng.IntN(3)) / 4
+		}
+		for _, k := range []int{1, n / 3, n / 2, n - 1, n} {
+			if k <= 0 {
+				continue
+			}
+			want := make([]float32, n)
+			// Reference: stable order by magnitude desc, index asc.
+			idx := make([]int, n)
+			for e := range idx {
+				idx[e] = e
+			}
+			slices.SortStableFunc(idx, func(a, b int) int {
+				ma, mb := magBits(x, base, a), magBits(x, base, b)
+				switch {
+				case ma > mb:
+					return -1
+				case ma < mb:
+					return 1
+				}
+				return 0
+			})
+			for _, e := range idx[:k] {
+				want[e] = 1
+			}
+			for name, sel := range map[string]topK{
+				"small": selectSmall(x, base, k),
+				"radix": selectTopKMulti([][]float32{x}, base, []int{k}, 2)[0],
+			} {
+				got := make([]float32, n)
+				sel.mark(x, base, got)
+				if !slices.Equal(got, want) && !(k >= n && name == "radix") {
+					t.Fatalf("n=%d k=%d %s: kept set differs", n, k, name)
+				}
+			}
+		}
+	}
+}

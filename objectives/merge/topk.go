@@ -57,6 +57,12 @@ func selectTopKMulti(xs [][]float32, base []float32, ks []int, workers int) []to
 		return res
 	}
 	n := len(xs[active[0]])
+	if n < smallSelect {
+		for _, i := range active {
+			res[i] = selectSmall(xs[i], base, ks[i])
+		}
+		return res
+	}
 	parts := max(1, min(workers, n/selChunk))
 	partLen := (n + parts - 1) / parts
 	// hists[part][model] is a histogram of 2¹⁶ buckets.
@@ -184,4 +190,68 @@ func (s topK) chunkQuota(c int) int {
 		return -1
 	}
 	return s.quota[c]
+}
+
+// smallSelect is the size below which a quickselect on a copy beats the
+// radix passes, whose 2¹⁶-bucket histograms cost more than a small tensor.
+const smallSelect = 1 << 16
+
+// selectSmall finds the k-th largest magnitude with a quickselect on a copy
+// of the magnitude bits (deterministic middle pivots), then sets the tie
+// quota like the radix path.
+func selectSmall(x, base []float32, k int) topK {
+	n := len(x)
+	bits := make([]uint32, n)
+	for e := range bits {
+		bits[e] = magBits(x, base, e)
+	}
+	// Find the value of rank k (1-based) in descending order.
+	lo, hi, want := 0, n-1, k-1
+	for lo < hi {
+		p := bits[lo+(hi-lo)/2]
+		i, j := lo, hi
+		for i <= j {
+			for bits[i] > p {
+				i++
+			}
+			for bits[j] < p {
+				j--
+			}
+			if i <= j {
+				bits[i], bits[j] = bits[j], bits[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case want <= j:
+			hi = j
+		case want >= i:
+			lo = i
+		default:
+			lo, hi = want, want
+		}
+	}
+	thr := bits[want]
+	above, eq := 0, 0
+	for e := range x {
+		switch b := magBits(x, base, e); {
+		case b > thr:
+			above++
+		case b == thr:
+			eq++
+		}
+	}
+	need := k - above
+	if need == eq {
+		return topK{thr: thr}
+	}
+	quota := make([]int, (n+selChunk-1)/selChunk)
+	for e := 0; e < n && need > 0; e++ {
+		if magBits(x, base, e) == thr {
+			quota[e/selChunk]++
+			need--
+		}
+	}
+	return topK{thr: thr, quota: quota}
 }
