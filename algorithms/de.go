@@ -103,7 +103,7 @@ func (d *DE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 			return nil, err
 		}
 		seen[key(x)] = true
-		xs[i], fs[i] = x, f
+		xs[i], fs[i] = x, orWorst(f)
 	}
 
 	trials := make([][]float64, np)
@@ -135,7 +135,7 @@ func (d *DE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 			if err != nil {
 				return nil, err
 			}
-			if f <= fs[i] {
+			if f = orWorst(f); f <= fs[i] {
 				xs[i], trials[i] = u, xs[i]
 				fs[i] = f
 			}

@@ -139,7 +139,25 @@ func (g *GPBO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand
 			return rec, err
 		}
 		s.us, s.ys = append(s.us, u), append(s.ys, f)
+		s.sanitise()
 	}
+}
+
+// sanitise replaces a non-finite loss (a failed evaluation the harness
+// passed on) by the worst finite loss observed so far, 0 if none, which the
+// GP can model; later failures and later worse losses do not revise it.
+func (s *gpState) sanitise() {
+	i := len(s.ys) - 1
+	if f := s.ys[i]; !math.IsNaN(f) && !math.IsInf(f, 0) {
+		return
+	}
+	worst, seen := 0.0, false
+	for _, v := range s.ys[:i] {
+		if !seen || v > worst {
+			worst, seen = v, true
+		}
+	}
+	s.ys[i] = worst
 }
 
 // gpState is one run: every observation (in the unit box) and the GP.

@@ -93,6 +93,7 @@ func (o *OnePlusOneES) Minimize(ctx context.Context, p Problem, obj Objective, r
 	if err != nil {
 		return x, err
 	}
+	fx = orWorst(fx)
 	sum, count := 0.0, 0 // the re-evaluations of the current parent
 	y := make([]float64, p.Dim)
 	for g := 1; ; g++ {
@@ -101,7 +102,7 @@ func (o *OnePlusOneES) Minimize(ctx context.Context, p Problem, obj Objective, r
 			if err != nil {
 				return x, err
 			}
-			sum += f
+			sum += orWorst(f)
 			count++
 			fx = sum / float64(count)
 		}
@@ -115,7 +116,7 @@ func (o *OnePlusOneES) Minimize(ctx context.Context, p Problem, obj Objective, r
 		if err != nil {
 			return x, err
 		}
-		if fy <= fx {
+		if fy = orWorst(fy); fy <= fx {
 			x, y = y, x
 			fx, sum, count = fy, 0, 0
 			sigma = min(sigma*up, hi)
@@ -123,6 +124,16 @@ func (o *OnePlusOneES) Minimize(ctx context.Context, p Problem, obj Objective, r
 			sigma = max(sigma*down, lo)
 		}
 	}
+}
+
+// orWorst maps a NaN loss (a failed evaluation the harness passed on) to
+// +Inf, so that comparisons rank it last instead of freezing a method that
+// tests f < best. The methods of this file, de.go, pso.go and tpe.go use it.
+func orWorst(f float64) float64 {
+	if math.IsNaN(f) {
+		return math.Inf(1)
+	}
+	return f
 }
 
 // reflect mirrors x into the box in place, coordinate by coordinate; a

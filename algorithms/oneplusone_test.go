@@ -133,3 +133,39 @@ func TestReflect(t *testing.T) {
 		}
 	}
 }
+
+// Failed evaluations passed on as NaN or ±Inf rank last and do not freeze
+// any of the five methods: each still finds the optimum of the finite part.
+func TestMineFailedEvaluations(t *testing.T) {
+	sphere := mineSphere([]float64{0.6, 0.4})
+	f := func(x []float64) float64 {
+		switch {
+		case x[0] < 0.3:
+			return math.NaN()
+		case x[1] > 0.8:
+			return math.Inf(1)
+		}
+		return sphere(x)
+	}
+	for _, o := range []Optimizer{
+		&OnePlusOneES{Sigma: 0.3, Up: 1.0 / 3, Target: 0.2, Reeval: 3},
+		&DE{F: 0.5, CR: 0.9},
+		&PSO{W: 1 / (2 * math.Ln2), C: 0.5 + math.Ln2, K: 3},
+		newTPE(),
+		&GPBO{MaxPoints: 100, FitPoints: 60, ARD: true, Candidates: 32, Refine: 10, RefitGrowth: 1.5},
+	} {
+		p := mineBox(2, true)
+		p.X0 = []float64{0.1, 0.9} // the ES starts on a failure
+		r := &mineTrace{budget: 300, f: f}
+		o.Minimize(context.Background(), p, r, rand.New(rand.NewPCG(2, 3)))
+		best := math.Inf(1)
+		for _, v := range r.fs {
+			if v < best {
+				best = v
+			}
+		}
+		if !(best < 1e-3) {
+			t.Errorf("%T: best finite loss %g after 300 evaluations", o, best)
+		}
+	}
+}

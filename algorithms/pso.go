@@ -93,7 +93,7 @@ func (s *PSO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 		if err != nil {
 			return nil, err
 		}
-		ps[i], fp[i] = append([]float64(nil), x...), f
+		ps[i], fp[i] = append([]float64(nil), x...), orWorst(f)
 	}
 	best := minIndex(fp)
 
@@ -157,7 +157,7 @@ func (s *PSO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 			if err != nil {
 				return nil, err
 			}
-			if f < fp[i] {
+			if f = orWorst(f); f < fp[i] {
 				copy(ps[i], x)
 				fp[i] = f
 			}

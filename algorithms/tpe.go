@@ -142,7 +142,7 @@ func (t *TPE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 		if err != nil {
 			return nil, err
 		}
-		h.add(x, f)
+		h.add(x, orWorst(f))
 	}
 }
 
