@@ -57,6 +57,9 @@ func mergeGTA(j *job, out []float32) error {
 	if !j.half() && len(tvs) <= maxFastModelsOverride && (len(tvs) <= maxTiesModels || !g.consensus) && (g.sparsify == sparseNone || (g.sparsify == sparseMagnitude && !j.global.bool("rescale"))) {
 		return gtaFast(j, b, tvs, out)
 	}
+	if j.dtype == st.BF16 && g.sparsify == sparseNone && !g.consensus {
+		return taBF16(j, b, tvs, out)
+	}
 	n := len(b)
 	deltas := make([][]float32, len(tvs))
 	for i, tv := range tvs {
@@ -337,4 +340,28 @@ func sign(v float64) float64 {
 		return -1
 	}
 	return 0
+}
+
+// taBF16 is task arithmetic in bfloat16 in one fused, parallel pass.
+func taBF16(j *job, b []float32, tvs []taskVector, out []float32) error {
+	xs := make([][]float32, len(tvs))
+	ws := make([]float32, len(tvs))
+	var div float32
+	for i, tv := range tvs {
+		xs[i], ws[i] = tv.x, tv.w
+		div += tv.w
+	}
+	div = j.r(div)
+	if math.Abs(float64(div)) < 1e-8 {
+		div = 1
+	}
+	normalize, lambda := j.global.bool("normalize"), float32(j.global["lambda"])
+	parallelFor(len(b), selChunk, j.workers, func(_, lo, hi int) {
+		blk := make([][]float32, len(xs))
+		for i, x := range xs {
+			blk[i] = x[lo:hi]
+		}
+		fusedTABF16(out[lo:hi], b[lo:hi], blk, ws, normalize, div, lambda)
+	})
+	return nil
 }

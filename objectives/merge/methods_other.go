@@ -3,6 +3,8 @@ package merge
 import (
 	"fmt"
 	"math"
+
+	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
 
 // sameShapeInputs returns the inputs with embeddings cropped to the common
@@ -57,6 +59,14 @@ func mergeLinear(j *job, out []float32) error {
 		return nil
 	}
 	parallelFor(len(out), selChunk, j.workers, func(_, lo, hi int) {
+		if j.dtype == st.BF16 {
+			blk := make([][]float32, len(xs))
+			for i, x := range xs {
+				blk[i] = x[lo:hi]
+			}
+			fusedLinearBF16(out[lo:hi], blk, ws, normalize, wsum)
+			return
+		}
 		for e := lo; e < hi; e++ {
 			var acc float32
 			for i, x := range xs {

@@ -560,3 +560,54 @@ func TestSelectPathsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestBF16FusedExact checks the fused bfloat16 kernels bit for bit against
+// a scalar reference that rounds after every operation.
+func TestBF16FusedExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	const n = 2*selChunk + 77
+	mk := func() []float32 {
+		x := make([]float32, n)
+		for e := range x {
+			x[e] = st.RoundBF16(float32(rng.NormFloat64()))
+		}
+		return x
+	}
+	in := [][]float32{mk(), mk(), mk()}
+	shapes := [][]int{{n}, {n}, {n}}
+	r := st.RoundBF16
+	w := []float32{r(0.3), r(-0.7), r(1.1)}
+	for _, method := range []string{"task_arithmetic", "linear"} {
+		j := &job{method: methods[method], name: "x", dtype: st.BF16, models: []string{"a", "b", "base"},
+			inputs: in, shapes: shapes, base: 2, workers: 2, sc: &scratch{},
+			global: params{"normalize": 1, "lambda": 0.9}, perModel: []params{{"weight": 0.3}, {"weight": -0.7}, {"weight": 1.1}}}
+		if method == "linear" {
+			j.base = -1
+		}
+		got := make([]float32, n)
+		if err := j.run(got); err != nil {
+			t.Fatal(err)
+		}
+		for e := 0; e < n; e++ {
+			var want float32
+			if method == "linear" {
+				var acc float32
+				for i := range in {
+					acc += r(w[i] * in[i][e])
+				}
+				want = r(r(acc) / r(w[0]+w[1]+w[2]))
+			} else {
+				b := in[2][e]
+				var acc float32
+				for i := 0; i < 2; i++ {
+					acc += r(r(in[i][e]-b) * w[i])
+				}
+				m := r(r(acc) / r(w[0]+w[1]))
+				want = r(b + r(m*0.9))
+			}
+			if math.Float32bits(got[e]) != math.Float32bits(want) {
+				t.Fatalf("%s: element %d = %v, want %v", method, e, got[e], want)
+			}
+		}
+	}
+}
