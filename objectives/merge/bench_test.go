@@ -83,9 +83,9 @@ func benchModels(b *testing.B, dt st.DType) (map[string]Source, int64) {
 func BenchmarkThroughput(b *testing.B) {
 	srcs, _ := benchModels(b, st.F32)
 	recipes := map[string]string{
-		"linear":               "merge_method: linear\nmodels:\n  - {model: m1, parameters: {weight: 0.5}}\n  - {model: m2, parameters: {weight: 0.3}}\n  - {model: m3, parameters: {weight: 0.2}}\n",
-		"task_arithmetic":      "merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: m1, parameters: {weight: 0.5}}\n  - {model: m2, parameters: {weight: 0.3}}\n  - {model: m3, parameters: {weight: 0.2}}\n",
-		"ties":                 "merge_method: ties\nbase_model: base\nmodels:\n  - {model: m1, parameters: {weight: 0.5, density: 0.5}}\n  - {model: m2, parameters: {weight: 0.3, density: 0.5}}\n  - {model: m3, parameters: {weight: 0.2, density: 0.5}}\n",
+		"linear":          "merge_method: linear\nmodels:\n  - {model: m1, parameters: {weight: 0.5}}\n  - {model: m2, parameters: {weight: 0.3}}\n  - {model: m3, parameters: {weight: 0.2}}\n",
+		"task_arithmetic": "merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: m1, parameters: {weight: 0.5}}\n  - {model: m2, parameters: {weight: 0.3}}\n  - {model: m3, parameters: {weight: 0.2}}\n",
+		"ties":            "merge_method: ties\nbase_model: base\nmodels:\n  - {model: m1, parameters: {weight: 0.5, density: 0.5}}\n  - {model: m2, parameters: {weight: 0.3, density: 0.5}}\n  - {model: m3, parameters: {weight: 0.2, density: 0.5}}\n",
 	}
 	mg := NewMerger(srcs)
 	inputBytes := func(models ...string) int64 {
