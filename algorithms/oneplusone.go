@@ -12,7 +12,7 @@ func init() {
 	Register(Entry{
 		Name:       "one-plus-one-es",
 		Summary:    "(1+1)-ES with isotropic Gaussian mutation and the 1/5th success rule (Kern et al. 2004), reflection at the box",
-		Recommends: "best observed",
+		Recommends: "the parent (the best observed unless reeval is set)",
 		New:        func() Optimizer { return &OnePlusOneES{Sigma: 0.3, Up: 1.0 / 3, Target: 0.2} },
 	})
 }

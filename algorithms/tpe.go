@@ -59,9 +59,10 @@ func init() {
 // prior is the box.
 //
 // Cost: scoring is O(n) per candidate per coordinate, so a run of n
-// evaluations costs O(24·dim·n²) kernel evaluations (about 0.1 s for
-// 1,000 evaluations in 4-D); nothing is cached between iterations, as in
-// Optuna.
+// evaluations costs O(24·dim·n²) kernel evaluations: about 0.5 s for
+// 1,000 evaluations in 4-D and 2 s for 2,000 (nothing is approximated;
+// only the per-coordinate order of the observations is kept between
+// suggestions).
 //
 // Recommendation: the best point observed (the harness tracks it).
 type TPE struct {
