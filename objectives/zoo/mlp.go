@@ -166,6 +166,44 @@ func (n *Net) forward(ws *Workspace, x []float32, rows int) {
 	}
 }
 
+// forwardSparse is forward on rows lo..lo+m-1 of b, with the first layer
+// computed from b's non-zero inputs. It adds the same products in the same
+// order as Sgemm's serial kernel, which also skips zero inputs, so the
+// results are bit-identical; it only saves the scan over blank pixels.
+func (n *Net) forwardSparse(ws *Workspace, b *Batch, lo, m int) {
+	out := n.sizes[1]
+	z := ws.act[1]
+	w := n.wt[0]
+	for r := 0; r < m; r++ {
+		zr := z[r*out : (r+1)*out]
+		copy(zr, n.b[0])
+		for k := b.nzPtr[lo+r]; k < b.nzPtr[lo+r+1]; k++ {
+			p := int(b.nzIdx[k])
+			gemm.Saxpy(out, b.nzVal[k], w[p*out:(p+1)*out], 1, zr, 1)
+		}
+		for i, v := range zr {
+			if v < 0 {
+				zr[i] = 0
+			}
+		}
+	}
+	for l := 1; l < len(n.wt); l++ {
+		in, out := n.sizes[l], n.sizes[l+1]
+		z := ws.act[l+1]
+		for r := 0; r < m; r++ {
+			copy(z[r*out:(r+1)*out], n.b[l])
+		}
+		gemm.Sgemm(blas.NoTrans, blas.NoTrans, m, out, in, 1, ws.act[l], in, n.wt[l], out, 1, z, out)
+		if l+1 < len(n.wt) {
+			for i, v := range z {
+				if v < 0 {
+					z[i] = 0
+				}
+			}
+		}
+	}
+}
+
 // markChunk is the rows of one forward pass when scoring. At 64 rows
 // gonum's Sgemm takes its serial path, whose axpy over a whole output row
 // per non-zero input is the fastest form here; chunks are spread over
@@ -202,7 +240,7 @@ func (n *Net) Mark(b *Batch, correct []bool, ws *Workspace) (int, error) {
 				lo := c * markChunk
 				m := min(markChunk, b.N()-lo)
 				sub.grow(n.sizes, m)
-				n.forward(sub, b.X[lo*Pixels:(lo+m)*Pixels], m)
+				n.forwardSparse(sub, b, lo, m)
 				logits := sub.act[len(sub.act)-1]
 				for i := 0; i < m; i++ {
 					head := logits[i*outs+b.Task.Head : i*outs+b.Task.Head+HeadSize]

@@ -363,3 +363,33 @@ func FuzzParseModelConfig(f *testing.F) {
 		NewNet(c.LayerSizes) // must not panic
 	})
 }
+
+// TestSparseForwardMatchesDense checks that scoring from the non-zero
+// inputs gives bit-identical logits to the dense matrix product.
+func TestSparseForwardMatchesDense(t *testing.T) {
+	n, _, err := LoadNet(testZoo(t).Path(Reader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := TestSet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, _ := LookupTask("target")
+	b, err := NewBatch(test, task, Range(100, 100+markChunk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dense, sparse Workspace
+	dense.grow(n.sizes, markChunk)
+	sparse.grow(n.sizes, markChunk)
+	n.forward(&dense, b.X, markChunk)
+	n.forwardSparse(&sparse, b, 0, markChunk)
+	for l := 1; l < len(n.sizes); l++ {
+		for i, v := range dense.act[l] {
+			if sparse.act[l][i] != v {
+				t.Fatalf("layer %d value %d: sparse %g, dense %g", l, i, sparse.act[l][i], v)
+			}
+		}
+	}
+}
