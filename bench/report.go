@@ -30,6 +30,8 @@ type ReportOptions struct {
 	Seed uint64
 	// Plots turns figure writing on.
 	Plots bool
+	// Preface is markdown placed under the title (links to related pages).
+	Preface string
 }
 
 // Cell holds the runs of one objective configuration.
@@ -287,6 +289,9 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 		title = "evomerge comparison"
 	}
 	fmt.Fprintf(&b, "# %s\n\n", title)
+	if o.Preface != "" {
+		fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(o.Preface))
+	}
 	fmt.Fprintf(&b, "Made by `%s` from %d runs; bootstrap seed %d. Regenerate the page from the raw records with `evomerge report`.\n\n", o.Command, len(runs), o.Seed)
 
 	analyses := make([][]CellStats, len(cells))

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/evomerge/evomerge/bench"
@@ -22,6 +23,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	command := fs.String("command", "", "the command that produced the records, printed on the page (default: this report command)")
 	seed := fs.Uint64("seed", 1, "seed of the bootstrap intervals")
 	noPlots := fs.Bool("no-plots", false, "skip the figures")
+	preface := fs.String("preface", "", "a markdown file whose text goes under the title")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: evomerge report [flags] RUNS.jsonl...\n\nRebuilds a results page from the run records written by evomerge bench --journal or --format jsonl.")
 		fs.PrintDefaults()
@@ -41,11 +43,18 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		}
 		runs = append(runs, rs...)
 	}
+	var pre []byte
+	if *preface != "" {
+		var err error
+		if pre, err = os.ReadFile(*preface); err != nil {
+			return err
+		}
+	}
 	cmd := *command
 	if cmd == "" {
 		cmd = "evomerge report " + strings.Join(args, " ")
 	}
-	if err := bench.BuildReport(runs, bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots}); err != nil {
+	if err := bench.BuildReport(runs, bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots, Preface: string(pre)}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s/README.md from %d runs\n", *out, len(runs))
