@@ -259,8 +259,23 @@ func name(c Config) string {
 	if c.Normalize {
 		parts = append(parts, "normalize")
 	}
+	if !c.Densities && c.Method != "task_arithmetic" && c.Density != 0.5 {
+		parts = append(parts, fmt.Sprintf("d%g", c.Density))
+	}
+	if c.WeightMax != 3 {
+		parts = append(parts, fmt.Sprintf("w%g", c.WeightMax))
+	}
+	if c.Task != "target" {
+		parts = append(parts, c.Task)
+	}
 	if c.Items != 200 {
 		parts = append(parts, fmt.Sprintf("n%d", c.Items))
+	}
+	if c.Pool != 1000 {
+		parts = append(parts, fmt.Sprintf("pool%d", c.Pool))
+	}
+	if c.Zoo.Init == "he" {
+		parts = append(parts, "he")
 	}
 	for _, d := range c.Zoo.Distractors {
 		parts = append(parts, d)

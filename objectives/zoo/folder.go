@@ -164,11 +164,7 @@ func TestSet() (*Images, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := LoadMNIST(dir)
-	if err != nil {
-		return nil, err
-	}
-	return m.Test, nil
+	return loadSet(dir, "t10k", 10000)
 }
 
 // EvaluateFolder loads the model folder dir and returns its accuracy on

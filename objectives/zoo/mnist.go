@@ -119,42 +119,49 @@ func escapeModulePath(p string) string {
 
 var (
 	mnistMu    sync.Mutex
-	mnistCache = map[string]*MNIST{}
+	mnistCache = map[[2]string]*Images{}
 )
 
 // LoadMNIST reads the four MNIST files in dir (see MNISTDir), once per
 // process: later calls return the same read-only data.
 func LoadMNIST(dir string) (*MNIST, error) {
+	train, err := loadSet(dir, "train", 60000)
+	if err != nil {
+		return nil, err
+	}
+	test, err := loadSet(dir, "t10k", 10000)
+	if err != nil {
+		return nil, err
+	}
+	return &MNIST{Train: train, Test: test}, nil
+}
+
+// loadSet reads one of the two sets, once per process, so that scoring a
+// model (which needs only the 10,000 test images) never decompresses the
+// 47 MB training set.
+func loadSet(dir, name string, count int) (*Images, error) {
 	mnistMu.Lock()
 	defer mnistMu.Unlock()
-	if m, ok := mnistCache[dir]; ok {
-		return m, nil
+	if s, ok := mnistCache[[2]string{dir, name}]; ok {
+		return s, nil
 	}
-	var m MNIST
-	for _, s := range []struct {
-		dst   **Images
-		name  string
-		count int
-	}{{&m.Train, "train", 60000}, {&m.Test, "t10k", 10000}} {
-		imgs, err := readGz(filepath.Join(dir, s.name+"-images-idx3-ubyte.gz"))
-		if err != nil {
-			return nil, err
-		}
-		labs, err := readGz(filepath.Join(dir, s.name+"-labels-idx1-ubyte.gz"))
-		if err != nil {
-			return nil, err
-		}
-		set, err := parseIDX(imgs, labs)
-		if err != nil {
-			return nil, fmt.Errorf("MNIST %s set in %s: %w", s.name, dir, err)
-		}
-		if set.N != s.count {
-			return nil, fmt.Errorf("MNIST %s set in %s: %d images, want %d", s.name, dir, set.N, s.count)
-		}
-		*s.dst = set
+	imgs, err := readGz(filepath.Join(dir, name+"-images-idx3-ubyte.gz"))
+	if err != nil {
+		return nil, err
 	}
-	mnistCache[dir] = &m
-	return &m, nil
+	labs, err := readGz(filepath.Join(dir, name+"-labels-idx1-ubyte.gz"))
+	if err != nil {
+		return nil, err
+	}
+	set, err := parseIDX(imgs, labs)
+	if err != nil {
+		return nil, fmt.Errorf("MNIST %s set in %s: %w", name, dir, err)
+	}
+	if set.N != count {
+		return nil, fmt.Errorf("MNIST %s set in %s: %d images, want %d", name, dir, set.N, count)
+	}
+	mnistCache[[2]string{dir, name}] = set
+	return set, nil
 }
 
 // maxIDXBytes bounds a decompressed MNIST file (the training images are
