@@ -92,7 +92,16 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 		for i := range tvs {
 			q[i] = sels[i].chunkQuota(c)
 		}
-		tiesBlock(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
+		switch len(xs) {
+		case 2:
+			tiesBlock2(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
+		case 3:
+			tiesBlock3(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
+		case 4:
+			tiesBlock4(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
+		default:
+			tiesBlock(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
+		}
 	})
 	return nil
 }

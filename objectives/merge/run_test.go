@@ -311,26 +311,34 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 		}
 		return x
 	}
-	inputs := [][]float32{mk(), mk(), mk(), mk()}
-	shapes := [][]int{{n}, {n}, {n}, {n}}
-	for _, method := range []string{"task_arithmetic", "ties"} {
-		for _, density := range []float64{1, 0.5, 0.13} {
-			j := &job{method: methods[method], name: "x", dtype: st.F32, models: []string{"a", "b", "c", "base"},
-				inputs: inputs, shapes: shapes, base: 3, workers: 2, sc: &scratch{},
-				global: params{"normalize": 1, "lambda": 0.8}, perModel: []params{
-					{"weight": 1, "density": density}, {"weight": -0.6, "density": density}, {"weight": 0.3, "density": density}, {}}}
-			tvs := taskVectors(j)
-			fast := make([]float32, n)
-			if err := gtaFast(j, inputs[3], tvs, fast); err != nil {
-				t.Fatal(err)
-			}
-			// Force the general path by pretending to compute in float16
-			// with rounding disabled: rescale=1 with magnitude also routes
-			// there, so instead call the general code via a half job.
-			slow := generalGTA(t, j)
-			for e := range fast {
-				if math.Abs(float64(fast[e]-slow[e])) > 1e-5*(1+math.Abs(float64(slow[e]))) {
-					t.Fatalf("%s density %v: element %d fast %v general %v", method, density, e, fast[e], slow[e])
+	weights := []float64{1, -0.6, 0.3, 0.45, -0.2}
+	for _, m := range []int{1, 2, 3, 4, 5} { // every unrolled TIES variant and the loop
+		inputs := make([][]float32, m+1)
+		shapes := make([][]int, m+1)
+		models := make([]string, m+1)
+		for i := range inputs {
+			inputs[i], shapes[i], models[i] = mk(), []int{n}, fmt.Sprint("m", i)
+		}
+		for _, method := range []string{"task_arithmetic", "ties"} {
+			for _, density := range []float64{1, 0.5, 0.13} {
+				pm := make([]params, m+1)
+				for i := 0; i < m; i++ {
+					pm[i] = params{"weight": weights[i], "density": density}
+				}
+				pm[m] = params{}
+				j := &job{method: methods[method], name: "x", dtype: st.F32, models: models,
+					inputs: inputs, shapes: shapes, base: m, workers: 2, sc: &scratch{},
+					global: params{"normalize": 1, "lambda": 0.8}, perModel: pm}
+				tvs := taskVectors(j)
+				fast := make([]float32, n)
+				if err := gtaFast(j, inputs[m], tvs, fast); err != nil {
+					t.Fatal(err)
+				}
+				slow := generalGTA(t, j)
+				for e := range fast {
+					if math.Abs(float64(fast[e]-slow[e])) > 1e-5*(1+math.Abs(float64(slow[e]))) {
+						t.Fatalf("%d models, %s density %v: element %d fast %v general %v", m, method, density, e, fast[e], slow[e])
+					}
 				}
 			}
 		}
