@@ -75,7 +75,11 @@ func MNISTDir() (string, error) {
 	rel := filepath.Join(escapeModulePath(mnistModule)+"@"+version, "data")
 	var tried []string
 	for _, cache := range moduleCaches() {
-		d := filepath.Join(cache, rel)
+		c := cache()
+		if c == "" {
+			continue
+		}
+		d := filepath.Join(c, rel)
 		if _, err := os.Stat(filepath.Join(d, "t10k-labels-idx1-ubyte.gz")); err == nil {
 			return d, nil
 		}
@@ -85,22 +89,26 @@ func MNISTDir() (string, error) {
 		strings.Join(tried, ", "), mnistModule)
 }
 
-// moduleCaches lists candidate module cache folders, cheapest first; asking
-// the go command is the last resort.
-func moduleCaches() []string {
-	var c []string
-	if d := os.Getenv("GOMODCACHE"); d != "" {
-		c = append(c, d)
+// moduleCaches lists ways to find the module cache folder, cheapest first;
+// asking the go command (tens of milliseconds) is the last resort and runs
+// only if the others miss.
+func moduleCaches() []func() string {
+	return []func() string{
+		func() string { return os.Getenv("GOMODCACHE") },
+		func() string {
+			if gp := build.Default.GOPATH; gp != "" {
+				return filepath.Join(filepath.SplitList(gp)[0], "pkg", "mod")
+			}
+			return ""
+		},
+		func() string {
+			out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+			if err != nil {
+				return ""
+			}
+			return strings.TrimSpace(string(out))
+		},
 	}
-	if gp := build.Default.GOPATH; gp != "" {
-		c = append(c, filepath.Join(filepath.SplitList(gp)[0], "pkg", "mod"))
-	}
-	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
-		if d := strings.TrimSpace(string(out)); d != "" {
-			c = append(c, d)
-		}
-	}
-	return c
 }
 
 // escapeModulePath is the module cache's case encoding: each upper-case
