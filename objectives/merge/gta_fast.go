@@ -92,60 +92,79 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 		for i := range tvs {
 			q[i] = sels[i].chunkQuota(c)
 		}
-		switch len(xs) {
-		case 2:
-			tiesBlock2(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
-		case 3:
-			tiesBlock3(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
-		case 4:
-			tiesBlock4(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
-		default:
-			tiesBlock(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
-		}
+		tiesBlock(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
 	})
 	return nil
 }
 
-// tiesBlock computes TIES for one block in a single pass, all models of an
-// element in registers. The kept weighted deltas are summed by sign (pos,
-// neg) and in model order (sum, whose sign is the consensus, as torch sums
-// the stacked deltas); the models agreeing with each sign form a bit pattern
-// that indexes divTable, the precomputed sum of their weights (in model
-// order, so it rounds exactly like a running sum). Everything is branch-free
-// (random signs and keep decisions would defeat branch prediction) except
-// exact ties at a threshold, which are rare.
+// tiesSub is the sub-block tiesBlock stages its per-model values in: small
+// enough for L1, large enough to amortise the per-model loops.
+const tiesSub = 512
+
+// tiesBlock computes TIES for one block. Per sub-block it runs one simple
+// loop per model (few live values, so no register spills): pass A stores
+// each model's kept weighted delta and sums them in model order (the sign of
+// the sum is the consensus, summed as torch sums the stacked deltas); pass B
+// adds the deltas agreeing with the consensus and records which models
+// agreed as a bit pattern, which indexes divTable (the sum of their weights,
+// in model order, so it rounds exactly like a running sum). The keep and
+// sign decisions are branch-free bit arithmetic, since random data would
+// defeat branch prediction; only exact ties at a threshold branch.
 func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []int, normalize bool, lambda float32, divTable []float32) {
 	const signBit = 1 << 31
-	b = b[:len(out)]
-	for e := range out {
-		bb := b[e]
-		var sum, pos, neg float32
-		var posBits, negBits uint32
+	var vb [maxTiesModels][tiesSub]uint32
+	var sum, mixed [tiesSub]float32
+	var ms, pat [tiesSub]uint32
+	for lo := 0; lo < len(out); lo += tiesSub {
+		hi := min(lo+tiesSub, len(out))
+		n := hi - lo
+		bb := b[lo:hi]
+		clear(sum[:n])
+		clear(mixed[:n])
+		clear(pat[:n])
 		for i, x := range xs {
-			d := x[e] - bb
-			k := math.Float32bits(d) &^ signBit
-			m := keepMask(k, thr[i])
-			if int32(k) == thr[i] && q[i] != 0 {
-				q[i]--
-				m = ^uint32(0)
+			x := x[lo:hi]
+			v := vb[i][:len(x)]
+			s := sum[:len(x)]
+			bb := bb[:len(x)]
+			w, t, qi := ws[i], thr[i], q[i]
+			for e := range v {
+				d := x[e] - bb[e]
+				k := math.Float32bits(d) &^ signBit
+				m := keepMask(k, t)
+				if int32(k) == t && qi != 0 {
+					qi--
+					m = ^uint32(0)
+				}
+				r := math.Float32bits(w*d) & m
+				v[e] = r
+				s[e] += math.Float32frombits(r)
 			}
-			vb := math.Float32bits(ws[i]*d) & m
-			s := vb >> 31
-			nz := ((vb &^ signBit) + 0x7fffffff) >> 31
-			sum += math.Float32frombits(vb)
-			pos += math.Float32frombits(vb & -(s ^ 1))
-			neg += math.Float32frombits(vb & -s)
-			posBits |= (nz &^ s) << i
-			negBits |= (nz & s) << i
+			q[i] = qi
 		}
-		sb := math.Float32bits(sum)
-		// sel is all ones when the consensus is negative (±0 counts as +).
-		sel := -(sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31))
-		mixed := math.Float32frombits(math.Float32bits(pos)&^sel | math.Float32bits(neg)&sel)
-		if normalize {
-			mixed /= divTable[posBits&^sel|negBits&sel]
+		for e, s := range sum[:n] {
+			// 1 when the consensus is negative (±0 counts as +).
+			sb := math.Float32bits(s)
+			ms[e] = sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31)
 		}
-		out[e] = bb + mixed*lambda
+		for i := range xs {
+			v := vb[i][:n]
+			mm, mx, pt := ms[:n], mixed[:n], pat[:n]
+			for e, r := range v {
+				nz := ((r &^ signBit) + 0x7fffffff) >> 31
+				agree := nz & (1 ^ (r>>31 ^ mm[e]))
+				mx[e] += math.Float32frombits(r & -agree)
+				pt[e] |= agree << i
+			}
+		}
+		o := out[lo:hi]
+		for e := range o {
+			m := mixed[e]
+			if normalize {
+				m /= divTable[pat[e]]
+			}
+			o[e] = bb[e] + m*lambda
+		}
 	}
 }
 
