@@ -112,14 +112,18 @@ func selectTopKMulti(xs [][]float32, base []float32, ks []int, workers int) []to
 			clear(h)
 			want := uint32(sts[a].hi16)
 			x := xs[i][lo:hi]
-			for e, v := range x {
-				var bits uint32
-				if base == nil {
-					bits = absBits(v)
-				} else {
-					bits = absBits(v - base[lo+e])
+			if base == nil {
+				for _, v := range x {
+					if bits := absBits(v); bits>>16 == want {
+						h[bits&0xffff]++
+					}
 				}
-				if bits>>16 == want {
+				continue
+			}
+			b := base[lo:hi]
+			b = b[:len(x)]
+			for e, v := range x {
+				if bits := absBits(v - b[e]); bits>>16 == want {
 					h[bits&0xffff]++
 				}
 			}
