@@ -45,7 +45,7 @@ type Comparison struct {
 func (c *Comparison) CellKey() string {
 	r := Run{Scenario: c.Scenario, Objective: c.Objective.Name, Dim: c.Objective.Dim, Noise: c.Objective.Noise,
 		Items: c.Objective.Items, Landscape: c.Objective.Landscape, NoiseModel: c.Objective.NoiseModel,
-		FailRate: c.Objective.FailRate, Width: c.Objective.Width, Budget: c.Budget, Target: c.Target}
+		FailRate: c.Objective.FailRate, Width: c.Objective.Width, Options: c.Objective.Options, Budget: c.Budget, Target: c.Target}
 	return r.Cell()
 }
 

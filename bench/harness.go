@@ -14,6 +14,7 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/evomerge/evomerge/algorithms"
@@ -88,22 +89,27 @@ type Run struct {
 	NoiseModel string  `json:"noise_model,omitempty"`
 	FailRate   float64 `json:"fail_rate,omitempty"`
 	Width      float64 `json:"width,omitempty"`
-	Seed       uint64  `json:"seed"`
-	Budget     int     `json:"budget"`
-	Target     float64 `json:"target"`
+	// Options are the objective's options (registered objectives).
+	Options map[string]string `json:"options,omitempty"`
+	Seed    uint64            `json:"seed"`
+	Budget  int               `json:"budget"`
+	Target  float64           `json:"target"`
 	// Sense is "maximize" (a score) or "minimize" (a loss).
 	Sense string `json:"sense"`
 	// Best is the objective's optimal true value (100 for scores, f_opt).
-	Best          float64           `json:"best"`
-	EvalsUsed     int               `json:"evals_used"`
-	EvalsToTarget *int              `json:"evals_to_target"`
-	BestObserved  float64           `json:"best_observed"`
-	BestTrue      float64           `json:"best_true"`
-	Recommended   []float64         `json:"recommended"`
-	RecommendTrue float64           `json:"recommended_true"`
-	WallMS        float64           `json:"wall_ms"`
-	Params        map[string]string `json:"params"`
-	Error         string            `json:"error,omitempty"`
+	Best          float64   `json:"best"`
+	EvalsUsed     int       `json:"evals_used"`
+	EvalsToTarget *int      `json:"evals_to_target"`
+	BestObserved  float64   `json:"best_observed"`
+	BestTrue      float64   `json:"best_true"`
+	Recommended   []float64 `json:"recommended"`
+	RecommendTrue float64   `json:"recommended_true"`
+	// RecommendHeldOut re-scores the recommendation on held-out items, for
+	// objectives that have them (objectives.HeldOuter).
+	RecommendHeldOut *float64          `json:"recommended_heldout,omitempty"`
+	WallMS           float64           `json:"wall_ms"`
+	Params           map[string]string `json:"params"`
+	Error            string            `json:"error,omitempty"`
 	// Failures counts evaluations that failed (objectives.ErrEvalFailed)
 	// and were penalised without ending the run.
 	Failures     int    `json:"failures,omitempty"`
@@ -134,6 +140,14 @@ func (r *Run) Cell() string {
 	}
 	if r.Width > 0 {
 		c += "/width=" + fmtG(r.Width)
+	}
+	keys := make([]string, 0, len(r.Options))
+	for k := range r.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		c += "/" + k + "=" + r.Options[k]
 	}
 	return c + fmt.Sprintf("/budget=%d/target=%s", r.Budget, fmtG(r.Target))
 }
@@ -202,7 +216,7 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	run := &Run{
 		Scenario: job.Scenario, Algorithm: job.Algorithm, Objective: f.Name(), Dim: f.Dim(),
 		Noise: job.Objective.Noise, Items: job.Objective.Items, Seed: job.Seed,
-		Landscape: job.Objective.Landscape, NoiseModel: job.Objective.NoiseModel, FailRate: job.Objective.FailRate, Width: job.Objective.Width,
+		Landscape: job.Objective.Landscape, NoiseModel: job.Objective.NoiseModel, FailRate: job.Objective.FailRate, Width: job.Objective.Width, Options: job.Objective.Options,
 		Budget: job.Budget, Target: target, Params: map[string]string{},
 		Sense: f.Sense().String(), Best: f.Best(),
 	}
@@ -251,6 +265,10 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	run.RecommendTrue = math.NaN()
 	if run.Recommended != nil {
 		run.RecommendTrue = f.True(run.Recommended)
+		if h, ok := f.(objectives.HeldOuter); ok {
+			v := h.HeldOut(run.Recommended)
+			run.RecommendHeldOut = &v
+		}
 	}
 	return run, nil
 }

@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sort"
+	"strings"
 )
 
 // Sense says whether larger or smaller values are better.
@@ -104,15 +106,52 @@ type Spec struct {
 	FailRate float64 `json:",omitempty"`
 	// Width is the mock peak's width per coordinate (0: 0.25).
 	Width float64 `json:",omitempty"`
+	// Options configure objectives registered by other packages (e.g.
+	// mnist-merge's method=ties), as name=value pairs.
+	Options map[string]string `json:",omitempty"`
+}
+
+// HeldOuter is implemented by objectives that can re-score a point on
+// items never used during the search (a real benchmark's test split), the
+// figure a final report should quote.
+type HeldOuter interface {
+	HeldOut(x []float64) float64
+}
+
+// Builder builds an objective from a Spec.
+type Builder func(Spec) (Function, error)
+
+var builders = map[string]Builder{}
+
+// Register makes an objective of another package available to New under a
+// name (the real-merge objective registers "mnist-merge"); it is called
+// from init functions, so a duplicate panics.
+func Register(name string, b Builder) {
+	if _, dup := builders[name]; dup || name == "mock" {
+		panic("objectives: duplicate registration of " + name)
+	}
+	builders[name] = b
 }
 
 // Names lists the objectives New knows.
 func Names() []string {
-	return []string{"mock", "sphere", "ellipsoid", "rosenbrock", "rastrigin"}
+	names := []string{"mock", "sphere", "ellipsoid", "rosenbrock", "rastrigin"}
+	var extra []string
+	for n := range builders {
+		extra = append(extra, n)
+	}
+	sort.Strings(extra)
+	return append(names, extra...)
 }
 
 // New builds the objective a Spec describes.
 func New(s Spec) (Function, error) {
+	if b, ok := builders[s.Name]; ok {
+		return b(s)
+	}
+	if len(s.Options) > 0 {
+		return nil, fmt.Errorf("objective %s takes no options (got %v)", s.Name, s.Options)
+	}
 	if s.Dim < 1 {
 		return nil, fmt.Errorf("objective %s: dimension %d must be at least 1", s.Name, s.Dim)
 	}
@@ -140,7 +179,7 @@ func New(s Spec) (Function, error) {
 	case "sphere", "ellipsoid", "rosenbrock", "rastrigin":
 		return NewClassic(s.Name, s.Dim, s.Noise, s.Seed)
 	}
-	return nil, fmt.Errorf("unknown objective %q (known: mock, sphere, ellipsoid, rosenbrock, rastrigin)", s.Name)
+	return nil, fmt.Errorf("unknown objective %q (known: %s)", s.Name, strings.Join(Names(), ", "))
 }
 
 // seededRand returns a PCG source for a seed and a stream label, so that

@@ -39,6 +39,21 @@ type benchFlags struct {
 	suite, listScenarios    bool
 	resume                  bool
 	report                  string
+	opts                    options
+}
+
+// options collects repeatable --opt name=value flags.
+type options map[string]string
+
+func (o options) String() string { return fmt.Sprint(map[string]string(o)) }
+
+func (o options) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: want name=value", v)
+	}
+	o[k] = val
+	return nil
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
@@ -61,6 +76,8 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.noiseModel, "noise-model", "", "mock only: COCO noise model on the regret, one of "+strings.Join(objectives.NoiseModels, "|"))
 	fs.Float64Var(&b.failRate, "fail-rate", 0, "mock only: probability that an evaluation fails like a crashed merge (penalised, the run goes on)")
 	fs.Float64Var(&b.width, "width", 0, "mock only: peak width per coordinate (0 means 0.25, the pycma set-up; scenarios use 0.5)")
+	b.opts = options{}
+	fs.Var(b.opts, "opt", "option of a registered objective, name=value (repeatable), e.g. --objective mnist-merge --opt method=ties")
 	fs.StringVar(&b.scenario, "scenario", "", "run a preset scenario (see --list-scenarios); sets objective, dimension, items, landscape, budget and target")
 	fs.BoolVar(&b.suite, "suite", false, "run every scenario")
 	fs.BoolVar(&b.listScenarios, "list-scenarios", false, "list the scenarios and exit")
@@ -88,10 +105,19 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	}
 	spec := objectives.Spec{Name: b.objective, Dim: b.dim, Noise: b.noise, Items: b.items, Optimum: b.optimum, Seed: b.seed,
 		Landscape: b.landscape, NoiseModel: b.noiseModel, FailRate: b.failRate, Width: b.width}
+	if len(b.opts) > 0 {
+		spec.Options = b.opts
+	}
+	if !set["dim"] && !contains([]string{"mock", "sphere", "ellipsoid", "rosenbrock", "rastrigin"}, b.objective) {
+		spec.Dim = 0 // a registered objective knows its own dimension
+		if !set["noise"] {
+			spec.Noise = 0 // and its noise is its own
+		}
+	}
 	budget := b.budget
 	target := b.target
 	if scenario != "" {
-		for _, name := range []string{"objective", "dim", "items", "optimum", "landscape", "noise-model", "fail-rate", "budget", "noise", "width"} {
+		for _, name := range []string{"objective", "dim", "items", "optimum", "landscape", "noise-model", "fail-rate", "budget", "noise", "width", "opt"} {
 			if set[name] {
 				return nil, h, fmt.Errorf("--%s conflicts with --scenario/--suite, which set it", name)
 			}
@@ -111,6 +137,7 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	if err != nil {
 		return nil, h, err
 	}
+	spec.Dim = f.Dim()
 	if math.IsNaN(target) {
 		target = f.DefaultTarget()
 	}
