@@ -149,6 +149,11 @@ func New(s Spec) (Function, error) {
 	if b, ok := builders[s.Name]; ok {
 		return b(s)
 	}
+	switch s.Name {
+	case "mock", "sphere", "ellipsoid", "rosenbrock", "rastrigin":
+	default:
+		return nil, fmt.Errorf("unknown objective %q (known: %s)", s.Name, strings.Join(Names(), ", "))
+	}
 	if len(s.Options) > 0 {
 		return nil, fmt.Errorf("objective %s takes no options (got %v)", s.Name, s.Options)
 	}
