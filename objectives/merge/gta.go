@@ -54,7 +54,7 @@ func mergeGTA(j *job, out []float32) error {
 		return nil
 	}
 	g := j.method.gta
-	if !j.half() && len(tvs) <= maxFastModelsOverride && (len(tvs) <= maxTiesModels || !g.consensus) && (g.sparsify == sparseNone || (g.sparsify == sparseMagnitude && !j.global.bool("rescale"))) {
+	if !forceGeneral && !j.half() && (len(tvs) <= maxTiesModels || !g.consensus) && (g.sparsify == sparseNone || (g.sparsify == sparseMagnitude && !j.global.bool("rescale"))) {
 		return gtaFast(j, b, tvs, out)
 	}
 	if j.dtype == st.BF16 && g.sparsify == sparseNone && !g.consensus {
@@ -139,9 +139,9 @@ func sparsify(j *job, tv taskVector, d []float32) error {
 	mask := j.sc.get(n)
 	switch sp {
 	case sparseMagnitude:
-		k := int(density * float64(n))
-		if k <= 0 {
-			return fmt.Errorf("%s: model %s: density %v keeps int(%v·%d) = 0 elements (mergekit refuses to zero out the whole tensor)", j.name, j.models[tv.model], density, density, n)
+		k, err := magnitudeK(j, tv, n)
+		if err != nil {
+			return err
 		}
 		sel := selectTopK(d, nil, k, j.workers)
 		for e := range mask {
@@ -186,6 +186,17 @@ func sparsify(j *job, tv taskVector, d []float32) error {
 	}
 	rescaledMasked(j.dtype, d, mask, rescaleNorm)
 	return nil
+}
+
+// magnitudeK is the number of elements magnitude pruning keeps,
+// int(density·n); mergekit refuses k = 0 rather than zero a whole delta.
+func magnitudeK(j *job, tv taskVector, n int) (int, error) {
+	density := tv.p["density"]
+	k := int(density * float64(n))
+	if k <= 0 {
+		return 0, fmt.Errorf("%s: model %s: density %v keeps int(%v·%d) = 0 elements (mergekit refuses to zero out the whole tensor)", j.name, j.models[tv.model], density, density, n)
+	}
+	return k, nil
 }
 
 // rng is model i's random stream for this tensor: a PCG seeded from the

@@ -1,20 +1,13 @@
 package merge
 
-import (
-	"fmt"
-	"math"
-)
-
-// maxFastModels bounds the fused float32 path; more models use the general
-// path (same results, more memory).
-const maxFastModels = 64
+import "math"
 
 // maxTiesModels bounds the fused TIES path, whose weight table has 2^M
-// entries.
+// entries; more models take the general path (same results, more memory).
 const maxTiesModels = 12
 
-// maxFastModelsOverride lets tests force the general path.
-var maxFastModelsOverride = maxFastModels
+// forceGeneral lets tests run the general path where the fused one applies.
+var forceGeneral = false
 
 // gtaFast is the fused float32 path for task arithmetic and TIES (magnitude
 // pruning without rescale): one radix selection per model finds each
@@ -34,9 +27,9 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 			if density >= 1 {
 				continue
 			}
-			k := int(density * float64(n))
-			if k <= 0 {
-				return fmt.Errorf("%s: model %s: density %v keeps int(%v·%d) = 0 elements (mergekit refuses to zero out the whole tensor)", j.name, j.models[tv.model], density, density, n)
+			k, err := magnitudeK(j, tv, n)
+			if err != nil {
+				return err
 			}
 			xs, ks, which = append(xs, tv.x), append(ks, k), append(which, i)
 			sparse[i] = true

@@ -347,9 +347,8 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 
 // generalGTA runs the general (materialising) GTA path on j.
 func generalGTA(t *testing.T, j *job) []float32 {
-	saved := maxFastModelsOverride
-	maxFastModelsOverride = 0
-	defer func() { maxFastModelsOverride = saved }()
+	forceGeneral = true
+	defer func() { forceGeneral = false }()
 	out := make([]float32, len(j.inputs[j.base]))
 	if err := mergeGTA(j, out); err != nil {
 		t.Fatal(err)
