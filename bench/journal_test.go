@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,4 +173,21 @@ func FuzzParseRuns(f *testing.F) {
 			_ = r.Cell()
 		}
 	})
+}
+
+func TestSpearman(t *testing.T) {
+	a := map[string]float64{"x": 1, "y": 2, "z": 3, "w": 4}
+	if rho, n := spearman(a, map[string]float64{"x": 10, "y": 20, "z": 30, "w": 40, "extra": 0}); rho != 1 || n != 4 {
+		t.Errorf("same order: ρ %g over %d", rho, n)
+	}
+	if rho, _ := spearman(a, map[string]float64{"x": 4, "y": 3, "z": 2, "w": 1}); rho != -1 {
+		t.Errorf("reversed: ρ %g", rho)
+	}
+	// Hand-computed with ties: ranks (1,2,3,4) vs (1.5,1.5,3,4): ρ = 0.9487.
+	if rho, _ := spearman(a, map[string]float64{"x": 5, "y": 5, "z": 6, "w": 7}); math.Abs(rho-0.9486832980505138) > 1e-12 {
+		t.Errorf("ties: ρ %g", rho)
+	}
+	if _, n := spearman(a, map[string]float64{"x": 1}); n != 1 {
+		t.Errorf("common keys %d", n)
+	}
 }

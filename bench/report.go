@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/evomerge/evomerge/bench/plots"
 	"github.com/evomerge/evomerge/bench/stats"
 )
@@ -32,6 +34,10 @@ type ReportOptions struct {
 	Plots bool
 	// Preface is markdown placed under the title (links to related pages).
 	Preface string
+	// RankAgainst, if set, holds the runs of other cells (the mock
+	// scenarios); the page then says how well each of them predicted the
+	// ranking of the algorithms in its own cells (Spearman's ρ).
+	RankAgainst []*Run
 }
 
 // Cell holds the runs of one objective configuration.
@@ -106,6 +112,7 @@ type CellStats struct {
 	ART              float64
 	ARTLo, ARTHi     float64              // bootstrap 95% (simulated restarts)
 	RecTrue          stats.MedianInterval // true score of the recommendation
+	HeldOut          float64              // median held-out score of the recommendation (NaN if none)
 	BestObserved     float64              // median
 	AtBudget         [4]float64           // median best true at 10, 25, 50, 100% of the budget
 	Ladder           []int                // successes per ladder target
@@ -201,6 +208,16 @@ func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
 			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
 		}
 		s.BestObserved = stats.Quantile(obs, 0.5)
+		var held []float64
+		for _, r := range rs {
+			if r.RecommendHeldOut != nil {
+				held = append(held, *r.RecommendHeldOut)
+			}
+		}
+		s.HeldOut = math.NaN()
+		if len(held) > 0 {
+			s.HeldOut = stats.Quantile(held, 0.5)
+		}
 		for i, f := range budgetFractions {
 			var at []float64
 			for _, r := range rs {
@@ -333,6 +350,11 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	}
 	b.WriteString("\n")
 
+	if len(o.RankAgainst) > 0 {
+		if err := writeRankAgreement(&b, cells, analyses, o); err != nil {
+			return err
+		}
+	}
 	for i, c := range cells {
 		if err := writeCell(&b, o, c, analyses[i]); err != nil {
 			return err
@@ -390,7 +412,12 @@ func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
 	}
 	fmt.Fprintf(b, "%s; budget %d evaluations; target %s %g.\n\n", desc, r0.Budget, meaning, r0.Target)
 
-	fmt.Fprintf(b, "| algorithm | success [95%%] | evals to target: median [95%% CI] | p10, p90 | aRT [95%%] | p (evals) | recommended true: median [95%% CI] | p (true) | best observed | best true at 10/25/50/100%% budget |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	held := !math.IsNaN(a[0].HeldOut)
+	heldHead, heldSep := "", ""
+	if held {
+		heldHead, heldSep = " recommended held-out (median) |", "---|"
+	}
+	fmt.Fprintf(b, "| algorithm | success [95%%] | evals to target: median [95%% CI] | p10, p90 | aRT [95%%] | p (evals) | recommended true: median [95%% CI] | p (true) |%s best observed | best true at 10/25/50/100%% budget |\n|---|---|---|---|---|---|---|---|%s---|---|\n", heldHead, heldSep)
 	var warnings []string
 	for _, s := range a {
 		extra := ""
@@ -404,11 +431,15 @@ func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
 		for i, v := range s.AtBudget {
 			at[i] = fmtScore(v)
 		}
-		fmt.Fprintf(b, "| %s%s | %d/%d [%.2f, %.2f] | %s [%s, %s] | %s, %s | %s [%s, %s] | %s | %s [%s, %s] | %s | %s | %s |\n",
+		heldCell := ""
+		if held {
+			heldCell = " " + fmtScore(s.HeldOut) + " |"
+		}
+		fmt.Fprintf(b, "| %s%s | %d/%d [%.2f, %.2f] | %s [%s, %s] | %s, %s | %s [%s, %s] | %s | %s [%s, %s] | %s |%s %s | %s |\n",
 			s.Algorithm, extra, s.Successes, s.Runs, s.SuccessLo, s.SuccessHi,
 			fmtEvals(s.ETT.Median), fmtEvals(s.ETT.Lo), fmtEvals(s.ETT.Hi), fmtEvals(s.P10), fmtEvals(s.P90),
 			fmtEvals(s.ART), fmtEvals(s.ARTLo), fmtEvals(s.ARTHi), fmtP(s.PETT),
-			fmtScore(s.RecTrue.Median), fmtScore(s.RecTrue.Lo), fmtScore(s.RecTrue.Hi), fmtP(s.PTrue),
+			fmtScore(s.RecTrue.Median), fmtScore(s.RecTrue.Lo), fmtScore(s.RecTrue.Hi), fmtP(s.PTrue), heldCell,
 			fmtScore(s.BestObserved), strings.Join(at, " / "))
 		if s.ETT.Warning != nil && len(warnings) == 0 {
 			warnings = append(warnings, fmt.Sprintf("%d runs per algorithm are too few for a 95%% interval of the median (≥ 6 needed) or a meaningful test.", s.Runs))
@@ -560,4 +591,94 @@ func writeFileAtomic(path string, data []byte) error {
 		return werr
 	}
 	return nil
+}
+
+// writeRankAgreement says, for every cell of the page and every cell of
+// o.RankAgainst, how well the ranking of the algorithms there (by median
+// true score of the recommendation, held-out where known) agrees with the
+// ranking here: Spearman's ρ over the algorithms both cells ran.
+func writeRankAgreement(b *bytes.Buffer, cells []Cell, analyses [][]CellStats, o ReportOptions) error {
+	others := GroupCells(o.RankAgainst)
+	otherStats := make([][]CellStats, len(others))
+	for i, c := range others {
+		a, err := AnalyzeCell(c, o.Seed)
+		if err != nil {
+			return err
+		}
+		otherStats[i] = a
+	}
+	b.WriteString("## How well the mock scenarios predicted these rankings\n\n")
+	b.WriteString("Spearman's ρ between the ranking of the algorithms in each cell of this page (rows; by median held-out score of the recommendation) and in each mock scenario (columns; by median true score of the recommendation), over the algorithms both ran. ρ = 1: the mock ranks the methods exactly as the real merge does.\n\n| cell |")
+	for _, c := range others {
+		fmt.Fprintf(b, " %s |", c.Key)
+	}
+	b.WriteString("\n|---|")
+	for range others {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for i, c := range cells {
+		fmt.Fprintf(b, "| %s |", c.Key)
+		for j := range others {
+			rho, n := spearman(scoresByAlg(analyses[i]), scoresByAlg(otherStats[j]))
+			if n < 3 {
+				b.WriteString(" — |")
+				continue
+			}
+			fmt.Fprintf(b, " %.2f |", rho)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+	return nil
+}
+
+func scoresByAlg(a []CellStats) map[string]float64 {
+	m := map[string]float64{}
+	for _, s := range a {
+		v := s.HeldOut
+		if math.IsNaN(v) {
+			v = s.RecTrue.Median
+		}
+		m[s.Algorithm] = v
+	}
+	return m
+}
+
+// spearman is the rank correlation of two score maps over their common
+// keys (average ranks for ties), with the number of keys used.
+func spearman(a, b map[string]float64) (float64, int) {
+	var keys []string
+	for k := range a {
+		if _, ok := b[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) < 3 {
+		return math.NaN(), len(keys)
+	}
+	ra, rb := ranks(keys, a), ranks(keys, b)
+	return stat.Correlation(ra, rb, nil), len(keys)
+}
+
+// ranks returns average ranks (1 = lowest) of m's values over keys.
+func ranks(keys []string, m map[string]float64) []float64 {
+	idx := make([]int, len(keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool { return m[keys[idx[i]]] < m[keys[idx[j]]] })
+	r := make([]float64, len(keys))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && m[keys[idx[j+1]]] == m[keys[idx[i]]] {
+			j++
+		}
+		for k := i; k <= j; k++ {
+			r[idx[k]] = float64(i+j)/2 + 1
+		}
+		i = j + 1
+	}
+	return r
 }

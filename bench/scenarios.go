@@ -55,7 +55,7 @@ var Scenarios = []Scenario{
 		Name:      "sd-block-merge",
 		From:      "Stable Diffusion block-weight merger with BO/TPE: 26 block weights, 20 evaluations, ~10 judged images",
 		Objective: objectives.Spec{Name: "mock", Dim: 26, Items: 10, Landscape: "peak", Width: 0.5},
-		Budget:    20, Target: 50,
+		Budget:    20, Target: 70,
 	},
 	{
 		Name:      "crashy-merge",

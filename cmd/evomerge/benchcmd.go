@@ -57,7 +57,7 @@ func (o options) Set(v string) error {
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&b.algs, "algs", strings.Join(algorithms.DefaultNames(), ","), "comma-separated algorithms (known: "+strings.Join(algorithms.Names(), ", ")+")")
+	fs.StringVar(&b.algs, "algs", strings.Join(algorithms.DefaultNames(), ","), "comma-separated algorithms, or all (known: "+strings.Join(algorithms.Names(), ", ")+")")
 	fs.StringVar(&b.objective, "objective", "mock", "objective: "+strings.Join(objectives.Names(), "|"))
 	fs.IntVar(&b.dim, "dim", 4, "dimension")
 	fs.Float64Var(&b.noise, "noise", 1, "σ of additive Gaussian noise")
@@ -92,6 +92,9 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario string) (*bench.Comparison, bench.Header, error) {
 	var h bench.Header
 	algs := splitList(b.algs)
+	if b.algs == "all" {
+		algs = algorithms.Names()
+	}
 	if len(algs) == 0 {
 		return nil, h, fmt.Errorf("--algs is empty")
 	}

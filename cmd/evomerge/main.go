@@ -26,7 +26,6 @@ import (
 	"strings"
 
 	_ "github.com/evomerge/evomerge/objectives/realmerge" // registers the mnist-merge objective
-	"github.com/evomerge/evomerge/objectives/zoo"
 )
 
 // command is one verb of evomerge.
@@ -38,7 +37,7 @@ type command struct {
 // commands holds the verbs; files add theirs in init functions.
 var commands = map[string]command{
 	"merge": {"merge models like mergekit-yaml: evomerge merge RECIPE.yml OUT_DIR", runMerge},
-	"zoo":   {"build the MNIST model zoo or score one of its models (zoo build | zoo eval MODEL_DIR)", zoo.RunCLI},
+	"zoo":   {"build the MNIST model zoo, score one of its models, or print the real-merge baselines (zoo build | zoo eval MODEL_DIR | zoo baselines)", runZoo},
 }
 
 func main() {

@@ -24,6 +24,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	seed := fs.Uint64("seed", 1, "seed of the bootstrap intervals")
 	noPlots := fs.Bool("no-plots", false, "skip the figures")
 	preface := fs.String("preface", "", "a markdown file whose text goes under the title")
+	rankAgainst := fs.String("rank-against", "", "run records of other cells (the mock scenarios): say how well each predicted the rankings here")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: evomerge report [flags] RUNS.jsonl...\n\nRebuilds a results page from the run records written by evomerge bench --journal or --format jsonl.")
 		fs.PrintDefaults()
@@ -50,11 +51,18 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 			return err
 		}
 	}
+	var against []*bench.Run
+	if *rankAgainst != "" {
+		var err error
+		if against, err = bench.ReadRuns(*rankAgainst); err != nil {
+			return err
+		}
+	}
 	cmd := *command
 	if cmd == "" {
 		cmd = "evomerge report " + strings.Join(args, " ")
 	}
-	if err := bench.BuildReport(runs, bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots, Preface: string(pre)}); err != nil {
+	if err := bench.BuildReport(runs, bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots, Preface: string(pre), RankAgainst: against}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s/README.md from %d runs\n", *out, len(runs))
