@@ -61,9 +61,9 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 	for i, tv := range tvs {
 		ws[i] = tv.w
 	}
-	var divTable []float32
+	var scale []float32
 	if g.consensus {
-		divTable = tiesDivTable(ws)
+		scale = tiesScaleTable(ws, normalize, lambda)
 	}
 	parallelFor(n, selChunk, j.workers, func(c, lo, hi int) {
 		bb := b[lo:hi]
@@ -85,7 +85,7 @@ func gtaFast(j *job, b []float32, tvs []taskVector, out []float32) error {
 		for i := range tvs {
 			q[i] = sels[i].chunkQuota(c)
 		}
-		tiesBlock(acc, bb, xs, ws, thr, q, normalize, lambda, divTable)
+		tiesBlock(acc, bb, xs, ws, thr, q, scale)
 	})
 	return nil
 }
@@ -99,11 +99,11 @@ const tiesSub = 512
 // each model's kept weighted delta and sums them in model order (the sign of
 // the sum is the consensus, summed as torch sums the stacked deltas); pass B
 // adds the deltas agreeing with the consensus and records which models
-// agreed as a bit pattern, which indexes divTable (the sum of their weights,
-// in model order, so it rounds exactly like a running sum). The keep and
+// agreed as a bit pattern, which indexes scale (lambda over the sum of their
+// weights, see tiesScaleTable). The keep and
 // sign decisions are branch-free bit arithmetic, since random data would
 // defeat branch prediction; only exact ties at a threshold branch.
-func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []int, normalize bool, lambda float32, divTable []float32) {
+func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []int, scale []float32) {
 	const signBit = 1 << 31
 	var vb [maxTiesModels][tiesSub]uint32
 	var sum, mixed [tiesSub]float32
@@ -152,21 +152,24 @@ func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []
 		}
 		o := out[lo:hi]
 		for e := range o {
-			m := mixed[e]
-			if normalize {
-				m /= divTable[pat[e]]
-			}
-			o[e] = bb[e] + m*lambda
+			o[e] = bb[e] + mixed[e]*scale[pat[e]]
 		}
 	}
 }
 
-// tiesDivTable returns, for every subset of models (bit i = model i), the
-// sum of their weights in model order, with an empty (or zero) sum replaced
-// by 1 as mergekit does.
-func tiesDivTable(ws []float32) []float32 {
+// tiesScaleTable returns, for every subset of models (bit i = model i) that
+// agrees with the consensus, the factor applied to their summed deltas:
+// lambda divided by the sum of their weights (summed in model order, an
+// empty or zero sum replaced by 1, as mergekit does) when normalizing, else
+// lambda. Multiplying by it instead of dividing per element changes results
+// by at most an ulp.
+func tiesScaleTable(ws []float32, normalize bool, lambda float32) []float32 {
 	t := make([]float32, 1<<len(ws))
 	for bits := range t {
+		if !normalize {
+			t[bits] = lambda
+			continue
+		}
 		var s float32
 		for i, w := range ws {
 			if bits>>i&1 == 1 {
@@ -176,7 +179,7 @@ func tiesDivTable(ws []float32) []float32 {
 		if s == 0 {
 			s = 1
 		}
-		t[bits] = s
+		t[bits] = lambda / s
 	}
 	return t
 }
