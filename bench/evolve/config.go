@@ -37,11 +37,13 @@ type Config struct {
 	// objectives (default: the config's path with .best.yml).
 	Output    string          `yaml:"output"`
 	Objective ObjectiveConfig `yaml:"objective"`
+
+	function objectives.Function // built by build, for in-process objectives
 }
 
 // ObjectiveConfig selects and configures the objective.
 type ObjectiveConfig struct {
-	// Kind is scenario, mock or external.
+	// Kind is scenario, mock, mnist or external.
 	Kind string `yaml:"kind"`
 	// Scenario names a preset (kind scenario).
 	Scenario string `yaml:"scenario"`
@@ -52,6 +54,17 @@ type ObjectiveConfig struct {
 	Delay time.Duration `yaml:"delay"`
 	// External configures kind external.
 	External *ExternalConfig `yaml:"external"`
+	// MNIST configures kind mnist, the in-process real-merge objective of
+	// the MNIST zoo (objective mnist-merge of evomerge bench).
+	MNIST *MNISTConfig `yaml:"mnist"`
+}
+
+// MNISTConfig is the real-merge objective's settings: items per
+// evaluation and the options of `evomerge bench --opt` (method, densities,
+// distractors, granularity, …).
+type MNISTConfig struct {
+	Items   int               `yaml:"items"`
+	Options map[string]string `yaml:"options"`
 }
 
 // MockConfig is the mock merge objective's settings.
@@ -181,10 +194,17 @@ func (c *Config) Validate() error {
 			}
 			seen[s] = true
 		}
+	case "mnist":
+		if o.MNIST == nil {
+			o.MNIST = &MNISTConfig{}
+		}
+		if o.MNIST.Items < 0 {
+			return fmt.Errorf("config: objective.mnist.items must not be negative")
+		}
 	case "":
-		return fmt.Errorf("config: objective.kind is missing (scenario, mock or external)")
+		return fmt.Errorf("config: objective.kind is missing (scenario, mock, mnist or external)")
 	default:
-		return fmt.Errorf("config: objective.kind %q: want scenario, mock or external", o.Kind)
+		return fmt.Errorf("config: objective.kind %q: want scenario, mock, mnist or external", o.Kind)
 	}
 	if c.Budget < 1 {
 		return fmt.Errorf("config: budget %d must be at least 1", c.Budget)

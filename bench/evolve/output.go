@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/evomerge/evomerge/objectives"
+	"github.com/evomerge/evomerge/objectives/merge"
 )
 
 // WriteBest writes the run's answer to c.Output atomically: for merges of
@@ -26,9 +27,21 @@ func WriteBest(c *Config, r *Result) error {
 	if !math.IsNaN(r.RecommendedTrue) {
 		fmt.Fprintf(&b, "# true score of this recommendation %.6g\n", r.RecommendedTrue)
 	}
-	switch c.Objective.Kind {
-	case "external":
+	if !math.IsNaN(r.RecommendedHeldOut) {
+		fmt.Fprintf(&b, "# held-out score of this recommendation %.6g\n", r.RecommendedHeldOut)
+	}
+	recipe, hasRecipe := c.function.(interface {
+		DiskRecipe(x []float64) (*merge.Recipe, error)
+	})
+	switch {
+	case c.Objective.Kind == "external":
 		rec, err := c.Objective.External.Genome.Recipe(r.Recommended)
+		if err != nil {
+			return err
+		}
+		b.WriteString(rec.YAML())
+	case hasRecipe:
+		rec, err := recipe.DiskRecipe(r.Recommended)
 		if err != nil {
 			return err
 		}
@@ -57,6 +70,9 @@ func Describe(c *Config, r *Result) string {
 	fmt.Fprintf(&b, "recommended:   %s", objectives.FormatVector(r.Recommended, 3))
 	if !math.IsNaN(r.RecommendedTrue) {
 		fmt.Fprintf(&b, " (true score %.6g)", r.RecommendedTrue)
+	}
+	if !math.IsNaN(r.RecommendedHeldOut) {
+		fmt.Fprintf(&b, " (held-out score %.6g)", r.RecommendedHeldOut)
 	}
 	fmt.Fprintf(&b, "\nwritten to %s; journal %s\n", c.Output, c.Journal)
 	return b.String()

@@ -50,7 +50,10 @@ type Result struct {
 	// RecommendedTrue is the recommendation's true score where the
 	// objective knows it (mock objectives); NaN otherwise.
 	RecommendedTrue float64
-	Maximize        bool
+	// RecommendedHeldOut re-scores it on held-out items where the
+	// objective has them (mnist); NaN otherwise.
+	RecommendedHeldOut float64
+	Maximize           bool
 }
 
 // evaluator scores candidate index on a device slot.
@@ -93,6 +96,10 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (*Resu
 	if truth != nil && res.Recommended != nil {
 		res.RecommendedTrue = truth(res.Recommended)
 	}
+	res.RecommendedHeldOut = math.NaN()
+	if h, ok := c.function.(objectives.HeldOuter); ok && res.Recommended != nil {
+		res.RecommendedHeldOut = h.HeldOut(res.Recommended)
+	}
 	return res, nil
 }
 
@@ -101,16 +108,19 @@ func (c *Config) build() (evaluator, algorithms.Problem, []string, bool, func([]
 	var p algorithms.Problem
 	o := c.Objective
 	switch o.Kind {
-	case "scenario", "mock":
+	case "scenario", "mock", "mnist":
 		spec := objectives.Spec{}
-		if o.Kind == "scenario" {
+		switch o.Kind {
+		case "mnist":
+			spec = objectives.Spec{Name: "mnist-merge", Items: o.MNIST.Items, Options: o.MNIST.Options, Seed: c.Seed}
+		case "scenario":
 			sc, err := bench.LookupScenario(o.Scenario)
 			if err != nil {
 				return nil, p, nil, false, nil, err
 			}
 			spec = sc.Objective
 			spec.Seed = c.Seed
-		} else {
+		default:
 			spec = o.mockSpec(c.Seed)
 		}
 		f, err := objectives.New(spec)
@@ -136,6 +146,7 @@ func (c *Config) build() (evaluator, algorithms.Problem, []string, bool, func([]
 			rng := rand.New(rand.NewPCG(seed^0x6e6f697365, uint64(index)*0x9e3779b97f4a7c15+1))
 			return f.Evaluate(ctx, x, rng)
 		}
+		c.function = f
 		return eval, p, []string{"0"}, f.Sense() == objectives.Maximize, f.True, nil
 	case "external":
 		e := o.External
