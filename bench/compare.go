@@ -36,6 +36,8 @@ type Comparison struct {
 	// Skip, if set, reports runs already recorded (by algorithm and seed)
 	// so that a resumed suite does not repeat them.
 	Skip func(alg string, seed uint64) bool
+	// Reeval sets the re-evaluation recommendation policy of every run.
+	Reeval Reeval
 	// Done, if set, is called as each run finishes (from one goroutine at a
 	// time), e.g. to append it to a journal.
 	Done func(*Run) error
@@ -46,6 +48,9 @@ func (c *Comparison) CellKey() string {
 	r := Run{Scenario: c.Scenario, Objective: c.Objective.Name, Dim: c.Objective.Dim, Noise: c.Objective.Noise,
 		Items: c.Objective.Items, Landscape: c.Objective.Landscape, NoiseModel: c.Objective.NoiseModel,
 		FailRate: c.Objective.FailRate, Width: c.Objective.Width, Options: c.Objective.Options, Budget: c.Budget, Target: c.Target}
+	if c.Reeval.Top > 0 {
+		r.Policy = c.Reeval.String()
+	}
 	return r.Cell()
 }
 
@@ -81,7 +86,7 @@ func (c *Comparison) Jobs() ([]Job, error) {
 			jobs = append(jobs, Job{
 				Scenario: c.Scenario, Algorithm: alg, Settings: c.Settings[alg], Objective: obj,
 				Seed:   DeriveSeed(c.Seed, alg, strconv.Itoa(i)),
-				Budget: c.Budget, Target: c.Target, EvalTimeout: c.EvalTimeout,
+				Budget: c.Budget, Target: c.Target, EvalTimeout: c.EvalTimeout, Reeval: c.Reeval,
 			})
 		}
 	}

@@ -14,7 +14,9 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/evomerge/evomerge/algorithms"
@@ -55,10 +57,22 @@ type Job struct {
 	// StopAtTarget ends the run once the target is reached, as the
 	// original simulator did; evaluations to target are unaffected.
 	StopAtTarget bool
+	// Reeval, when Top > 0, makes the recommendation "best after
+	// re-evaluation": the optimiser gets Budget − Top·Times evaluations,
+	// then the Top best observed points are each evaluated Times more and
+	// the one with the best mean of these fresh evaluations is recommended
+	// (the first observation is left out: it was selected for being lucky).
+	Reeval Reeval
 	// Observe, if set, is called after every evaluation with the run so
 	// far; returning false ends the run.
 	Observe func(Progress) bool
 }
+
+// Reeval configures the re-evaluation recommendation policy.
+type Reeval struct{ Top, Times int }
+
+// String prints the policy as "reeval TOPxTIMES".
+func (r Reeval) String() string { return fmt.Sprintf("reeval %dx%d", r.Top, r.Times) }
 
 // Progress is what an observer sees after each evaluation.
 type Progress struct {
@@ -104,6 +118,9 @@ type Run struct {
 	BestTrue      float64   `json:"best_true"`
 	Recommended   []float64 `json:"recommended"`
 	RecommendTrue float64   `json:"recommended_true"`
+	// Policy is the recommendation policy when the harness sets one
+	// ("reeval 3x4"); empty means the method's own (see algorithms.Entry).
+	Policy string `json:"policy,omitempty"`
 	// RecommendHeldOut re-scores the recommendation on held-out items, for
 	// objectives that have them (objectives.HeldOuter).
 	RecommendHeldOut *float64          `json:"recommended_heldout,omitempty"`
@@ -148,6 +165,9 @@ func (r *Run) Cell() string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		c += "/" + k + "=" + r.Options[k]
+	}
+	if r.Policy != "" {
+		c += "/" + strings.ReplaceAll(r.Policy, " ", "=")
 	}
 	return c + fmt.Sprintf("/budget=%d/target=%s", r.Budget, fmtG(r.Target))
 }
@@ -228,9 +248,25 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		bestObserved: math.NaN(), bestTrue: math.NaN(),
 	}
 	algRNG := rand.New(rand.NewPCG(job.Seed, 0x616c67)) // "alg"
+	t.limit = job.Budget
+	if job.Reeval.Top > 0 || job.Reeval.Times > 0 {
+		reserve := job.Reeval.Top * job.Reeval.Times
+		if job.Reeval.Top < 1 || job.Reeval.Times < 1 || reserve >= job.Budget {
+			return nil, fmt.Errorf("%s: needs at least one point and one re-evaluation, and fewer than the budget of %d evaluations", job.Reeval, job.Budget)
+		}
+		t.limit = job.Budget - reserve
+		run.Policy = job.Reeval.String()
+	}
 
 	start := time.Now()
 	rec, runErr := safeMinimize(ctx, opt, prob, t, algRNG)
+	if job.Reeval.Top > 0 && errors.Is(runErr, ErrBudget) && t.fault == nil && len(t.top) > 0 {
+		var best []float64
+		best, runErr = t.reevaluate(ctx)
+		if best != nil {
+			rec = best
+		}
+	}
 	run.WallMS = float64(time.Since(start).Microseconds()) / 1000
 
 	if ctx.Err() != nil {
@@ -313,6 +349,55 @@ type tracker struct {
 	worstLoss    float64
 	failures     int
 	firstFailure string
+	limit        int       // evaluations the optimiser may use
+	top          []scoredX // the best observed points, best first (Reeval)
+}
+
+// scoredX is an observed point and its loss.
+type scoredX struct {
+	loss float64
+	x    []float64
+}
+
+// keepTop records x among the k best observed points.
+func (t *tracker) keepTop(loss float64, x []float64) {
+	k := t.job.Reeval.Top
+	if k <= 0 || (len(t.top) == k && loss >= t.top[k-1].loss) {
+		return
+	}
+	for _, c := range t.top {
+		if slices.Equal(c.x, x) {
+			return // a point evaluated twice is one candidate
+		}
+	}
+	i := sort.Search(len(t.top), func(i int) bool { return t.top[i].loss > loss })
+	t.top = slices.Insert(t.top, i, scoredX{loss, slices.Clone(x)})
+	if len(t.top) > k {
+		t.top = t.top[:k]
+	}
+}
+
+// reevaluate spends the reserved evaluations on the best observed points
+// and returns the one with the best mean of its fresh evaluations.
+func (t *tracker) reevaluate(ctx context.Context) ([]float64, error) {
+	t.limit = t.job.Budget
+	top := slices.Clone(t.top)
+	var best []float64
+	bestMean := math.Inf(1)
+	for _, c := range top {
+		sum := 0.0
+		for range t.job.Reeval.Times {
+			f, err := t.Eval(ctx, c.x)
+			if err != nil {
+				return best, err
+			}
+			sum += f
+		}
+		if m := sum / float64(t.job.Reeval.Times); m < bestMean {
+			bestMean, best = m, c.x
+		}
+	}
+	return best, nil
 }
 
 // penalty is the loss reported for a failed evaluation: the worst loss
@@ -340,7 +425,7 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	if t.stopped {
 		return 0, errStopped
 	}
-	if t.used >= t.job.Budget {
+	if t.used >= t.limit {
 		return 0, ErrBudget
 	}
 	if len(x) != t.f.Dim() {
@@ -390,6 +475,7 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	if t.used == 1 || loss > t.worstLoss {
 		t.worstLoss = loss
 	}
+	t.keepTop(loss, x)
 	if t.bestX == nil || loss < t.bestLoss {
 		t.bestLoss = loss
 		t.bestObserved = v.Observed

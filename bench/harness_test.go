@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +229,40 @@ func TestBadJobsAreRejected(t *testing.T) {
 	c.Budget = 0
 	if _, err := c.Run(context.Background()); err == nil {
 		t.Error("zero budget accepted")
+	}
+}
+
+// TestReevaluationPolicy checks the "best after re-evaluation" policy:
+// the budget stays exact, the reserve is spent on the best points, and the
+// recommendation is one of them.
+func TestReevaluationPolicy(t *testing.T) {
+	var seen [][]float64
+	job := Job{Algorithm: "random", Objective: objectives.Spec{Name: "mock", Dim: 4, Items: 50, Seed: 1}, Seed: 3, Budget: 100,
+		Target: 99, Reeval: Reeval{Top: 3, Times: 5}, Observe: func(p Progress) bool {
+			seen = append(seen, append([]float64(nil), p.X...))
+			return true
+		}}
+	r, err := Execute(context.Background(), job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.EvalsUsed != 100 || r.Policy != "reeval 3x5" || !strings.Contains(r.Cell(), "reeval=3x5") {
+		t.Fatalf("evals %d, policy %q, cell %q", r.EvalsUsed, r.Policy, r.Cell())
+	}
+	// The last 15 evaluations re-evaluate 3 earlier points 5 times each.
+	last := seen[85:]
+	for i := 0; i < 15; i += 5 {
+		for j := 1; j < 5; j++ {
+			if !slices.Equal(last[i], last[i+j]) {
+				t.Fatalf("re-evaluation %d is not of one point", i+j)
+			}
+		}
+	}
+	if !slices.Equal(r.Recommended, last[0]) && !slices.Equal(r.Recommended, last[5]) && !slices.Equal(r.Recommended, last[10]) {
+		t.Errorf("recommendation %v is none of the re-evaluated points", r.Recommended)
+	}
+	job.Reeval = Reeval{Top: 10, Times: 10}
+	if _, err := Execute(context.Background(), job); err == nil {
+		t.Error("a reserve of the whole budget accepted")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ type benchFlags struct {
 	resume                  bool
 	report                  string
 	opts                    options
+	reeval                  string
 }
 
 // options collects repeatable --opt name=value flags.
@@ -78,6 +80,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&b.width, "width", 0, "mock only: peak width per coordinate (0 means 0.25, the pycma set-up; scenarios use 0.5)")
 	b.opts = options{}
 	fs.Var(b.opts, "opt", "option of a registered objective, name=value (repeatable), e.g. --objective mnist-merge --opt method=ties")
+	fs.StringVar(&b.reeval, "reeval", "", "recommendation policy \"best after re-evaluation\": TOPxTIMES (e.g. 3x4) keeps TOP·TIMES evaluations of the budget to re-evaluate the TOP best observed points TIMES each, and recommends the best mean")
 	fs.StringVar(&b.scenario, "scenario", "", "run a preset scenario (see --list-scenarios); sets objective, dimension, items, landscape, budget and target")
 	fs.BoolVar(&b.suite, "suite", false, "run every scenario")
 	fs.BoolVar(&b.listScenarios, "list-scenarios", false, "list the scenarios and exit")
@@ -202,6 +205,16 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if b.report != "" && b.journal == "" {
 		return fmt.Errorf("--report needs --journal FILE: the report is built from the raw records")
 	}
+	var reeval bench.Reeval
+	if b.reeval != "" {
+		top, times, ok := strings.Cut(b.reeval, "x")
+		var err1, err2 error
+		reeval.Top, err1 = strconv.Atoi(top)
+		reeval.Times, err2 = strconv.Atoi(times)
+		if !ok || err1 != nil || err2 != nil || reeval.Top < 1 || reeval.Times < 1 {
+			return fmt.Errorf("--reeval %q: want TOPxTIMES, e.g. 3x4", b.reeval)
+		}
+	}
 	if b.suite && !set["algs"] {
 		b.algs = strings.Join(algorithms.Names(), ",")
 	}
@@ -219,6 +232,10 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		c, h, err := b.comparison(stderr, set, sc)
 		if err != nil {
 			return err
+		}
+		c.Reeval = reeval
+		if reeval.Top*reeval.Times >= c.Budget {
+			return fmt.Errorf("--reeval %s reserves %d of a budget of %d evaluations", b.reeval, reeval.Top*reeval.Times, c.Budget)
 		}
 		comps = append(comps, c)
 		headers = append(headers, h)
