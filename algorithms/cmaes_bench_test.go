@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/algorithms"
+	"github.com/evomerge/evomerge/objectives"
 )
 
 // BenchmarkCMAESOverhead measures CMA-ES's own cost per generation
@@ -33,7 +34,7 @@ func BenchmarkCMAESOverhead(b *testing.B) {
 				xs := c.Ask(rng)
 				fs = fs[:0]
 				for _, x := range xs {
-					fs = append(fs, cmaSphere(x))
+					fs = append(fs, objectives.Sphere(x))
 				}
 				c.Tell(xs, fs)
 			}

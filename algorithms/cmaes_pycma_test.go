@@ -26,6 +26,7 @@ import (
 	"github.com/aclements/go-moremath/stats"
 
 	"github.com/evomerge/evomerge/algorithms"
+	"github.com/evomerge/evomerge/objectives"
 )
 
 const cmaPycmaDir = "../testdata/pycma"
@@ -65,48 +66,10 @@ func (o *cmaCountingObjective) Eval(_ context.Context, x []float64) (float64, er
 	return f, nil
 }
 
-// Classic test functions, f_opt = 0 at the origin.
-func cmaSphere(x []float64) float64 {
-	s := 0.0
-	for _, v := range x {
-		s += v * v
-	}
-	return s
-}
-
-func cmaEllipsoid(x []float64) float64 {
-	n := len(x)
-	s := 0.0
-	for i, v := range x {
-		e := 0.0
-		if n > 1 {
-			e = 6 * float64(i) / float64(n-1)
-		}
-		s += math.Pow(10, e) * v * v
-	}
-	return s
-}
-
-// cmaRosenbrock is shifted so that its optimum is at the origin.
-func cmaRosenbrock(x []float64) float64 {
-	s := 0.0
-	for i := 0; i+1 < len(x); i++ {
-		a, b := x[i]+1, x[i+1]+1
-		s += 100*(b-a*a)*(b-a*a) + (1-a)*(1-a)
-	}
-	return s
-}
-
-func cmaRastrigin(x []float64) float64 {
-	s := 10 * float64(len(x))
-	for _, v := range x {
-		s += v*v - 10*math.Cos(2*math.Pi*v)
-	}
-	return s
-}
-
+// The classic functions are the project's own (objectives), with f_opt = 0
+// at the origin as pycma ran them: the comparison checks them too.
 var cmaClassicFuncs = map[string]func([]float64) float64{
-	"sphere": cmaSphere, "ellipsoid": cmaEllipsoid, "rosenbrock": cmaRosenbrock, "rastrigin": cmaRastrigin,
+	"sphere": objectives.Sphere, "ellipsoid": objectives.Ellipsoid, "rosenbrock": objectives.Rosenbrock, "rastrigin": objectives.Rastrigin,
 }
 
 // Seeds: each run's randomness comes from PCG streams keyed by the seed;

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/evomerge/evomerge/algorithms"
+	"github.com/evomerge/evomerge/objectives"
 )
 
 func TestCMAESRegisteredWithFlags(t *testing.T) {
@@ -107,7 +108,7 @@ func TestCMAESHostileObjective(t *testing.T) {
 			case 3:
 				return -1e308, false
 			}
-			return -cmaSphere(x), false // unbounded below without the box
+			return -objectives.Sphere(x), false // unbounded below without the box
 		}}
 		if bounded {
 			obj.box = &p
@@ -137,7 +138,7 @@ func TestCMAESDeterministic(t *testing.T) {
 		var trace []float64
 		obj := &cmaCountingObjective{budget: 600, eval: func(x []float64) (float64, bool) {
 			trace = append(trace, x...)
-			return cmaEllipsoid(x), false
+			return objectives.Ellipsoid(x), false
 		}}
 		rec, err := c.Minimize(context.Background(), p, obj, rand.New(rand.NewPCG(11, 12)))
 		if err != algorithms.ErrStop {

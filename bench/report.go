@@ -381,7 +381,7 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 		}
 	}
 	b.WriteString(".\n")
-	return writeFileAtomic(filepath.Join(o.Dir, "README.md"), b.Bytes())
+	return WriteFileAtomic(filepath.Join(o.Dir, "README.md"), b.Bytes())
 }
 
 func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
@@ -568,9 +568,9 @@ func fmtP(p float64) string {
 	return fmt.Sprintf("%.3f", p)
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames
+// WriteFileAtomic writes data to a temporary file beside path and renames
 // it, so path never holds a half-written file.
-func writeFileAtomic(path string, data []byte) error {
+func WriteFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err

@@ -3,10 +3,9 @@ package evolve
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/evomerge/evomerge/bench"
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/merge"
 )
@@ -49,7 +48,7 @@ func WriteBest(c *Config, r *Result) error {
 	default:
 		fmt.Fprintf(&b, "params: %s\n", yamlList(r.Recommended))
 	}
-	return writeAtomic(c.Output, []byte(b.String()))
+	return bench.WriteFileAtomic(c.Output, []byte(b.String()))
 }
 
 func yamlList(x []float64) string {
@@ -76,25 +75,4 @@ func Describe(c *Config, r *Result) string {
 	}
 	fmt.Fprintf(&b, "\nwritten to %s; journal %s\n", c.Output, c.Journal)
 	return b.String()
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, werr := f.Write(data)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(f.Name(), 0o644)
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-	}
-	return werr
 }
