@@ -43,15 +43,22 @@ type Comparison struct {
 	Done func(*Run) error
 }
 
-// CellKey is the Run.Cell of every run of the comparison.
-func (c *Comparison) CellKey() string {
-	r := Run{Scenario: c.Scenario, Objective: c.Objective.Name, Dim: c.Objective.Dim, Noise: c.Objective.Noise,
+// CellKey is the Run.Cell of every run of the comparison. It builds the
+// objective, whose name and dimension are part of the key.
+func (c *Comparison) CellKey() (string, error) {
+	spec := c.Objective
+	spec.Seed = c.Seed
+	f, err := objectives.New(spec)
+	if err != nil {
+		return "", err
+	}
+	r := Run{Scenario: c.Scenario, Objective: f.Name(), Dim: f.Dim(), Noise: c.Objective.Noise,
 		Items: c.Objective.Items, Landscape: c.Objective.Landscape, NoiseModel: c.Objective.NoiseModel,
 		FailRate: c.Objective.FailRate, Width: c.Objective.Width, Options: c.Objective.Options, Budget: c.Budget, Target: c.Target}
 	if c.Reeval.Top > 0 {
 		r.Policy = c.Reeval.String()
 	}
-	return r.Cell()
+	return r.Cell(), nil
 }
 
 // Jobs expands the comparison into its jobs, in a fixed order. A job's seed

@@ -142,6 +142,18 @@ func (r *Run) Cell() string {
 	if r.Scenario != "" {
 		return r.Scenario
 	}
+	if strings.Contains(r.Objective, "/") {
+		// A registered objective whose name already lists its settings
+		// (mnist-merge/ties/densities/…): add only what it leaves out.
+		c := fmt.Sprintf("%s/dim=%d", r.Objective, r.Dim)
+		if r.Items > 0 {
+			c += fmt.Sprintf("/items=%d", r.Items)
+		}
+		if r.Policy != "" {
+			c += "/" + strings.ReplaceAll(r.Policy, " ", "=")
+		}
+		return c + fmt.Sprintf("/budget=%d/target=%s", r.Budget, fmtG(r.Target))
+	}
 	c := fmt.Sprintf("%s/dim=%d/noise=%s", r.Objective, r.Dim, fmtG(r.Noise))
 	if r.Items > 0 {
 		c += fmt.Sprintf("/items=%d", r.Items)

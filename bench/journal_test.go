@@ -34,7 +34,10 @@ func runJournaled(t *testing.T, path string, resume bool, stopAfter int) error {
 	for _, r := range done {
 		seen[fmt.Sprintf("%s|%s|%d", r.Cell(), r.Algorithm, r.Seed)] = true
 	}
-	cell := c.CellKey()
+	cell, err := c.CellKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.Skip = func(alg string, seed uint64) bool { return seen[fmt.Sprintf("%s|%s|%d", cell, alg, seed)] }
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

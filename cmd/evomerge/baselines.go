@@ -20,31 +20,13 @@ func runZoo(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	return zoo.RunCLI(ctx, stdout, stderr, args)
 }
 
-// zooBaselines prints, as markdown, what an evolved merge of the default
+// zooBaselines prints, as markdown, what an evolved merge of the
 // mnist-merge objective must beat: each zoo model alone, the untuned merge
 // of every method at mergekit's default parameters, and hand-picked
-// recipes, all as held-out accuracy on the target task.
+// recipes, all as held-out accuracy on the target task — for the default
+// zoo and for the zoo with a distractor expert.
 func zooBaselines(w io.Writer) error {
-	z, err := zoo.Build(zoo.Config{Seed: 1})
-	if err != nil {
-		return err
-	}
-	held := zoo.Range(1000, 10000)
 	fmt.Fprintf(w, "## Baselines\n\nHeld-out accuracy (MNIST test items 1,000–9,999, never used in a search) on the target task — permuted labels of shifted digits — of zoo seed 1. Made by `evomerge zoo baselines`.\n\n")
-	fmt.Fprintf(w, "| model or recipe | held-out accuracy %% |\n|---|---|\n")
-	for _, m := range z.Models {
-		acc, err := zoo.EvaluateFolder(z.Path(m), "target", held)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "| %s model alone | %.1f |\n", m, 100*acc)
-	}
-	type row struct {
-		name string
-		cfg  realmerge.Config
-		x    func(o *realmerge.Objective) []float64
-	}
-	const zooSeed = 1
 	fill := func(v float64) func(o *realmerge.Objective) []float64 {
 		return func(o *realmerge.Objective) []float64 {
 			x := make([]float64, o.Dim())
@@ -54,34 +36,81 @@ func zooBaselines(w io.Writer) error {
 			return x
 		}
 	}
-	rows := []row{
+	prototype := func(o *realmerge.Objective) []float64 {
+		a, b := []float64{1.30, 1.76, 0.16}, []float64{0.45, 0.73, 2.97}
+		x := make([]float64, o.Dim())
+		for g := range 3 {
+			x[o.Gene(g, zoo.Reader, "weight")] = a[g]
+			x[o.Gene(g, zoo.Skill, "weight")] = b[g]
+		}
+		return x
+	}
+	plain := zoo.Config{Seed: 1}
+	if err := baselineTable(w, "Reader and skill experts (the 6-gene objective: task arithmetic, a weight per expert and layer)", plain, []baselineRow{
 		{"task_arithmetic, weights 1/M = 0.5 (mergekit-evolve's start)", realmerge.Config{}, fill(0.5)},
 		{"task_arithmetic, weights 1", realmerge.Config{}, fill(1)},
 		{"ties, weights 1, density 0.5, normalize (mergekit's defaults)", realmerge.Config{Method: "ties", Normalize: true}, fill(1)},
 		{"ties, weights 1, density 0.5, no normalize", realmerge.Config{Method: "ties"}, fill(1)},
 		{"dare_ties, weights 1, density 0.5, normalize", realmerge.Config{Method: "dare_ties", Normalize: true}, fill(1)},
-		{"per-layer task_arithmetic, the hand-picked vector of the measured prototype (reader 1.30, 1.76, 0.16; skill 0.45, 0.73, 2.97 by layer)", realmerge.Config{},
+		{"per-layer task_arithmetic, the hand-picked vector of the measured prototype (reader 1.30, 1.76, 0.16; skill 0.45, 0.73, 2.97 by layer)", realmerge.Config{}, prototype},
+	}); err != nil {
+		return err
+	}
+	if err := bestGlobalPair(w, plain); err != nil {
+		return err
+	}
+	distract := zoo.Config{Seed: 1, Distractors: []string{"rot90"}}
+	return baselineTable(w, "With a distractor expert (rotated digits), the 18-gene objective: ties with a weight and a density per expert and layer", distract, []baselineRow{
+		{"task_arithmetic, weights 1/M = 1/3", realmerge.Config{}, fill(1.0 / 3)},
+		{"task_arithmetic, weights 1", realmerge.Config{}, fill(1)},
+		{"ties, weights 1, density 0.5, normalize (mergekit's defaults)", realmerge.Config{Method: "ties", Normalize: true}, fill(1)},
+		{"ties, weights 1, density 0.5, no normalize", realmerge.Config{Method: "ties"}, fill(1)},
+		{"ties, reader and skill 1, distractor 0, density 0.5, no normalize (knowing which expert to drop)", realmerge.Config{Method: "ties"},
 			func(o *realmerge.Objective) []float64 {
-				a, b := []float64{1.30, 1.76, 0.16}, []float64{0.45, 0.73, 2.97}
-				x := make([]float64, o.Dim())
+				x := fill(1)(o)
 				for g := range 3 {
-					x[o.Gene(g, zoo.Reader, "weight")] = a[g]
-					x[o.Gene(g, zoo.Skill, "weight")] = b[g]
+					x[o.Gene(g, "rot90", "weight")] = 0
 				}
 				return x
 			}},
+	})
+}
+
+type baselineRow struct {
+	name string
+	cfg  realmerge.Config
+	x    func(o *realmerge.Objective) []float64
+}
+
+func baselineTable(w io.Writer, title string, zc zoo.Config, rows []baselineRow) error {
+	z, err := zoo.Build(zc)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "### %s\n\n| model or recipe | held-out accuracy %% |\n|---|---|\n", title)
+	for _, m := range z.Models {
+		acc, err := zoo.EvaluateFolder(z.Path(m), "target", zoo.Range(1000, 10000))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "| %s model alone | %.1f |\n", m, 100*acc)
 	}
 	for _, r := range rows {
-		r.cfg.Zoo = zoo.Config{Seed: zooSeed}
+		r.cfg.Zoo = zc
 		o, err := realmerge.New(r.cfg)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "| %s | %.1f |\n", r.name, o.HeldOut(r.x(o)))
 	}
-	// The best a person would find by hand: a grid over one global weight
-	// per expert, chosen on the search pool, reported on held-out items.
-	o, err := realmerge.New(realmerge.Config{Zoo: zoo.Config{Seed: zooSeed}, Granularity: "global"})
+	return nil
+}
+
+// bestGlobalPair adds the best a person would find by hand: a grid over
+// one global weight per expert, chosen on the search pool, reported on the
+// held-out items.
+func bestGlobalPair(w io.Writer, zc zoo.Config) error {
+	o, err := realmerge.New(realmerge.Config{Zoo: zc, Granularity: "global"})
 	if err != nil {
 		return err
 	}

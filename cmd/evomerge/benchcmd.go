@@ -256,7 +256,10 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 			fmt.Fprintf(stderr, "resuming %s: %d runs already recorded\n", b.journal, len(done))
 		}
 		for _, c := range comps {
-			cell := c.CellKey()
+			cell, err := c.CellKey()
+			if err != nil {
+				return err
+			}
 			c.Skip = func(alg string, seed uint64) bool { return recorded[fmt.Sprintf("%s|%s|%d", cell, alg, seed)] }
 			c.Done = journal.Append
 		}
