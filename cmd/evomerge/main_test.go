@@ -93,6 +93,9 @@ func TestBadInputGivesClearErrors(t *testing.T) {
 		{[]string{"bench", "--set", "cmaes"}, "alg.param=value"},
 		{[]string{"bench", "--algs", "ga", "--set", "random.batch=3"}, "not selected"},
 		{[]string{"bench", "--seeds", "0"}, "seeds"},
+		{[]string{"bench", "--reeval", "3"}, "TOPxTIMES"},
+		{[]string{"bench", "--reeval", "50x50"}, "reserves"},
+		{[]string{"bench", "--opt", "method=ties"}, "takes no options"},
 	}
 	for _, c := range cases {
 		_, _, err := runArgs(t, c.args...)
