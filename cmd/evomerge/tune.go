@@ -104,13 +104,17 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	for i, r := range rows {
 		mark := "reference"
 		if !r.IsDefault {
+			p := fmt.Sprintf("p=%.3f", r.P)
+			if r.P < 0.001 {
+				p = "p<0.001"
+			}
 			switch {
 			case r.P >= 0.05:
 				mark = fmt.Sprintf("~ (p=%.2f)", r.P)
 			case r.Better:
-				mark = fmt.Sprintf("better (p=%.3f)", r.P)
+				mark = "better (" + p + ")"
 			default:
-				mark = fmt.Sprintf("worse (p=%.3f)", r.P)
+				mark = "worse (" + p + ")"
 			}
 		}
 		ci := fmt.Sprintf("%.2f [%.2f, %.2f]", r.RecTrue.Median, r.RecTrue.Lo, r.RecTrue.Hi)
