@@ -96,6 +96,7 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	fmt.Fprintf(stdout, "Tuning %s on %s\n", *alg, h.Describe())
 	var opts []tablewriter.Option
 	if *format == "markdown" {
+		fmt.Fprintln(stdout)
 		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
 	}
 	opts = append(opts, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight))
