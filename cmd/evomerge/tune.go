@@ -59,7 +59,7 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	grid := gridFlag{}
 	fs.Var(grid, "grid", "hyperparameter values to try, param=v1,v2,… (repeatable; default: the algorithm's built-in grid)")
 	format := fs.String("format", "table", "table|markdown")
-	plot := fs.String("plot", "", "also draw the median score against the first grid parameter to this .png or .svg file")
+	plot := fs.String("plot", "", "also draw the median score against the grid parameter with the most values to this .png or .svg file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: evomerge tune [flags]\n\nRuns every setting of a hyperparameter grid on the same seeds and ranks the settings by the true score of the final recommendation, each with a 95% interval and a Holm-corrected Mann–Whitney test against the defaults.")
 		fs.PrintDefaults()
@@ -140,8 +140,9 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	return nil
 }
 
-// tunePlot draws, for the first grid parameter, the best median score over
-// the other parameters at each of its values, with that row's interval.
+// tunePlot draws, for the grid parameter with the most values (the first
+// by name on a tie), the best median score over the other parameters at
+// each of its values, with that row's interval.
 func tunePlot(path, alg string, grid map[string][]string, rows []bench.TuneRow) error {
 	keys := make([]string, 0, len(grid))
 	for k := range grid {
@@ -149,6 +150,11 @@ func tunePlot(path, alg string, grid map[string][]string, rows []bench.TuneRow) 
 	}
 	sort.Strings(keys)
 	param := keys[0]
+	for _, k := range keys {
+		if len(grid[k]) > len(grid[param]) {
+			param = k
+		}
+	}
 	best := map[float64]bench.TuneRow{}
 	for _, r := range rows {
 		if r.IsDefault {
