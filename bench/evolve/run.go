@@ -181,6 +181,7 @@ type objective struct {
 	best                     *Entry
 	worst                    float64
 	scored                   int
+	shown                    *Entry // the best evaluation reported so far, for progress lines
 }
 
 func (o *objective) Eval(ctx context.Context, x []float64) (float64, error) {
@@ -342,7 +343,11 @@ func (o *objective) report(e *Entry) {
 		fmt.Fprintf(o.progress, "eval %d/%d on slot %s failed (%.0f ms): %s\n", e.Index, o.budget, e.Slot, e.MS, e.Error)
 		return
 	}
-	fmt.Fprintf(o.progress, "eval %d/%d on slot %s: score %.4g (%.0f ms)\n", e.Index, o.budget, e.Slot, *e.Observed, e.MS)
+	if o.shown == nil || o.better(*e.Observed, *o.shown.Observed) {
+		o.shown = e
+	}
+	fmt.Fprintf(o.progress, "eval %d/%d on slot %s: score %.4g (%.0f ms); best so far %.4g at eval %d\n",
+		e.Index, o.budget, e.Slot, *e.Observed, e.MS, *o.shown.Observed, o.shown.Index)
 }
 
 // journalFile is the append-only journal.
