@@ -194,3 +194,25 @@ func TestSpearman(t *testing.T) {
 		t.Errorf("common keys %d", n)
 	}
 }
+
+func TestReportRankAgreement(t *testing.T) {
+	a, err := journalComparison().Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := journalComparison()
+	other.Objective.Dim = 6
+	b, err := other.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := BuildReport(a, ReportOptions{Dir: dir, Command: "x", Seed: 1, RankAgainst: b}); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+	want := "## How well the mock scenarios predicted these rankings"
+	if !bytes.Contains(page, []byte(want)) || !bytes.Contains(page, []byte(b[0].Cell())) {
+		t.Errorf("page lacks the rank agreement section or the other cell:\n%s", page)
+	}
+}
