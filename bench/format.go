@@ -136,10 +136,21 @@ func WriteBenchFormat(w io.Writer, runs []*Run) error {
 	return nil
 }
 
+// benchName keys a run by its cell, in benchstat's name=value form (no
+// spaces or slashes inside a value).
 func benchName(r *Run) string {
-	name := fmt.Sprintf("BenchmarkConverge/obj=%s/dim=%d/noise=%s", r.Objective, r.Dim, fmtG(r.Noise))
+	if r.Scenario != "" {
+		return "BenchmarkConverge/scenario=" + r.Scenario + "/alg=" + r.Algorithm
+	}
+	name := fmt.Sprintf("BenchmarkConverge/obj=%s/dim=%d/noise=%s", strings.ReplaceAll(r.Objective, "/", "-"), r.Dim, fmtG(r.Noise))
 	if r.Items > 0 {
 		name += fmt.Sprintf("/items=%d", r.Items)
+	}
+	if r.Landscape != "" {
+		name += "/landscape=" + r.Landscape
+	}
+	if r.Policy != "" {
+		name += "/policy=" + strings.ReplaceAll(r.Policy, " ", "-")
 	}
 	return name + "/alg=" + r.Algorithm
 }
