@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -36,7 +37,22 @@ type Header struct {
 func Write(w io.Writer, format string, h Header, runs []*Run) error {
 	switch format {
 	case "table", "markdown":
-		return writeTable(w, format == "markdown", h, Summarize(runs))
+		if err := writeTable(w, format == "markdown", h, Summarize(runs)); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "\nHyperparameters:")
+		if format == "markdown" {
+			fmt.Fprintln(w)
+		}
+		for _, l := range paramLines(runs) {
+			if format == "markdown" {
+				l = "- `" + l + "`"
+			} else {
+				l = "  " + l
+			}
+			fmt.Fprintln(w, l)
+		}
+		return nil
 	case "csv":
 		return writeCSV(w, Summarize(runs))
 	case "json":
@@ -250,6 +266,37 @@ func (h Header) Describe() string {
 	}
 	return fmt.Sprintf("%s, %d dimensions, %s; budget %d evaluations, target %s %g; %d seeds (master seed %d)",
 		h.Objective, h.Dim, noise, h.Budget, h.TargetMeaning, h.Target, h.Seeds, h.Seed)
+}
+
+// paramLines prints each algorithm's hyperparameters, as run, one line
+// each, sorted (so a page does not depend on the order runs finished).
+func paramLines(runs []*Run) []string {
+	var lines []string
+	seen := map[string]bool{}
+	for _, r := range runs {
+		key := r.Algorithm + " " + formatParams(r.Params)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		lines = append(lines, key)
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+// formatParams prints name=value pairs sorted by name.
+func formatParams(p map[string]string) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + p[k]
+	}
+	return strings.Join(parts, " ")
 }
 
 func writeTable(w io.Writer, markdown bool, h Header, ss []Summary) error {

@@ -361,6 +361,11 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 		}
 	}
 
+	b.WriteString("## Hyperparameters\n\nEvery algorithm as it ran (settable with `--set alg.name=value`):\n\n")
+	for _, l := range paramLines(runs) {
+		fmt.Fprintf(&b, "- `%s`\n", l)
+	}
+	b.WriteString("\n")
 	b.WriteString("## How to read this page\n\n")
 	b.WriteString("- **evals to target**: evaluations until the first candidate whose *true* value reached the cell's target; a run that missed counts as ∞ and ranks last (COCO). The median's 95% interval is the order-statistic interval benchstat computes; it needs ≥ 6 runs.\n")
 	b.WriteString("- **success** is shown with its 95% Wilson interval; **aRT** (evaluations in all runs ÷ successes, COCO) with a 95% bootstrap interval by simulated restarts.\n")
