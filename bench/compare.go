@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"sync"
@@ -128,6 +130,31 @@ func (c *Comparison) Run(ctx context.Context) ([]*Run, error) {
 	return RunJobs(ctx, kept, obj, c.Parallel, c.Progress, c.Done)
 }
 
+// errDryRun is what the dry run's objective answers at once.
+var errDryRun = errors.New("dry run")
+
+// dryRun starts the job's optimiser against an objective that refuses the
+// first evaluation: a method that rejects its hyperparameters for this
+// problem does so before evaluating anything, so a bad --set is reported
+// once, before any run, instead of as an error in every run.
+func dryRun(ctx context.Context, j Job, f objectives.Function) error {
+	opt, _, err := algorithms.Configure(j.Algorithm, j.Settings)
+	if err != nil {
+		return err
+	}
+	box := f.Box()
+	p := algorithms.Problem{Dim: f.Dim(), Lower: box.Lower, Upper: box.Upper, Bounded: box.Constraint, X0: j.X0, Sigma0: j.Sigma0}
+	_, err = safeMinimize(ctx, opt, p, refuseAll{}, rand.New(rand.NewPCG(0, 0)))
+	if err != nil && !errors.Is(err, errDryRun) {
+		return fmt.Errorf("algorithm %s (%s): %v", j.Algorithm, formatParams(j.Settings), err)
+	}
+	return nil
+}
+
+type refuseAll struct{}
+
+func (refuseAll) Eval(context.Context, []float64) (float64, error) { return 0, errDryRun }
+
 // RunJobs executes jobs concurrently on one objective (built once from
 // spec and shared), at most parallel at a time (0: GOMAXPROCS), and returns
 // their records in job order. done, if set, sees each record as it
@@ -137,6 +164,17 @@ func RunJobs(ctx context.Context, jobs []Job, spec objectives.Spec, parallel int
 	f, err := objectives.New(spec)
 	if err != nil {
 		return nil, err
+	}
+	checked := map[string]bool{}
+	for _, j := range jobs {
+		key := j.Algorithm + " " + formatParams(j.Settings)
+		if checked[key] {
+			continue
+		}
+		checked[key] = true
+		if err := dryRun(ctx, j, f); err != nil {
+			return nil, err
+		}
 	}
 	limit := parallel
 	if limit <= 0 {
