@@ -35,9 +35,9 @@ type Comparison struct {
 	EvalTimeout time.Duration
 	// Progress, if non-nil, receives a one-line count of finished runs.
 	Progress io.Writer
-	// Skip, if set, reports runs already recorded (by algorithm and seed)
-	// so that a resumed suite does not repeat them.
-	Skip func(alg string, seed uint64) bool
+	// Skip, if set, reports jobs already recorded, so that a resumed suite
+	// does not repeat them (see Run.ResumeKey and Comparison.JobKey).
+	Skip func(Job) bool
 	// Reeval sets the re-evaluation recommendation policy of every run.
 	Reeval Reeval
 	// Done, if set, is called as each run finishes (from one goroutine at a
@@ -56,11 +56,26 @@ func (c *Comparison) CellKey() (string, error) {
 	}
 	r := Run{Scenario: c.Scenario, Objective: f.Name(), Dim: f.Dim(), Noise: c.Objective.Noise,
 		Items: c.Objective.Items, Landscape: c.Objective.Landscape, NoiseModel: c.Objective.NoiseModel,
-		FailRate: c.Objective.FailRate, Width: c.Objective.Width, Options: c.Objective.Options, Budget: c.Budget, Target: c.Target}
+		FailRate: c.Objective.FailRate, Width: c.Objective.Width, Options: c.Objective.Options, Optimum: c.Objective.Optimum,
+		Budget: c.Budget, Target: c.Target}
 	if c.Reeval.Top > 0 {
 		r.Policy = c.Reeval.String()
 	}
 	return r.Cell(), nil
+}
+
+// JobKey is the Run.ResumeKey the job's record will have, in a comparison
+// whose runs have the given cell key.
+func JobKey(cell string, j Job) (string, error) {
+	_, params, err := algorithms.Configure(j.Algorithm, j.Settings)
+	if err != nil {
+		return "", err
+	}
+	m := map[string]string{}
+	for _, p := range params {
+		m[p.Name] = p.Value
+	}
+	return ResumeKey(cell, j.Algorithm, j.Seed, m), nil
 }
 
 // Jobs expands the comparison into its jobs, in a fixed order. A job's seed
@@ -121,7 +136,7 @@ func (c *Comparison) Run(ctx context.Context) ([]*Run, error) {
 	}
 	var kept []Job
 	for _, j := range jobs {
-		if c.Skip == nil || !c.Skip(j.Algorithm, j.Seed) {
+		if c.Skip == nil || !c.Skip(j) {
 			kept = append(kept, j)
 		}
 	}

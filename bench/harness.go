@@ -105,9 +105,14 @@ type Run struct {
 	Width      float64 `json:"width,omitempty"`
 	// Options are the objective's options (registered objectives).
 	Options map[string]string `json:"options,omitempty"`
-	Seed    uint64            `json:"seed"`
-	Budget  int               `json:"budget"`
-	Target  float64           `json:"target"`
+	// Optimum is the mock optimum when the user fixed it.
+	Optimum []float64 `json:"optimum,omitempty"`
+	// ObjectiveSeed is the master seed the objective was drawn from (its
+	// optimum or shift): runs of one cell must share it.
+	ObjectiveSeed *uint64 `json:"objective_seed,omitempty"`
+	Seed          uint64  `json:"seed"`
+	Budget        int     `json:"budget"`
+	Target        float64 `json:"target"`
 	// Sense is "maximize" (a score) or "minimize" (a loss).
 	Sense string `json:"sense"`
 	// Best is the objective's optimal true value (100 for scores, f_opt).
@@ -170,6 +175,13 @@ func (r *Run) Cell() string {
 	if r.Width > 0 {
 		c += "/width=" + fmtG(r.Width)
 	}
+	if len(r.Optimum) > 0 {
+		parts := make([]string, len(r.Optimum))
+		for i, v := range r.Optimum {
+			parts[i] = fmtG(v)
+		}
+		c += "/optimum=" + strings.Join(parts, ",")
+	}
 	keys := make([]string, 0, len(r.Options))
 	for k := range r.Options {
 		keys = append(keys, k)
@@ -182,6 +194,18 @@ func (r *Run) Cell() string {
 		c += "/" + strings.ReplaceAll(r.Policy, " ", "=")
 	}
 	return c + fmt.Sprintf("/budget=%d/target=%s", r.Budget, fmtG(r.Target))
+}
+
+// ResumeKey identifies a run for --resume: its cell, algorithm, seed and
+// every hyperparameter, so a run made with other settings is never taken
+// for this one.
+func (r *Run) ResumeKey() string {
+	return ResumeKey(r.Cell(), r.Algorithm, r.Seed, r.Params)
+}
+
+// ResumeKey is Run.ResumeKey from its parts.
+func ResumeKey(cell, alg string, seed uint64, params map[string]string) string {
+	return fmt.Sprintf("%s|%s|%d|%s", cell, alg, seed, formatParams(params))
 }
 
 // Succeeded reports whether the run reached its target.
@@ -249,6 +273,7 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		Scenario: job.Scenario, Algorithm: job.Algorithm, Objective: f.Name(), Dim: f.Dim(),
 		Noise: job.Objective.Noise, Items: job.Objective.Items, Seed: job.Seed,
 		Landscape: job.Objective.Landscape, NoiseModel: job.Objective.NoiseModel, FailRate: job.Objective.FailRate, Width: job.Objective.Width, Options: job.Objective.Options,
+		Optimum: job.Objective.Optimum, ObjectiveSeed: &job.Objective.Seed,
 		Budget: job.Budget, Target: target, Params: map[string]string{},
 		Sense: f.Sense().String(), Best: f.Best(),
 	}
@@ -484,7 +509,7 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	if t.f.Sense() == objectives.Maximize {
 		loss = -loss
 	}
-	if t.used == 1 || loss > t.worstLoss {
+	if t.used-t.failures == 1 || loss > t.worstLoss { // the first success seeds it
 		t.worstLoss = loss
 	}
 	t.keepTop(loss, x)

@@ -39,6 +39,17 @@ func OpenJournal(path string, resume bool) (*Journal, []*Run, error) {
 				return nil, nil, fmt.Errorf("journal %s: cutting off a partial last record: %v", path, err)
 			}
 		}
+		if good > 0 && !endsWithNewline(path) {
+			// A whole record whose newline was never written: complete it.
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err == nil {
+				_, err = f.Write([]byte{'\n'})
+				f.Close()
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("journal %s: %v", path, err)
+			}
+		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -72,6 +83,39 @@ func ReadRuns(path string) ([]*Run, error) {
 	return runs, err
 }
 
+// validRun checks a record's internal consistency.
+func validRun(r *Run) error {
+	if r.Algorithm == "" || r.Budget < 1 || r.EvalsUsed < 0 || r.EvalsUsed > r.Budget {
+		return fmt.Errorf("incomplete run record (algorithm %q, budget %d, evals_used %d)", r.Algorithm, r.Budget, r.EvalsUsed)
+	}
+	if r.EvalsToTarget != nil && (*r.EvalsToTarget < 1 || *r.EvalsToTarget > r.EvalsUsed) {
+		return fmt.Errorf("evals_to_target %d outside 1..%d", *r.EvalsToTarget, r.EvalsUsed)
+	}
+	prev := 0
+	for _, tp := range r.Trace {
+		if tp.Eval <= prev || tp.Eval > r.EvalsUsed {
+			return fmt.Errorf("trace evaluation %d out of order or past evals_used %d", tp.Eval, r.EvalsUsed)
+		}
+		prev = tp.Eval
+	}
+	return nil
+}
+
+func endsWithNewline(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return true
+	}
+	b := make([]byte, 1)
+	_, err = f.ReadAt(b, st.Size()-1)
+	return err == nil && b[0] == '\n'
+}
+
 // readRuns also returns the length of the well-formed prefix.
 func readRuns(path string) ([]*Run, int64, error) {
 	f, err := os.Open(path)
@@ -88,11 +132,13 @@ func parseRuns(rd io.Reader, name string) ([]*Run, int64, error) {
 	var good int64
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
-		if len(b) > 0 && b[len(b)-1] != '\n' {
-			// The last line has no newline: a write cut short. Ignore it.
-			if err == io.EOF {
-				return runs, good, nil
+		if len(b) > 0 && b[len(b)-1] != '\n' && err == io.EOF {
+			// The last line has no newline: a write cut short, unless it
+			// is a whole record whose newline was lost. Keep only that.
+			if r, perr := UnmarshalRun(bytes.TrimSpace(b)); perr == nil && validRun(r) == nil {
+				return append(runs, r), good + int64(len(b)), nil
 			}
+			return runs, good, nil
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, 0, fmt.Errorf("journal %s: %v", name, err)
@@ -106,18 +152,8 @@ func parseRuns(rd io.Reader, name string) ([]*Run, int64, error) {
 			if perr != nil {
 				return nil, 0, fmt.Errorf("journal %s line %d: not a run record: %v", name, line, perr)
 			}
-			if r.Algorithm == "" || r.Budget < 1 || r.EvalsUsed < 0 || r.EvalsUsed > r.Budget {
-				return nil, 0, fmt.Errorf("journal %s line %d: incomplete run record (algorithm %q, budget %d, evals_used %d)", name, line, r.Algorithm, r.Budget, r.EvalsUsed)
-			}
-			if r.EvalsToTarget != nil && (*r.EvalsToTarget < 1 || *r.EvalsToTarget > r.EvalsUsed) {
-				return nil, 0, fmt.Errorf("journal %s line %d: evals_to_target %d outside 1..%d", name, line, *r.EvalsToTarget, r.EvalsUsed)
-			}
-			prev := 0
-			for _, tp := range r.Trace {
-				if tp.Eval <= prev || tp.Eval > r.EvalsUsed {
-					return nil, 0, fmt.Errorf("journal %s line %d: trace evaluation %d out of order or past evals_used %d", name, line, tp.Eval, r.EvalsUsed)
-				}
-				prev = tp.Eval
+			if err := validRun(r); err != nil {
+				return nil, 0, fmt.Errorf("journal %s line %d: %v", name, line, err)
 			}
 			runs = append(runs, r)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -32,13 +31,19 @@ func runJournaled(t *testing.T, path string, resume bool, stopAfter int) error {
 	c := journalComparison()
 	seen := map[string]bool{}
 	for _, r := range done {
-		seen[fmt.Sprintf("%s|%s|%d", r.Cell(), r.Algorithm, r.Seed)] = true
+		seen[r.ResumeKey()] = true
 	}
 	cell, err := c.CellKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Skip = func(alg string, seed uint64) bool { return seen[fmt.Sprintf("%s|%s|%d", cell, alg, seed)] }
+	c.Skip = func(j Job) bool {
+		k, err := JobKey(cell, j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seen[k]
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	n := 0
@@ -214,5 +219,32 @@ func TestReportRankAgreement(t *testing.T) {
 	want := "## How well the mock scenarios predicted these rankings"
 	if !bytes.Contains(page, []byte(want)) || !bytes.Contains(page, []byte(b[0].Cell())) {
 		t.Errorf("page lacks the rank agreement section or the other cell:\n%s", page)
+	}
+}
+
+func TestJournalEdges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	if err := runJournaled(t, path, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := ReadRuns(path)
+	// The same records given twice must not count as new samples.
+	if err := BuildReport(append(runs, runs...), ReportOptions{Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "recorded twice") {
+		t.Errorf("duplicate runs: %v", err)
+	}
+	// A whole last record whose newline was lost is kept, and completed on
+	// resume.
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, bytes.TrimRight(b, "\n"), 0o644)
+	if again, _ := ReadRuns(path); len(again) != len(runs) {
+		t.Fatalf("%d runs read back, want %d", len(again), len(runs))
+	}
+	j, done, err := OpenJournal(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if b2, _ := os.ReadFile(path); len(done) != len(runs) || !bytes.Equal(b2, b) {
+		t.Errorf("resume lost or mangled the last record (%d runs)", len(done))
 	}
 }

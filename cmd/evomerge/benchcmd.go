@@ -147,6 +147,9 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	if math.IsNaN(target) {
 		target = f.DefaultTarget()
 	}
+	if math.IsInf(target, 0) || (f.Sense() == objectives.Minimize && target < 0) {
+		return nil, h, fmt.Errorf("--target %g: want a finite score, or a non-negative precision f − f_opt for %s", target, spec.Name)
+	}
 	c := &bench.Comparison{
 		Scenario: scenario, Algorithms: algs, Settings: b.sets, Objective: spec, Seeds: b.seeds, Seed: b.seed,
 		Budget: budget, Target: target, Parallel: b.parallel, EvalTimeout: b.evalTimeout,
@@ -234,7 +237,7 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 			return err
 		}
 		c.Reeval = reeval
-		if reeval.Top*reeval.Times >= c.Budget {
+		if reeval.Top > 0 && reeval.Top*reeval.Times >= c.Budget {
 			return fmt.Errorf("--reeval %s reserves %d of a budget of %d evaluations", b.reeval, reeval.Top*reeval.Times, c.Budget)
 		}
 		comps = append(comps, c)
@@ -250,7 +253,7 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		journal = j
 		recorded := map[string]bool{}
 		for _, r := range done {
-			recorded[fmt.Sprintf("%s|%s|%d", r.Cell(), r.Algorithm, r.Seed)] = true
+			recorded[r.ResumeKey()] = true
 		}
 		if b.resume {
 			fmt.Fprintf(stderr, "resuming %s: %d runs already recorded\n", b.journal, len(done))
@@ -260,7 +263,15 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 			if err != nil {
 				return err
 			}
-			c.Skip = func(alg string, seed uint64) bool { return recorded[fmt.Sprintf("%s|%s|%d", cell, alg, seed)] }
+			for _, r := range done {
+				if r.Cell() == cell && r.ObjectiveSeed != nil && *r.ObjectiveSeed != c.Seed {
+					return fmt.Errorf("journal %s holds runs of %s drawn from master seed %d; this comparison uses --seed %d (use another journal)", b.journal, cell, *r.ObjectiveSeed, c.Seed)
+				}
+			}
+			c.Skip = func(j bench.Job) bool {
+				k, err := bench.JobKey(cell, j) // errs only on settings Jobs has already refused
+				return err == nil && recorded[k]
+			}
 			c.Done = journal.Append
 		}
 	}
