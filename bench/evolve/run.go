@@ -79,11 +79,15 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (*Resu
 	o := &objective{
 		eval: eval, slots: slots, budget: c.Budget, maximize: maximize,
 		journal: journal, replay: replay, progress: progress,
+		scoreFloor: c.Objective.Kind != "external",
 	}
 	rng := rand.New(rand.NewPCG(c.Seed, 0x65766f6c7665)) // "evolve"
 	rec, runErr := opt.Minimize(ctx, p, o, rng)
 	if runErr != nil && !errors.Is(runErr, bench.ErrBudget) {
 		return nil, runErr
+	}
+	if o.best == nil {
+		return nil, fmt.Errorf("no evaluation succeeded (%d failed; the first: %s): nothing to recommend", o.failures, o.firstError)
 	}
 	res := &Result{Evaluations: o.used, Replayed: o.replayed, Failures: o.failures, Best: o.best, Maximize: maximize, RecommendedTrue: math.NaN()}
 	switch {
@@ -150,8 +154,16 @@ func (c *Config) build() (evaluator, algorithms.Problem, []string, bool, func([]
 		return eval, p, []string{"0"}, f.Sense() == objectives.Maximize, f.True, nil
 	case "external":
 		e := o.External
-		ev := &external.Evaluator{Genome: e.Genome, Command: e.Command, WorkDir: e.WorkDir, Seed: c.Seed}
+		ev := &external.Evaluator{Genome: e.Genome, Command: e.Command, WorkDir: e.WorkDir, Seed: c.Seed, Tag: c.Hash()}
 		if err := ev.Validate(); err != nil {
+			return nil, p, nil, false, nil, err
+		}
+		if err := ev.CheckInputs(); err != nil {
+			return nil, p, nil, false, nil, err
+		}
+		// Folders a killed run of this config left behind hold whole
+		// merged models: remove them before starting again.
+		if _, err := ev.RemoveStale(); err != nil {
 			return nil, p, nil, false, nil, err
 		}
 		lo, hi := e.Genome.Box()
@@ -182,7 +194,18 @@ type objective struct {
 	worst                    float64
 	scored                   int
 	shown                    *Entry // the best evaluation reported so far, for progress lines
+	// scoreFloor says scores are percentages, so 0 is the worst a score can
+	// be; an external evaluator's scale is unknown (a log-likelihood is
+	// negative), so its failures before any success get a huge loss.
+	scoreFloor  bool
+	failsInARow int
+	firstError  string
 }
+
+// maxInitialFailures ends a run whose first evaluations all fail: that is a
+// broken evaluator or recipe, not bad luck, and the budget is too dear to
+// spend on penalties.
+const maxInitialFailures = 10
 
 func (o *objective) Eval(ctx context.Context, x []float64) (float64, error) {
 	fs, err := o.EvalBatch(ctx, [][]float64{x})
@@ -227,9 +250,17 @@ func (o *objective) EvalBatch(ctx context.Context, xs [][]float64) ([]float64, e
 		o.used++
 		if e.Observed == nil {
 			o.failures++
+			o.failsInARow++
+			if o.firstError == "" {
+				o.firstError = e.Error
+			}
+			if o.scored == 0 && o.failsInARow >= maxInitialFailures {
+				return nil, fmt.Errorf("the first %d evaluations all failed (the first: %s): fix the evaluator or the recipe, then start again without --resume (the journal %s records the failures)", o.failsInARow, o.firstError, o.journal.path)
+			}
 			fs[i] = o.penalty()
 			continue
 		}
+		o.failsInARow = 0
 		loss := *e.Observed
 		if o.maximize {
 			loss = -loss
@@ -262,7 +293,7 @@ func (o *objective) penalty() float64 {
 	if o.scored > 0 {
 		return o.worst
 	}
-	if o.maximize {
+	if o.maximize && o.scoreFloor {
 		return 0
 	}
 	return 1e30
@@ -308,7 +339,15 @@ func (o *objective) evaluateConcurrently(ctx context.Context, entries []Entry, t
 				case errors.Is(err, objectives.ErrEvalFailed):
 					e.Error = err.Error()
 				default:
-					e.Error = err.Error()
+					// Not a failed merge or benchmark but a fault of the
+					// run itself (a bad recipe, an unusable workdir): stop,
+					// and do not record it as a candidate's failure.
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("evaluation %d: %w", e.Index, err)
+					}
+					mu.Unlock()
+					continue
 				}
 				mu.Lock()
 				jerr := o.journal.append(e)
@@ -387,6 +426,10 @@ func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entr
 			if err := os.Truncate(path, int64(good)); err != nil {
 				return nil, nil, err
 			}
+		} else if data[len(data)-1] != '\n' {
+			if err := appendNewline(path); err != nil {
+				return nil, nil, err
+			}
 		}
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, nil, err
@@ -410,6 +453,18 @@ func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entr
 	return j, replay, nil
 }
 
+func appendNewline(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte{'\n'})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // parseJournal reads a journal into replay and returns the length of its
 // well-formed prefix.
 func parseJournal(data []byte, path string, h header, replay map[int]Entry) (int, error) {
@@ -419,9 +474,17 @@ func parseJournal(data []byte, path string, h header, replay map[int]Entry) (int
 	for sc.Scan() {
 		line++
 		b := sc.Bytes()
-		complete := good+len(b) < len(data) // followed by a newline
-		if !complete {
-			break // a write cut short by a kill: drop it
+		terminated := good+len(b) < len(data) // followed by a newline
+		if !terminated && line == 1 {
+			break // the header itself was cut short: start afresh
+		}
+		if !terminated {
+			// The last line: a write cut short by a kill (drop it), or a
+			// whole entry whose newline was lost (keep it).
+			var e Entry
+			if json.Unmarshal(b, &e) != nil || e.Index < 1 || e.Index > h.Budget || len(e.X) == 0 || replay[e.Index].X != nil {
+				break
+			}
 		}
 		if line == 1 {
 			var got header
@@ -446,6 +509,7 @@ func parseJournal(data []byte, path string, h header, replay map[int]Entry) (int
 		}
 		good += len(b) + 1
 	}
+	good = min(good, len(data))
 	if err := sc.Err(); err != nil {
 		return 0, fmt.Errorf("journal %s: %v", path, err)
 	}

@@ -91,6 +91,51 @@ type Evaluator struct {
 	Seed uint64
 	// Keep leaves each evaluation's folder in place for debugging.
 	Keep bool
+	// Tag names this run's temporary folders (evomerge-eval-TAG-INDEX-*),
+	// so a resumed run can remove what a killed one left (RemoveStale).
+	Tag string
+}
+
+// RemoveStale deletes the temporary folders of this run (same Tag) that a
+// killed process left in WorkDir; it returns how many it removed.
+func (e *Evaluator) RemoveStale() (int, error) {
+	dir := e.WorkDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, "evomerge-eval-"+e.Tag+"-*"))
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range matches {
+		if err := os.RemoveAll(m); err != nil {
+			return 0, err
+		}
+	}
+	return len(matches), nil
+}
+
+// CheckInputs verifies what a run needs before spending its budget: every
+// model folder exists and the evaluator command can be found.
+func (e *Evaluator) CheckInputs() error {
+	models := append([]string{}, e.Genome.Models...)
+	if e.Genome.BaseModel != "" {
+		models = append(models, e.Genome.BaseModel)
+	}
+	for _, m := range models {
+		if st, err := os.Stat(m); err != nil || !st.IsDir() {
+			return fmt.Errorf("model folder %s: not found", m)
+		}
+	}
+	if _, err := exec.LookPath(e.Command.Args[0]); err != nil {
+		return fmt.Errorf("evaluator command %q: %v", e.Command.Args[0], err)
+	}
+	if e.WorkDir != "" {
+		if st, err := os.Stat(e.WorkDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("workdir %s: not a folder", e.WorkDir)
+		}
+	}
+	return nil
 }
 
 // Validate reports an unusable evaluator.
@@ -110,7 +155,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, x []float64, slot string, inde
 	if err != nil {
 		return 0, err
 	}
-	dir, err := os.MkdirTemp(e.WorkDir, fmt.Sprintf("evomerge-eval-%d-*", index))
+	dir, err := os.MkdirTemp(e.WorkDir, fmt.Sprintf("evomerge-eval-%s-%d-*", e.Tag, index))
 	if err != nil {
 		return 0, fmt.Errorf("evaluation %d: %w", index, err)
 	}
@@ -162,6 +207,7 @@ func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, 
 	// Its own process group, so a timeout kills the evaluator's children
 	// (lm_eval's workers, srun's step) too, not only the first process.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dieWithParent(cmd.SysProcAttr)
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = os.Environ()
