@@ -62,8 +62,8 @@ func NewMock(c MockConfig) (*Mock, error) {
 	if c.Noise < 0 || math.IsNaN(c.Noise) || math.IsInf(c.Noise, 0) {
 		return nil, fmt.Errorf("mock objective: noise %g must be a finite non-negative number", c.Noise)
 	}
-	if c.Items < 0 {
-		return nil, fmt.Errorf("mock objective: items %d must not be negative", c.Items)
+	if c.Items < 0 || c.Items > 1_000_000 {
+		return nil, fmt.Errorf("mock objective: items %d must lie in 0..1,000,000 (each evaluation draws every item)", c.Items)
 	}
 	if !(c.FailRate >= 0 && c.FailRate < 1) {
 		return nil, fmt.Errorf("mock objective: failure rate %g must lie in [0, 1)", c.FailRate)
