@@ -29,15 +29,24 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		fmt.Fprintln(stderr, "usage: evomerge report [flags] RUNS.jsonl...\n\nRebuilds a results page from the run records written by evomerge bench --journal or --format jsonl.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
+	// Flags may follow the file names, as in evomerge evolve.
+	var files []string
+	for rest := args; len(rest) > 0; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		rest = fs.Args()
+		if len(rest) > 0 {
+			files = append(files, rest[0])
+			rest = rest[1:]
+		}
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		fs.Usage()
 		return fmt.Errorf("report: name at least one file of run records")
 	}
 	var runs []*bench.Run
-	for _, path := range fs.Args() {
+	for _, path := range files {
 		rs, err := bench.ReadRuns(path)
 		if err != nil {
 			return err
