@@ -71,6 +71,14 @@ func init() {
 // pycma's single run would have terminated at that point, so evaluation
 // counts to a target are unaffected wherever pycma reaches the target.
 type CMAES struct {
+	CMASettings
+
+	core *cmaCore
+}
+
+// CMASettings are the hyperparameters the CMA-ES variants share (CMAES,
+// RestartCMAES, UHCMAES), registered under the same names by each.
+type CMASettings struct {
 	// PopSize is λ; 0 means 4+⌊3 ln n⌋.
 	PopSize int
 	// Sigma0 is the initial step size; 0 means Problem.Sigma0, or
@@ -96,8 +104,16 @@ type CMAES struct {
 	// 50 times pycma's own overhead per generation; with this gap the
 	// amortised cost stays O(λn²). 1 decomposes every generation.
 	EigenGap float64
+}
 
-	core *cmaCore
+// flags registers the shared hyperparameters; recommendUsage says what
+// the variant's "recommend" values mean.
+func (s *CMASettings) flags(fs *flag.FlagSet, recommendUsage string) {
+	fs.IntVar(&s.PopSize, "popsize", s.PopSize, "population size λ (of the first run, for restarts); 0 means 4+⌊3 ln n⌋")
+	fs.Float64Var(&s.Sigma0, "sigma0", s.Sigma0, "initial step size; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
+	fs.Var(negBool{&s.NoActive}, "active", "active CMA (negative recombination weights, pycma's default); false uses positive weights only")
+	fs.StringVar(&s.Recommend, "recommend", s.Recommend, recommendUsage)
+	fs.Float64Var(&s.EigenGap, "eigengap", s.EigenGap, "generations between eigendecompositions of C; 0 means max(1/(10n), n/2000)/(c1+cmu) (every generation up to n≈30, as pycma)")
 }
 
 var _ Optimizer = (*CMAES)(nil)
@@ -105,11 +121,7 @@ var _ Stepper = (*CMAES)(nil)
 
 // Flags registers the hyperparameters.
 func (c *CMAES) Flags(fs *flag.FlagSet) {
-	fs.IntVar(&c.PopSize, "popsize", c.PopSize, "population size λ; 0 means 4+⌊3 ln n⌋")
-	fs.Float64Var(&c.Sigma0, "sigma0", c.Sigma0, "initial step size; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
-	fs.Var(negBool{&c.NoActive}, "active", "active CMA (negative recombination weights, pycma's default); false uses positive weights only")
-	fs.StringVar(&c.Recommend, "recommend", c.Recommend, "returned point: mean (distribution mean; also when empty) or best (best observed)")
-	fs.Float64Var(&c.EigenGap, "eigengap", c.EigenGap, "generations between eigendecompositions of C; 0 means max(1/(10n), n/2000)/(c1+cmu) (every generation up to n≈30, as pycma)")
+	c.flags(fs, "returned point: mean (distribution mean; also when empty) or best (best observed)")
 }
 
 // negBool is a boolean flag that stores its negation, so that a field

@@ -47,19 +47,12 @@ func init() {
 type RestartCMAES struct {
 	// BIPOP selects BIPOP; false is IPOP.
 	BIPOP bool
-	// PopSize is the first run's λ0; 0 means 4+⌊3 ln n⌋.
-	PopSize int
-	// Sigma0 is the initial step size of every (large) run; 0 means
-	// Problem.Sigma0, or 0.3 × the mean box width when that is 0 too.
-	Sigma0 float64
-	// NoActive turns active CMA off (hyperparameter "active").
-	NoActive bool
-	// Recommend is "best" (also ""): nil, the best observed point, because
-	// the current run's mean may sit in a worse basin than an earlier
-	// run's; or "mean": the current run's distribution mean.
-	Recommend string
-	// EigenGap is as in CMAES.
-	EigenGap float64
+	// CMASettings as in CMAES, except: PopSize is the first run's λ0,
+	// Sigma0 is that of every (large) run, and Recommend is "best" (also
+	// ""): nil, the best observed point, because the current run's mean
+	// may sit in a worse basin than an earlier run's; or "mean": the
+	// current run's distribution mean.
+	CMASettings
 
 	p        Problem
 	opts     cmaOptions
@@ -77,11 +70,7 @@ var _ Stepper = (*RestartCMAES)(nil)
 
 // Flags registers the hyperparameters.
 func (r *RestartCMAES) Flags(fs *flag.FlagSet) {
-	fs.IntVar(&r.PopSize, "popsize", r.PopSize, "population size λ0 of the first run; 0 means 4+⌊3 ln n⌋")
-	fs.Float64Var(&r.Sigma0, "sigma0", r.Sigma0, "initial step size; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
-	fs.Var(negBool{&r.NoActive}, "active", "active CMA (negative recombination weights, pycma's default); false uses positive weights only")
-	fs.StringVar(&r.Recommend, "recommend", r.Recommend, "returned point: best (best observed; also when empty) or mean (current run's distribution mean)")
-	fs.Float64Var(&r.EigenGap, "eigengap", r.EigenGap, "generations between eigendecompositions of C; 0 means max(1/(10n), n/2000)/(c1+cmu)")
+	r.flags(fs, "returned point: best (best observed; also when empty) or mean (current run's distribution mean)")
 }
 
 // Start validates p and begins the first run at p.Start().
@@ -89,7 +78,8 @@ func (r *RestartCMAES) Start(p Problem) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	c := CMAES{PopSize: r.PopSize, Sigma0: r.Sigma0, NoActive: r.NoActive, EigenGap: r.EigenGap}
+	c := CMAES{CMASettings: r.CMASettings}
+	c.Recommend = "" // the restarts choose their own recommendation
 	switch r.Recommend {
 	case "", "best", "mean":
 	default:

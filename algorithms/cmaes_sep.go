@@ -71,7 +71,7 @@ func (c *SepCMAES) Start(p Problem) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	full := CMAES{PopSize: c.PopSize, Sigma0: c.Sigma0, Recommend: c.Recommend}
+	full := CMAES{CMASettings: CMASettings{PopSize: c.PopSize, Sigma0: c.Sigma0, Recommend: c.Recommend}}
 	o, err := full.options(p)
 	if err != nil {
 		return fmt.Errorf("sep-%w", err)

@@ -26,7 +26,7 @@ func TestCMAESRegisteredWithFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := opt.(*algorithms.CMAES)
-	want := algorithms.CMAES{PopSize: 12, Sigma0: 0.5, NoActive: true, Recommend: "best", EigenGap: 3}
+	want := algorithms.CMAES{CMASettings: algorithms.CMASettings{PopSize: 12, Sigma0: 0.5, NoActive: true, Recommend: "best", EigenGap: 3}}
 	if *c != want {
 		t.Errorf("configured %+v, want %+v", *c, want)
 	}
@@ -68,12 +68,12 @@ func TestCMAESBadInput(t *testing.T) {
 		c    algorithms.CMAES
 		p    algorithms.Problem
 	}{
-		{"popsize 1", algorithms.CMAES{PopSize: 1}, good},
-		{"negative popsize", algorithms.CMAES{PopSize: -3}, good},
-		{"negative sigma0", algorithms.CMAES{Sigma0: -1}, good},
-		{"NaN sigma0", algorithms.CMAES{Sigma0: math.NaN()}, good},
-		{"recommend", algorithms.CMAES{Recommend: "median"}, good},
-		{"eigengap", algorithms.CMAES{EigenGap: math.Inf(1)}, good},
+		{"popsize 1", algorithms.CMAES{CMASettings: algorithms.CMASettings{PopSize: 1}}, good},
+		{"negative popsize", algorithms.CMAES{CMASettings: algorithms.CMASettings{PopSize: -3}}, good},
+		{"negative sigma0", algorithms.CMAES{CMASettings: algorithms.CMASettings{Sigma0: -1}}, good},
+		{"NaN sigma0", algorithms.CMAES{CMASettings: algorithms.CMASettings{Sigma0: math.NaN()}}, good},
+		{"recommend", algorithms.CMAES{CMASettings: algorithms.CMASettings{Recommend: "median"}}, good},
+		{"eigengap", algorithms.CMAES{CMASettings: algorithms.CMASettings{EigenGap: math.Inf(1)}}, good},
 		{"dimension 0", algorithms.CMAES{}, algorithms.Problem{}},
 		{"short x0", algorithms.CMAES{}, algorithms.Problem{Dim: 2, Lower: []float64{0, 0}, Upper: []float64{1, 1}, X0: []float64{1}}},
 	} {
@@ -156,7 +156,7 @@ func TestCMAESDeterministic(t *testing.T) {
 			t.Errorf("mean recommendation %v outside the box at %d", r1, i)
 		}
 	}
-	if rb, _ := run(&algorithms.CMAES{Recommend: "best"}); rb != nil {
+	if rb, _ := run(&algorithms.CMAES{CMASettings: algorithms.CMASettings{Recommend: "best"}}); rb != nil {
 		t.Errorf("recommend=best returned %v", rb)
 	}
 }

@@ -58,15 +58,8 @@ func init() {
 // The losses told to the strategy are the means over all evaluations of
 // a candidate (re-evaluations included). Everything else is CMAES.
 type UHCMAES struct {
-	// PopSize is λ; 0 means 4+⌊3 ln n⌋.
-	PopSize int
-	// Sigma0 is the initial step size; 0 means Problem.Sigma0, or
-	// 0.3 × the mean box width when that is 0 too.
-	Sigma0 float64
-	// NoActive turns active CMA off (hyperparameter "active").
-	NoActive bool
-	// Recommend is "mean" (also "") or "best" as in CMAES.
-	Recommend string
+	// CMASettings as in CMAES.
+	CMASettings
 	// MaxEvals caps the evaluations averaged per candidate; 0 means 30.
 	MaxEvals int
 	// SigmaUp also multiplies σ by α while noise dominates (the paper's
@@ -94,10 +87,7 @@ var _ Stepper = (*UHCMAES)(nil)
 
 // Flags registers the hyperparameters.
 func (u *UHCMAES) Flags(fs *flag.FlagSet) {
-	fs.IntVar(&u.PopSize, "popsize", u.PopSize, "population size λ; 0 means 4+⌊3 ln n⌋")
-	fs.Float64Var(&u.Sigma0, "sigma0", u.Sigma0, "initial step size; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
-	fs.Var(negBool{&u.NoActive}, "active", "active CMA (negative recombination weights, pycma's default); false uses positive weights only")
-	fs.StringVar(&u.Recommend, "recommend", u.Recommend, "returned point: mean (distribution mean; also when empty) or best (best observed)")
+	u.flags(fs, "returned point: mean (distribution mean; also when empty) or best (best observed)")
 	fs.IntVar(&u.MaxEvals, "maxevals", u.MaxEvals, "most evaluations averaged per candidate; 0 means 30")
 	fs.BoolVar(&u.SigmaUp, "sigmaup", u.SigmaUp, "also raise σ by 1+2/(n+10) while noise dominates (the paper's σ treatment)")
 	fs.StringVar(&u.Treatment, "treatment", u.Treatment, "noise treatment: lambda (grow the population; also when empty) or evals (average more evaluations per candidate)")
@@ -116,7 +106,7 @@ func (u *UHCMAES) Start(p Problem) error {
 	if u.MaxEvals < 0 {
 		return fmt.Errorf("uh-cmaes: maxevals %d: must not be negative", u.MaxEvals)
 	}
-	full := CMAES{PopSize: u.PopSize, Sigma0: u.Sigma0, NoActive: u.NoActive, Recommend: u.Recommend}
+	full := CMAES{CMASettings: u.CMASettings}
 	o, err := full.options(p)
 	if err != nil {
 		return fmt.Errorf("uh-%w", err)
