@@ -283,7 +283,9 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	t := &tracker{
 		f: f, job: job, target: target, box: box,
 		bestObserved: math.NaN(), bestTrue: math.NaN(),
+		penalty: FailurePenalty{Maximize: f.Sense() == objectives.Maximize, Floor: true},
 	}
+	t.noise = rand.New(&t.pcg)
 	algRNG := rand.New(rand.NewPCG(job.Seed, 0x616c67)) // "alg"
 	t.limit = job.Budget
 	if job.Reeval.Top > 0 || job.Reeval.Times > 0 {
@@ -383,11 +385,13 @@ type tracker struct {
 	trace        []TracePoint
 	fault        error // a failure of the objective or a rule broken by the optimiser
 	stopped      bool
-	worstLoss    float64
+	penalty      FailurePenalty
 	failures     int
 	firstFailure string
-	limit        int       // evaluations the optimiser may use
-	top          []scoredX // the best observed points, best first (Reeval)
+	pcg          rand.PCG   // reseeded for each evaluation (NoiseSource)
+	noise        *rand.Rand // draws from pcg
+	limit        int        // evaluations the optimiser may use
+	top          []scoredX  // the best observed points, best first (Reeval)
 }
 
 // scoredX is an observed point and its loss.
@@ -437,20 +441,6 @@ func (t *tracker) reevaluate(ctx context.Context) ([]float64, error) {
 	return best, nil
 }
 
-// penalty is the loss reported for a failed evaluation: the worst loss
-// observed so far, or, before any success, the loss of a score of 0 for a
-// score objective (the worst a percentage can be) and a large finite value
-// for a loss.
-func (t *tracker) penalty() float64 {
-	if t.used-t.failures > 0 {
-		return t.worstLoss
-	}
-	if t.f.Sense() == objectives.Maximize {
-		return 0
-	}
-	return 1e30
-}
-
 // Eval implements algorithms.Objective.
 func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	if t.fault != nil {
@@ -489,7 +479,7 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 		if t.failures == 1 {
 			t.firstFailure = fmt.Sprintf("evaluation %d: %v", t.used, err)
 		}
-		return t.penalty(), nil
+		return t.penalty.Loss(), nil
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -509,9 +499,7 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	if t.f.Sense() == objectives.Maximize {
 		loss = -loss
 	}
-	if t.used-t.failures == 1 || loss > t.worstLoss { // the first success seeds it
-		t.worstLoss = loss
-	}
+	t.penalty.Observe(loss)
 	t.keepTop(loss, x)
 	if t.bestX == nil || loss < t.bestLoss {
 		t.bestLoss = loss
@@ -543,25 +531,11 @@ func better(s objectives.Sense, a, b float64) bool {
 	return a < b
 }
 
-// noiseFor returns the noise source of evaluation number i: a function of
-// the run's seed and i alone, so an evaluation's noise does not depend on
-// which evaluations ran before it, or concurrently with it, or were
-// replayed from a journal.
-func (t *tracker) noiseFor(i int) *rand.Rand {
-	return rand.New(rand.NewPCG(t.job.Seed^0x6e6f697365, splitmix(uint64(i)))) // "noise"
-}
-
-func splitmix(z uint64) uint64 {
-	z += 0x9e3779b97f4a7c15
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
-}
-
 // evaluate calls the objective, turning a panic into an error and, when
 // the job sets a timeout, abandoning an evaluation that hangs.
 func (t *tracker) evaluate(ctx context.Context, x []float64) (objectives.Value, error) {
-	noise := t.noiseFor(t.used + 1)
+	NoiseSource(&t.pcg, t.job.Seed, t.used+1)
+	noise := t.noise
 	if t.job.EvalTimeout <= 0 {
 		return protect(ctx, t.f, x, noise)
 	}

@@ -79,7 +79,7 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (*Resu
 	o := &objective{
 		eval: eval, slots: slots, budget: c.Budget, maximize: maximize,
 		journal: journal, replay: replay, progress: progress,
-		scoreFloor: c.Objective.Kind != "external",
+		penalty: bench.FailurePenalty{Maximize: maximize, Floor: c.Objective.Kind != "external"},
 	}
 	rng := rand.New(rand.NewPCG(c.Seed, 0x65766f6c7665)) // "evolve"
 	rec, runErr := opt.Minimize(ctx, p, o, rng)
@@ -146,9 +146,11 @@ func (c *Config) build() (evaluator, algorithms.Problem, []string, bool, func([]
 				}
 			}
 			// The noise of evaluation i depends on the seed and i only, so a
-			// replayed run sees the same noise as the original.
-			rng := rand.New(rand.NewPCG(seed^0x6e6f697365, uint64(index)*0x9e3779b97f4a7c15+1))
-			return f.Evaluate(ctx, x, rng)
+			// replayed run sees the same noise as the original, and as the
+			// same seed's run of evomerge bench.
+			var pcg rand.PCG
+			bench.NoiseSource(&pcg, seed, index)
+			return f.Evaluate(ctx, x, rand.New(&pcg))
 		}
 		c.function = f
 		return eval, p, []string{"0"}, f.Sense() == objectives.Maximize, f.True, nil
@@ -191,13 +193,12 @@ type objective struct {
 
 	used, replayed, failures int
 	best                     *Entry
-	worst                    float64
 	scored                   int
 	shown                    *Entry // the best evaluation reported so far, for progress lines
-	// scoreFloor says scores are percentages, so 0 is the worst a score can
-	// be; an external evaluator's scale is unknown (a log-likelihood is
-	// negative), so its failures before any success get a huge loss.
-	scoreFloor  bool
+	// penalty floors scores at 0 for percentages; an external evaluator's
+	// scale is unknown (a log-likelihood is negative), so its failures
+	// before any success get a huge loss instead.
+	penalty     bench.FailurePenalty
 	failsInARow int
 	firstError  string
 }
@@ -257,7 +258,7 @@ func (o *objective) EvalBatch(ctx context.Context, xs [][]float64) ([]float64, e
 			if o.scored == 0 && o.failsInARow >= maxInitialFailures {
 				return nil, fmt.Errorf("the first %d evaluations all failed (the first: %s): fix the evaluator or the recipe, then start again without --resume (the journal %s records the failures)", o.failsInARow, o.firstError, o.journal.path)
 			}
-			fs[i] = o.penalty()
+			fs[i] = o.penalty.Loss()
 			continue
 		}
 		o.failsInARow = 0
@@ -265,9 +266,7 @@ func (o *objective) EvalBatch(ctx context.Context, xs [][]float64) ([]float64, e
 		if o.maximize {
 			loss = -loss
 		}
-		if o.scored == 0 || loss > o.worst {
-			o.worst = loss
-		}
+		o.penalty.Observe(loss)
 		o.scored++
 		if o.best == nil || o.better(*e.Observed, *o.best.Observed) {
 			o.best = e
@@ -285,18 +284,6 @@ func (o *objective) better(a, b float64) bool {
 		return a > b
 	}
 	return a < b
-}
-
-// penalty is the loss of a failed evaluation: the worst seen so far (score
-// 0 before any success for a score, a large loss otherwise).
-func (o *objective) penalty() float64 {
-	if o.scored > 0 {
-		return o.worst
-	}
-	if o.maximize && o.scoreFloor {
-		return 0
-	}
-	return 1e30
 }
 
 // evaluateConcurrently runs entries[todo] over the slots, one evaluation
