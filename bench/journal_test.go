@@ -248,3 +248,35 @@ func TestJournalEdges(t *testing.T) {
 		t.Errorf("resume lost or mangled the last record (%d runs)", len(done))
 	}
 }
+
+// TestReportKeepsSettingsApart: runs of one algorithm with different
+// hyperparameters in one cell are two entries, not one pooled sample.
+func TestReportKeepsSettingsApart(t *testing.T) {
+	c := journalComparison()
+	c.Algorithms = []string{"ga"}
+	a, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Settings = map[string]map[string]string{"ga": {"pop": "10"}}
+	b, err := c.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := GroupCells(append(a, b...))
+	if len(cells) != 1 {
+		t.Fatalf("%d cells", len(cells))
+	}
+	stats, err := AnalyzeCell(cells[0], 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats) != 2 || stats[0].Runs != 8 || stats[1].Runs != 8 {
+		t.Fatalf("entries %d (%+v)", len(stats), stats)
+	}
+	for _, s := range stats {
+		if !strings.HasPrefix(s.Algorithm, "ga (") {
+			t.Errorf("entry %q does not name its settings", s.Algorithm)
+		}
+	}
+}

@@ -100,6 +100,28 @@ func algRank(name string) int {
 	return 100
 }
 
+// entryLabels names the entries of a cell: the algorithm, or, when one
+// algorithm ran with several hyperparameter settings there (a journal
+// holding several --set variants), the algorithm with its settings, so
+// different configurations are never pooled into one sample.
+func entryLabels(runs []*Run) map[*Run]string {
+	sigs := map[string]map[string]bool{}
+	for _, r := range runs {
+		if sigs[r.Algorithm] == nil {
+			sigs[r.Algorithm] = map[string]bool{}
+		}
+		sigs[r.Algorithm][formatParams(r.Params)] = true
+	}
+	out := make(map[*Run]string, len(runs))
+	for _, r := range runs {
+		out[r] = r.Algorithm
+		if len(sigs[r.Algorithm]) > 1 {
+			out[r] = r.Algorithm + " (" + formatParams(r.Params) + ")"
+		}
+	}
+	return out
+}
+
 // CellStats is the statistical summary of one algorithm in one cell.
 type CellStats struct {
 	Algorithm        string
@@ -155,11 +177,13 @@ func Ladder(r *Run) []float64 {
 func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
 	var order []string
 	by := map[string][]*Run{}
+	label := entryLabels(c.Runs)
 	for _, r := range c.Runs {
-		if _, ok := by[r.Algorithm]; !ok {
-			order = append(order, r.Algorithm)
+		l := label[r]
+		if _, ok := by[l]; !ok {
+			order = append(order, l)
 		}
-		by[r.Algorithm] = append(by[r.Algorithm], r)
+		by[l] = append(by[l], r)
 	}
 	ladder := Ladder(c.Runs[0])
 	out := make([]CellStats, 0, len(order))
@@ -491,8 +515,9 @@ func writeCellPlots(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats, lad
 	r0 := c.Runs[0]
 	base := anchor(c.Key)
 	by := map[string][]*Run{}
+	label := entryLabels(c.Runs)
 	for _, r := range c.Runs {
-		by[r.Algorithm] = append(by[r.Algorithm], r)
+		by[label[r]] = append(by[label[r]], r)
 	}
 	var ecdf []plots.ECDFSeries
 	var conv []plots.Series
