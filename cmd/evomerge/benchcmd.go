@@ -60,26 +60,11 @@ func (o options) Set(v string) error {
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.algs, "algs", strings.Join(algorithms.DefaultNames(), ","), "comma-separated algorithms, or all (known: "+strings.Join(algorithms.Names(), ", ")+")")
-	fs.StringVar(&b.objective, "objective", "mock", "objective: "+strings.Join(objectives.Names(), "|"))
-	fs.IntVar(&b.dim, "dim", 4, "dimension")
-	fs.Float64Var(&b.noise, "noise", 1, "σ of additive Gaussian noise")
-	fs.IntVar(&b.items, "items", 0, "mock only: score as an accuracy on this many benchmark items (binomial noise)")
-	fs.Var(&b.optimum, "optimum", "mock only: the optimum, comma-separated in [0,1] (default: drawn from --seed)")
-	fs.IntVar(&b.budget, "budget", 1000, "evaluations per run")
+	b.registerObjective(fs)
 	fs.IntVar(&b.seeds, "seeds", 25, "runs per algorithm")
-	fs.Uint64Var(&b.seed, "seed", 1, "master seed: the objective and every run's seed derive from it")
-	fs.Float64Var(&b.target, "target", math.NaN(), "target in the objective's terms: a score to reach (mock, default 99) or a precision f − f_opt (classic functions, default 1e-8)")
-	fs.IntVar(&b.parallel, "parallel", 0, "runs in flight; 0 means GOMAXPROCS (results do not depend on it)")
 	fs.StringVar(&b.format, "format", "table", "output: "+strings.Join(bench.Formats, "|"))
 	b.sets = map[string]map[string]string{}
 	fs.Var(b.sets, "set", "hyperparameter alg.param=value (repeatable; unknown names are an error)")
-	fs.DurationVar(&b.evalTimeout, "eval-timeout", time.Minute, "a run whose evaluation takes longer ends with an error; 0 means no limit")
-	fs.StringVar(&b.landscape, "landscape", "", "mock only: landscape shape, one of "+strings.Join(objectives.Landscapes, "|")+" (default peak)")
-	fs.StringVar(&b.noiseModel, "noise-model", "", "mock only: COCO noise model on the regret, one of "+strings.Join(objectives.NoiseModels, "|"))
-	fs.Float64Var(&b.failRate, "fail-rate", 0, "mock only: probability that an evaluation fails like a crashed merge (penalised, the run goes on)")
-	fs.Float64Var(&b.width, "width", 0, "mock only: peak width per coordinate (0 means 0.25, the pycma set-up; scenarios use 0.5)")
-	b.opts = options{}
-	fs.Var(b.opts, "opt", "option of a registered objective, name=value (repeatable), e.g. --objective mnist-merge --opt method=ties")
 	fs.StringVar(&b.reeval, "reeval", "", "recommendation policy \"best after re-evaluation\": TOPxTIMES (e.g. 3x4) keeps TOP·TIMES evaluations of the budget to re-evaluate the TOP best observed points TIMES each, and recommends the best mean")
 	fs.StringVar(&b.scenario, "scenario", "", "run a preset scenario (see --list-scenarios); sets objective, dimension, items, landscape, budget and target")
 	fs.BoolVar(&b.suite, "suite", false, "run every scenario")
@@ -88,6 +73,27 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.resume, "resume", false, "with --journal: skip the runs the journal already holds and continue it")
 	fs.StringVar(&b.report, "report", "", "with --journal: afterwards, rebuild the markdown report (tables, plots) of every run in the journal into this folder")
 	fs.BoolVar(&b.progress, "progress", term.IsTerminal(int(os.Stderr.Fd())), "show progress on stderr (default: when stderr is a terminal)")
+}
+
+// registerObjective registers the flags that describe the objective, the
+// budget and the seeding, shared by bench and tune.
+func (b *benchFlags) registerObjective(fs *flag.FlagSet) {
+	fs.StringVar(&b.objective, "objective", "mock", "objective: "+strings.Join(objectives.Names(), "|"))
+	fs.IntVar(&b.dim, "dim", 4, "dimension")
+	fs.Float64Var(&b.noise, "noise", 1, "σ of additive Gaussian noise")
+	fs.IntVar(&b.items, "items", 0, "score as an accuracy on this many benchmark items (mock: binomial noise; mnist-merge: sampled test images)")
+	fs.Var(&b.optimum, "optimum", "mock only: the optimum, comma-separated in [0,1] (default: drawn from --seed)")
+	fs.IntVar(&b.budget, "budget", 1000, "evaluations per run")
+	fs.Uint64Var(&b.seed, "seed", 1, "master seed: the objective and every run's seed derive from it")
+	fs.Float64Var(&b.target, "target", math.NaN(), "target in the objective's terms: a score to reach (mock, default 99) or a precision f − f_opt (classic functions, default 1e-8)")
+	fs.IntVar(&b.parallel, "parallel", 0, "runs in flight; 0 means GOMAXPROCS (results do not depend on it)")
+	fs.DurationVar(&b.evalTimeout, "eval-timeout", time.Minute, "a run whose evaluation takes longer ends with an error; 0 means no limit")
+	fs.StringVar(&b.landscape, "landscape", "", "mock only: landscape shape, one of "+strings.Join(objectives.Landscapes, "|")+" (default peak)")
+	fs.StringVar(&b.noiseModel, "noise-model", "", "mock only: COCO noise model on the regret, one of "+strings.Join(objectives.NoiseModels, "|"))
+	fs.Float64Var(&b.failRate, "fail-rate", 0, "mock only: probability that an evaluation fails like a crashed merge (penalised, the run goes on)")
+	fs.Float64Var(&b.width, "width", 0, "mock only: peak width per coordinate (0 means 0.25, the pycma set-up; scenarios use 0.5)")
+	b.opts = options{}
+	fs.Var(b.opts, "opt", "option of a registered objective, name=value (repeatable), e.g. --objective mnist-merge --opt method=ties")
 }
 
 // comparison builds the comparison the flags describe; scenario, when not

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -45,17 +44,8 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	var b benchFlags
 	alg := fs.String("alg", "cmaes", "algorithm to tune")
 	fs.StringVar(&b.scenario, "scenario", "mergekit-evolve", "scenario to tune on (see evomerge bench --list-scenarios); empty to use the objective flags")
-	fs.StringVar(&b.objective, "objective", "mock", "objective, when --scenario is empty")
-	fs.IntVar(&b.dim, "dim", 4, "dimension, when --scenario is empty")
-	fs.Float64Var(&b.noise, "noise", 0, "Gaussian noise σ, when --scenario is empty")
-	fs.IntVar(&b.items, "items", 0, "benchmark items, when --scenario is empty")
-	fs.StringVar(&b.landscape, "landscape", "", "mock landscape, when --scenario is empty")
-	fs.Float64Var(&b.width, "width", 0, "mock peak width, when --scenario is empty")
-	fs.IntVar(&b.budget, "budget", 1000, "evaluations per run, when --scenario is empty")
+	b.registerObjective(fs)
 	fs.IntVar(&b.seeds, "seeds", 15, "runs per setting (the same seeds for every setting)")
-	fs.Uint64Var(&b.seed, "seed", 1, "master seed")
-	fs.Float64Var(&b.target, "target", math.NaN(), "target in the objective's terms (default: the scenario's)")
-	fs.IntVar(&b.parallel, "parallel", 0, "runs in flight; 0 means GOMAXPROCS")
 	grid := gridFlag{}
 	fs.Var(grid, "grid", "hyperparameter values to try, param=v1,v2,… (repeatable; default: the algorithm's built-in grid)")
 	format := fs.String("format", "table", "table|markdown")
@@ -77,7 +67,6 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	b.algs = *alg
 	b.sets = map[string]map[string]string{}
-	b.evalTimeout = time.Minute
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		b.progress = true
 	}
