@@ -105,6 +105,17 @@ type Optimizer interface {
 	Flags(fs *flag.FlagSet)
 }
 
+// UnevaluatedRecommender is implemented by optimisers whose answer is a
+// point they have usually never evaluated, such as a CMA-ES distribution
+// mean. Such a point can score far worse than anything the run saw, so the
+// harness never hands it over on trust: when RecommendsUnevaluated reports
+// true for the configured optimiser, the harness reserves evaluations to
+// score the answer beside the best observed point and ships the better of
+// the two by fresh evaluations (bench.FinalCheck).
+type UnevaluatedRecommender interface {
+	RecommendsUnevaluated() bool
+}
+
 // ErrStop is returned by objectives to end a run; optimisers never need to
 // test for it, they only propagate whatever Eval returns.
 var ErrStop = errors.New("stop")

@@ -120,6 +120,12 @@ var _ Optimizer = (*CMAES)(nil)
 var _ Stepper = (*CMAES)(nil)
 
 // Flags registers the hyperparameters.
+// RecommendsUnevaluated implements UnevaluatedRecommender: the
+// distribution mean is never evaluated as such.
+func (c *CMAES) RecommendsUnevaluated() bool { return c.Recommend != "best" }
+
+var _ UnevaluatedRecommender = (*CMAES)(nil)
+
 func (c *CMAES) Flags(fs *flag.FlagSet) {
 	c.flags(fs, "returned point: mean (distribution mean; also when empty) or best (best observed)")
 }

@@ -60,6 +60,12 @@ func sepLearningRates(n int, mueff float64) (c1, cmu float64) {
 }
 
 // Flags registers the hyperparameters.
+// RecommendsUnevaluated implements UnevaluatedRecommender: the
+// distribution mean is never evaluated as such.
+func (c *SepCMAES) RecommendsUnevaluated() bool { return c.Recommend != "best" }
+
+var _ UnevaluatedRecommender = (*SepCMAES)(nil)
+
 func (c *SepCMAES) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PopSize, "popsize", c.PopSize, "population size λ; 0 means 4+⌊3 ln n⌋")
 	fs.Float64Var(&c.Sigma0, "sigma0", c.Sigma0, "initial step size; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")

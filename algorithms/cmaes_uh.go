@@ -86,6 +86,12 @@ var _ Optimizer = (*UHCMAES)(nil)
 var _ Stepper = (*UHCMAES)(nil)
 
 // Flags registers the hyperparameters.
+// RecommendsUnevaluated implements UnevaluatedRecommender: the
+// distribution mean is never evaluated as such.
+func (u *UHCMAES) RecommendsUnevaluated() bool { return u.Recommend != "best" }
+
+var _ UnevaluatedRecommender = (*UHCMAES)(nil)
+
 func (u *UHCMAES) Flags(fs *flag.FlagSet) {
 	u.flags(fs, "returned point: mean (distribution mean; also when empty) or best (best observed)")
 	fs.IntVar(&u.MaxEvals, "maxevals", u.MaxEvals, "most evaluations averaged per candidate; 0 means 30")

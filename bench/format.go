@@ -144,8 +144,17 @@ func WriteBenchFormat(w io.Writer, runs []*Run) error {
 		if r.EvalsToTarget != nil {
 			ett = strconv.Itoa(*r.EvalsToTarget)
 		}
-		if _, err := fmt.Fprintf(w, "%s 1 %s evals-to-target %s final-true %s best-observed\n",
-			name, ett, fmtG(r.RecommendTrue), fmtG(r.BestObserved)); err != nil {
+		// A run with no recommendation (no evaluation succeeded) has no
+		// final or best value: the metric is left out of its line rather
+		// than written as NaN, which benchstat would average in.
+		line := fmt.Sprintf("%s 1 %s evals-to-target", name, ett)
+		if !math.IsNaN(r.RecommendTrue) {
+			line += " " + fmtG(r.RecommendTrue) + " final-true"
+		}
+		if !math.IsNaN(r.BestObserved) {
+			line += " " + fmtG(r.BestObserved) + " best-observed"
+		}
+		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err
 		}
 	}

@@ -126,6 +126,14 @@ type Run struct {
 	// Policy is the recommendation policy when the harness sets one
 	// ("reeval 3x4"); empty means the method's own (see algorithms.Entry).
 	Policy string `json:"policy,omitempty"`
+	// Recommendation says which point Recommended is and how it was
+	// chosen: "best observed", "distribution mean", "best after re-
+	// evaluation", "none" (no evaluation succeeded), … Every point it names
+	// was evaluated during the run (see FinalCheck).
+	Recommendation string `json:"recommendation,omitempty"`
+	// FinalCheck records the fresh evaluations that decided between a
+	// method's unevaluated answer and the best observed point.
+	FinalCheck *FinalCheck `json:"final_check,omitempty"`
 	// RecommendHeldOut re-scores the recommendation on held-out items, for
 	// objectives that have them (objectives.HeldOuter).
 	RecommendHeldOut *float64          `json:"recommended_heldout,omitempty"`
@@ -208,6 +216,30 @@ func ResumeKey(cell, alg string, seed uint64, params map[string]string) string {
 	return fmt.Sprintf("%s|%s|%d|%s", cell, alg, seed, formatParams(params))
 }
 
+// FinalCheck is the end-of-run comparison that keeps an unevaluated point
+// from being handed over on trust: the method's own answer (e.g. the
+// CMA-ES mean) and the best observed point are each scored afresh the same
+// number of times, and the one with the better mean of these fresh scores
+// is recommended. The best observed point's first score is left out: it
+// was selected for being lucky.
+type FinalCheck struct {
+	// Method is the method's answer and MethodScores its fresh observed
+	// scores (in the objective's terms, higher is better for a score).
+	Method       []float64 `json:"method"`
+	MethodScores []float64 `json:"method_scores"`
+	// BestObserved is the best observed point before the check and
+	// BestScores its fresh observed scores.
+	BestObserved []float64 `json:"best_observed"`
+	BestScores   []float64 `json:"best_scores"`
+	// Chosen is "method" or "best observed".
+	Chosen string `json:"chosen"`
+}
+
+// FinalEvals is how many fresh evaluations each of the two points of a
+// FinalCheck gets for a budget: 1 per 200 evaluations, at least 1, so the
+// check costs 1–2% of a large budget and 2 evaluations of a small one.
+func FinalEvals(budget int) int { return max(1, budget/200) }
+
 // Succeeded reports whether the run reached its target.
 func (r *Run) Succeeded() bool { return r.EvalsToTarget != nil }
 
@@ -288,6 +320,18 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	t.noise = rand.New(&t.pcg)
 	algRNG := rand.New(rand.NewPCG(job.Seed, 0x616c67)) // "alg"
 	t.limit = job.Budget
+	entry, _ := algorithms.Lookup(job.Algorithm) // Configure succeeded: it exists
+	ur, _ := opt.(algorithms.UnevaluatedRecommender)
+	unevaluated := ur != nil && ur.RecommendsUnevaluated()
+	finalEvals := 0
+	if unevaluated && job.Reeval.Top == 0 && job.Reeval.Times == 0 {
+		// Reserve the final check; a budget too small for it leaves the
+		// best observed point as the recommendation (said in the record).
+		if k := FinalEvals(job.Budget); 2*k < job.Budget {
+			finalEvals = k
+			t.limit = job.Budget - 2*k
+		}
+	}
 	if job.Reeval.Top > 0 || job.Reeval.Times > 0 {
 		reserve := job.Reeval.Top * job.Reeval.Times
 		if job.Reeval.Top < 1 || job.Reeval.Times < 1 || reserve >= job.Budget {
@@ -299,12 +343,46 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 
 	start := time.Now()
 	rec, runErr := safeMinimize(ctx, opt, prob, t, algRNG)
-	if job.Reeval.Top > 0 && errors.Is(runErr, ErrBudget) && t.fault == nil && len(t.top) > 0 {
+	if rec != nil && (len(rec) != f.Dim() || !allFinite(rec)) {
+		rec = nil // not an answer: fall back to the best observed point
+	}
+	if rec != nil && box.Constraint {
+		rec = slices.Clone(rec)
+		prob.Clip(rec)
+	}
+	how := entry.Recommends
+	if rec == nil {
+		how = "best observed"
+	}
+	ended := errors.Is(runErr, ErrBudget) || errors.Is(runErr, errStopped)
+	switch {
+	case job.Reeval.Top > 0 && errors.Is(runErr, ErrBudget) && t.fault == nil && len(t.top) > 0:
 		var best []float64
 		best, runErr = t.reevaluate(ctx)
 		if best != nil {
 			rec = best
+			how = fmt.Sprintf("best after re-evaluation (%d best observed points, %d fresh evaluations each)", job.Reeval.Top, job.Reeval.Times)
 		}
+	case unevaluated && finalEvals == 0 && job.Reeval.Top == 0:
+		rec, how = nil, "best observed (the budget is too small to score the method's "+entry.Recommends+")"
+	case finalEvals > 0 && rec != nil && ended && t.fault == nil && t.bestX != nil:
+		var check *FinalCheck
+		check, runErr = t.finalCheck(ctx, rec, finalEvals)
+		if check != nil {
+			run.FinalCheck = check
+			if check.Chosen == "best observed" {
+				rec = check.BestObserved
+				how = fmt.Sprintf("best observed (scored %d more times; it beat the method's %s)", finalEvals, entry.Recommends)
+			} else {
+				how = fmt.Sprintf("%s (scored %d times; it beat the best observed point, scored %d more times)", entry.Recommends, finalEvals, finalEvals)
+			}
+		} else {
+			rec, how = nil, "best observed (the final check of the method's "+entry.Recommends+" was cut short)"
+		}
+	case unevaluated && rec != nil:
+		// The run ended early (a fault, a cancelled context): never hand
+		// over the unscored answer.
+		rec, how = nil, "best observed (the run ended before the method's "+entry.Recommends+" could be scored)"
 	}
 	run.WallMS = float64(time.Since(start).Microseconds()) / 1000
 
@@ -328,15 +406,23 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		run.Error = runErr.Error()
 	}
 	// The recommendation: the method's own answer, else the best observed.
-	if rec != nil && len(rec) == f.Dim() && allFinite(rec) {
-		x := append([]float64(nil), rec...)
-		if box.Constraint {
-			prob.Clip(x)
+	// A run in which no evaluation succeeded has none: the start point or
+	// an untested mean would be a guess handed over as a result.
+	switch {
+	case t.bestX == nil:
+		how = "none"
+		if run.Error == "" {
+			run.Error = fmt.Sprintf("no evaluation succeeded (%d of %d failed; the first: %s)", t.failures, t.used, t.firstFailure)
+			if t.used == 0 {
+				run.Error = "no evaluation was made"
+			}
 		}
-		run.Recommended = x
-	} else if t.bestX != nil {
-		run.Recommended = append([]float64(nil), t.bestX...)
+	case rec != nil:
+		run.Recommended = slices.Clone(rec)
+	default:
+		run.Recommended = slices.Clone(t.bestX)
 	}
+	run.Recommendation = how
 	run.RecommendTrue = math.NaN()
 	if run.Recommended != nil {
 		run.RecommendTrue = f.True(run.Recommended)
@@ -392,6 +478,7 @@ type tracker struct {
 	noise        *rand.Rand // draws from pcg
 	limit        int        // evaluations the optimiser may use
 	top          []scoredX  // the best observed points, best first (Reeval)
+	final        bool       // the search is over: scoring the final check
 }
 
 // scoredX is an observed point and its loss.
@@ -439,6 +526,45 @@ func (t *tracker) reevaluate(ctx context.Context) ([]float64, error) {
 		}
 	}
 	return best, nil
+}
+
+// finalCheck scores the method's answer x and the best observed point k
+// times each, afresh, and returns which has the better mean of these fresh
+// scores (the method's answer on a tie). The observer is not called: the
+// search is over. A nil check means the evaluations were cut short.
+func (t *tracker) finalCheck(ctx context.Context, x []float64, k int) (*FinalCheck, error) {
+	t.limit, t.stopped, t.final = t.job.Budget, false, true
+	c := &FinalCheck{Method: slices.Clone(x), BestObserved: slices.Clone(t.bestX)}
+	score := func(p []float64) (float64, []float64, error) {
+		sum, scores := 0.0, make([]float64, 0, k)
+		for range k {
+			loss, err := t.Eval(ctx, p)
+			if err != nil {
+				return 0, nil, err
+			}
+			sum += loss
+			s := loss
+			if t.f.Sense() == objectives.Maximize {
+				s = -loss
+			}
+			scores = append(scores, s)
+		}
+		return sum / float64(k), scores, nil
+	}
+	mLoss, mScores, err := score(c.Method)
+	if err != nil {
+		return nil, err
+	}
+	bLoss, bScores, err := score(c.BestObserved)
+	if err != nil {
+		return nil, err
+	}
+	c.MethodScores, c.BestScores = mScores, bScores
+	c.Chosen = "method"
+	if bLoss < mLoss {
+		c.Chosen = "best observed"
+	}
+	return c, nil
 }
 
 // Eval implements algorithms.Objective.
@@ -512,11 +638,11 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	}
 	if t.hit == 0 && objectives.Reached(t.f, v.True, t.target) {
 		t.hit = t.used
-		if t.job.StopAtTarget {
+		if t.job.StopAtTarget && !t.final {
 			t.stopped = true
 		}
 	}
-	if t.job.Observe != nil {
+	if t.job.Observe != nil && !t.final {
 		if !t.job.Observe(Progress{Evals: t.used, X: x, Value: v, BestObserved: t.bestObserved, BestX: t.bestX, BestTrue: t.bestTrue, HitEval: t.hit}) {
 			t.stopped = true
 		}
