@@ -52,7 +52,7 @@ func init() {
 // can have value, but DE's selection would compare two draws of the same
 // point and learn nothing about the landscape.
 //
-// Why not eaopt's DiffEvo (../shared/docs/go-notes.md): it re-evaluates
+// Why not eaopt's DiffEvo (docs/library-pitfalls.md): it re-evaluates
 // identical points (18% of the evaluations in one test) and ignores the
 // box (Min and Max only set the initial spread), so merge weights would
 // leave [0,1].

@@ -26,7 +26,7 @@ func init() {
 // GA is a generational genetic algorithm run by github.com/MaxHalford/eaopt
 // (ModGenerational with tournament selection) on a Genome of our own,
 // because eaopt's stock float operators are unsafe here (see
-// ../shared/docs/go-notes.md):
+// docs/library-pitfalls.md):
 //
 //   - eaopt's MutNormalFloat64 is multiplicative (g += N(0,1)·g): it pulls
 //     genes to 0 and a 0 gene never moves, so a shifted optimum is missed.

@@ -22,7 +22,7 @@ func init() {
 
 // GonumCMAES runs gonum's optimize.CmaEsChol (Krause et al. 2016) as it
 // ships, for comparison with our own CMA-ES. Known deviations from a
-// standard CMA-ES (../shared/docs/go-notes.md): σ does not scale the
+// standard CMA-ES (docs/library-pitfalls.md): σ does not scale the
 // samples, so the initial spread is set through InitCholesky = σ0·I;
 // the default converger would stop early, so NeverTerminate is used; the
 // evaluation count is exact because evaluations are serial (Concurrent 1)

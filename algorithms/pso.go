@@ -48,7 +48,7 @@ func init() {
 // particle can sit exactly on a face. Without Bounded the box is only
 // where the swarm starts and there is no confinement.
 //
-// Why not eaopt's SPSO (../shared/docs/go-notes.md): it has no box
+// Why not eaopt's SPSO (docs/library-pitfalls.md): it has no box
 // handling (Min and Max only set the initial spread), so merge weights
 // would leave [0,1], and it runs its own generation loop.
 //

@@ -9,7 +9,7 @@ import (
 )
 
 // Scenario is a named configuration of landscape, dimension, budget and
-// noise taken from a real evolutionary merge (../shared/docs/domain.md), so
+// noise taken from a real evolutionary merge (docs/domain.md), so
 // an optimiser can be chosen for the run a user is about to pay for.
 type Scenario struct {
 	Name string

@@ -11,7 +11,7 @@ import (
 // Landscapes lists the shapes of the mock merge objective. Each is a score
 // 100·exp(−Q(w)/s), s = 2·width²·n/4, on [0,1]^n with Q ≥ 0 and Q(w*) = 0,
 // so the optimum scores exactly 100 and the true value is always known;
-// they differ in what makes real merges hard (../shared/docs/domain.md).
+// they differ in what makes real merges hard (docs/domain.md).
 // ill, rotated and ties are rescaled so that a uniformly random point has
 // the same expected Q as under peak (see calibrate):
 //
