@@ -62,6 +62,9 @@ type evaluator func(ctx context.Context, x []float64, slot string, index int) (o
 // Run executes (or resumes) the run a config describes. progress, if not
 // nil, receives a line per evaluation.
 func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (*Result, error) {
+	if err := c.CheckPaths(); err != nil {
+		return nil, err
+	}
 	eval, p, slots, maximize, truth, err := c.build()
 	if err != nil {
 		return nil, err
@@ -292,6 +295,9 @@ func (o *objective) evaluateConcurrently(ctx context.Context, entries []Entry, t
 	if len(todo) == 0 {
 		return nil
 	}
+	if err := o.journal.start(); err != nil {
+		return err
+	}
 	work := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -376,13 +382,45 @@ func (o *objective) report(e *Entry) {
 		e.Index, o.budget, e.Slot, *e.Observed, e.MS, *o.shown.Observed, o.shown.Index)
 }
 
-// journalFile is the append-only journal.
+// journalFile is the append-only journal. It is created, with its header,
+// only when the first evaluation starts: a run refused before that (a bad
+// config, a missing model folder) leaves no journal that would block the
+// next attempt.
 type journalFile struct {
-	f    *os.File
-	path string
+	f      *os.File
+	path   string
+	header header
+	fresh  bool // the file holds nothing to keep: start it with the header
+}
+
+// start opens the journal for the first evaluation of this process.
+func (j *journalFile) start() error {
+	if j.f != nil {
+		return nil
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if j.fresh {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(j.path, flags, 0o644)
+	if err != nil {
+		return fmt.Errorf("journal %s: %v", j.path, err)
+	}
+	if j.fresh {
+		b, _ := json.Marshal(j.header)
+		if _, err := f.Write(append(b, '\n')); err != nil {
+			f.Close()
+			return fmt.Errorf("journal %s: %v", j.path, err)
+		}
+	}
+	j.f = f
+	return nil
 }
 
 func (j *journalFile) append(e *Entry) error {
+	if err := j.start(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -393,22 +431,44 @@ func (j *journalFile) append(e *Entry) error {
 	return nil
 }
 
-func (j *journalFile) Close() error { return j.f.Close() }
+func (j *journalFile) Close() error {
+	if j.f == nil {
+		return nil
+	}
+	return j.f.Close()
+}
 
-// openJournal creates the journal, or with resume reads it back: its
+// openJournal prepares the journal, or with resume reads it back: its
 // header must match the config, a partial last line (a kill during a
-// write) is cut off, and every evaluation recorded is returned by index.
+// write) is cut off, and every evaluation recorded is returned by index. A
+// journal that records no evaluation (only a header, or a header cut
+// short) holds nothing to resume or to protect and is started afresh;
+// --resume with no journal at all is an error, since a mistyped path
+// would otherwise silently start the run again.
 func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entry, error) {
 	replay := map[int]Entry{}
+	j := &journalFile{path: path, header: h, fresh: true}
 	data, err := os.ReadFile(path)
 	switch {
-	case err == nil && len(data) > 0 && !resume:
+	case err != nil && errors.Is(err, os.ErrNotExist) && resume:
+		return nil, nil, fmt.Errorf("journal %s does not exist: nothing to resume (check the path, or start the run without --resume)", path)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, nil, fmt.Errorf("journal %s: %v", path, err)
+	case err != nil:
+		// A new run.
+	case headerOnly(data):
+		// Nothing recorded: start afresh.
+	case !resume:
 		return nil, nil, fmt.Errorf("journal %s exists: pass --resume to continue that run, or remove it to start again", path)
-	case err == nil && len(data) > 0:
+	default:
 		good, err := parseJournal(data, path, h, replay)
 		if err != nil {
 			return nil, nil, err
 		}
+		if good == 0 {
+			break // the header itself was cut short
+		}
+		j.fresh = false
 		if good < len(data) {
 			if err := os.Truncate(path, int64(good)); err != nil {
 				return nil, nil, err
@@ -418,26 +478,24 @@ func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entr
 				return nil, nil, err
 			}
 		}
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return nil, nil, err
-	case resume:
-		// Nothing to resume: start the run.
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, err
-	}
-	j := &journalFile{f: f, path: path}
-	if len(replay) == 0 {
-		if st, _ := f.Stat(); st.Size() == 0 {
-			b, _ := json.Marshal(h)
-			if _, err := f.Write(append(b, '\n')); err != nil {
-				f.Close()
-				return nil, nil, err
-			}
-		}
 	}
 	return j, replay, nil
+}
+
+// headerOnly reports whether a journal records no evaluation: it is empty,
+// or its first line is all there is.
+// A file that does not begin like a journal header is never taken for
+// one, so a journal path that names some other file is refused, not
+// overwritten.
+func headerOnly(data []byte) bool {
+	if len(data) == 0 {
+		return true
+	}
+	if !bytes.HasPrefix(data, []byte(`{"config":"`)) {
+		return false
+	}
+	i := bytes.IndexByte(data, '\n')
+	return i < 0 || len(bytes.TrimSpace(data[i+1:])) == 0
 }
 
 func appendNewline(path string) error {

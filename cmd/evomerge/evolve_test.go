@@ -153,3 +153,23 @@ func TestEvolveConfigErrors(t *testing.T) {
 		t.Error("no config accepted")
 	}
 }
+
+// TestEvolveNeverOverwritesItsConfig: `output:` equal to the config's own
+// path used to replace the config with the recommendation after the run.
+func TestEvolveNeverOverwritesItsConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "run.yml")
+	body := "algorithm: random\nseed: 1\nbudget: 5\noutput: run.yml\nobjective: {kind: mock, mock: {dim: 2}}\n"
+	os.WriteFile(p, []byte(body), 0o644)
+	if _, _, err := runArgs(t, "evolve", "--quiet", p); err == nil || !strings.Contains(err.Error(), "is the config") {
+		t.Errorf("error %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != body {
+		t.Errorf("the config was overwritten:\n%s", b)
+	}
+	// --resume of a run that has no journal names the journal it looked for.
+	os.WriteFile(p, []byte(strings.Replace(body, "output: run.yml", "journal: typo.jsonl", 1)), 0o644)
+	if _, _, err := runArgs(t, "evolve", "--resume", p); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "typo.jsonl")+" does not exist") {
+		t.Errorf("--resume without a journal: %v", err)
+	}
+}
