@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,11 +26,21 @@ import (
 
 // Config is the YAML file `evomerge evolve` reads.
 type Config struct {
-	// Algorithm names the optimiser; Set overrides its hyperparameters.
+	// Algorithm names the optimiser (required: a default would hide
+	// which method ran); Set overrides its hyperparameters.
 	Algorithm string            `yaml:"algorithm"`
 	Set       map[string]string `yaml:"set"`
-	Budget    int               `yaml:"budget"`
-	Seed      uint64            `yaml:"seed"`
+	// Budget is the number of evaluations, final ones included.
+	Budget int `yaml:"budget"`
+	// Seed drives every random choice of the run (required, 0 included:
+	// an unstated seed is an irreproducible run waiting to happen).
+	Seed uint64 `yaml:"seed"`
+	// FinalEvals is how many fresh evaluations score each finalist when
+	// the method recommends a point it never evaluated (the CMA-ES
+	// family's distribution mean): that point and the best observed one
+	// are each scored FinalEvals times, from the budget, and the better
+	// by the mean of those fresh scores is shipped. Default 1.
+	FinalEvals int `yaml:"final_evals"`
 	// Journal is where every evaluation is recorded (default: the config's
 	// path with .journal.jsonl).
 	Journal string `yaml:"journal"`
@@ -39,6 +50,7 @@ type Config struct {
 	Objective ObjectiveConfig `yaml:"objective"`
 
 	function objectives.Function // built by build, for in-process objectives
+	path     string              // the config file, an input no output may overwrite
 }
 
 // ObjectiveConfig selects and configures the objective.
@@ -102,6 +114,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	c.path = path
 	base := filepath.Dir(path)
 	rel := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
@@ -139,20 +152,40 @@ func ParseConfig(data []byte) (*Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("config: %v", err)
 	}
+	// Keys whose absence the zero value cannot show.
+	var present struct {
+		Seed       *uint64 `yaml:"seed"`
+		FinalEvals *int    `yaml:"final_evals"`
+	}
+	if err := yaml.Unmarshal(data, &present); err != nil {
+		return nil, fmt.Errorf("config: %v", err)
+	}
+	if present.Seed == nil {
+		return nil, fmt.Errorf("config: seed is missing: every random choice of the run flows from it (any integer ≥ 0, e.g. seed: 1)")
+	}
+	if present.FinalEvals == nil {
+		c.FinalEvals = 1
+	}
 	return &c, c.Validate()
 }
 
 // Validate checks the config without touching the disk.
 func (c *Config) Validate() error {
 	if c.Algorithm == "" {
-		c.Algorithm = "cmaes"
+		return fmt.Errorf("config: algorithm is missing (known: %s)", strings.Join(algorithms.Names(), ", "))
 	}
 	if _, _, err := algorithms.Configure(c.Algorithm, c.Set); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
+	if c.FinalEvals < 1 {
+		return fmt.Errorf("config: final_evals %d must be at least 1", c.FinalEvals)
+	}
 	o := &c.Objective
 	if o.Delay < 0 {
 		return fmt.Errorf("config: objective.delay must not be negative")
+	}
+	if err := o.checkBlocks(); err != nil {
+		return err
 	}
 	switch o.Kind {
 	case "scenario":
@@ -209,7 +242,46 @@ func (c *Config) Validate() error {
 	if c.Budget < 1 {
 		return fmt.Errorf("config: budget %d must be at least 1", c.Budget)
 	}
+	if r := c.reserve(); r > 0 && c.Budget <= r {
+		return fmt.Errorf("config: budget %d leaves no evaluation for the search: %s recommends its distribution mean, a point it never evaluated, so %d evaluations (final_evals %d for it and %d for the best observed point) are reserved to score both", c.Budget, c.Algorithm, r, c.FinalEvals, c.FinalEvals)
+	}
 	return nil
+}
+
+// checkBlocks refuses settings that the objective's kind would ignore: a
+// block that silently does nothing hides a mistyped kind.
+func (o *ObjectiveConfig) checkBlocks() error {
+	set := []struct {
+		key     string
+		owners  []string
+		present bool
+	}{
+		{"scenario", []string{"scenario"}, o.Scenario != ""},
+		{"mock", []string{"mock"}, o.Mock != nil},
+		{"external", []string{"external"}, o.External != nil},
+		{"mnist", []string{"mnist"}, o.MNIST != nil},
+		{"delay", []string{"scenario", "mock", "mnist"}, o.Delay != 0},
+	}
+	for _, b := range set {
+		if !b.present || o.Kind == "" || slices.Contains(b.owners, o.Kind) {
+			continue
+		}
+		return fmt.Errorf("config: objective.kind %s does not use objective.%s (it belongs to kind %s): remove it or change the kind", o.Kind, b.key, strings.Join(b.owners, ", "))
+	}
+	return nil
+}
+
+// reserve is how many evaluations of the budget are kept back from the
+// optimiser to score its recommendation and the best observed point with
+// fresh evaluations: 2·FinalEvals for a method whose recommendation is a
+// point it never evaluated (its registry entry says "distribution mean"),
+// none for methods that recommend an evaluated point.
+func (c *Config) reserve() int {
+	e, err := algorithms.Lookup(c.Algorithm)
+	if err != nil || e.Recommends != "distribution mean" {
+		return 0
+	}
+	return 2 * c.FinalEvals
 }
 
 func (o *ObjectiveConfig) mockSpec(seed uint64) objectives.Spec {
@@ -224,12 +296,13 @@ func (c *Config) Hash() string {
 	o := c.Objective
 	o.Delay = 0 // pacing changes no result
 	b, _ := yaml.Marshal(struct {
-		A    string
-		S    map[string]string
-		B    int
-		Seed uint64
-		O    ObjectiveConfig
-	}{c.Algorithm, c.Set, c.Budget, c.Seed, o})
+		A     string
+		S     map[string]string
+		B     int
+		Seed  uint64
+		Final int
+		O     ObjectiveConfig
+	}{c.Algorithm, c.Set, c.Budget, c.Seed, c.FinalEvals, o})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
 }

@@ -12,22 +12,16 @@ import (
 
 // WriteBest writes the run's answer to c.Output atomically: for merges of
 // real models a mergekit recipe (mergekit-yaml and evomerge merge take it
-// as it is), for mock objectives the recommended point, each with the
-// scores in a comment header.
+// as it is), for mock objectives the shipped point. A comment header says
+// which point it is, how it was scored and on which items (Scoring).
 func WriteBest(c *Config, r *Result) error {
-	if r.Recommended == nil {
+	if r.Recommended == nil || r.Shipped == nil {
 		return fmt.Errorf("no evaluation finished: nothing to write")
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# evomerge evolve: %s, seed %d, %d evaluations (%d failed)\n", c.Algorithm, c.Seed, r.Evaluations, r.Failures)
-	if r.Best != nil {
-		fmt.Fprintf(&b, "# best observed score %.6g at evaluation %d\n", *r.Best.Observed, r.Best.Index)
-	}
-	if !math.IsNaN(r.RecommendedTrue) {
-		fmt.Fprintf(&b, "# true score of this recommendation %.6g\n", r.RecommendedTrue)
-	}
-	if !math.IsNaN(r.RecommendedHeldOut) {
-		fmt.Fprintf(&b, "# held-out score of this recommendation %.6g\n", r.RecommendedHeldOut)
+	fmt.Fprintf(&b, "# evomerge evolve: %s, seed %d, budget %d\n", c.Algorithm, c.Seed, c.Budget)
+	for _, l := range Scoring(r) {
+		fmt.Fprintf(&b, "# %s\n", l)
 	}
 	recipe, hasRecipe := c.function.(interface {
 		DiskRecipe(x []float64) (*merge.Recipe, error)
@@ -59,20 +53,140 @@ func yamlList(x []float64) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
+// Scoring says, line by line, how many evaluations the run made, which
+// point is shipped, every evaluation that scored it and on which items,
+// and the finalist it was preferred to: the header of the output file and
+// the summary the command prints say the same.
+func Scoring(r *Result) []string {
+	var ls []string
+	final := r.Evaluations - r.SearchEvaluations
+	if final > 0 {
+		ls = append(ls, fmt.Sprintf("%d evaluations: %d by the search, %d fresh ones to score the finalists (%d failed in all)", r.Evaluations, r.SearchEvaluations, final, r.Failures))
+	} else {
+		ls = append(ls, fmt.Sprintf("%d evaluations by the search (%d failed)", r.Evaluations, r.Failures))
+	}
+	ls = append(ls, "shipped: "+r.Shipped.Label)
+	ls = append(ls, "  "+howScored(r.Shipped, r.SearchEvaluations))
+	if !math.IsNaN(r.RecommendedTrue) {
+		ls = append(ls, fmt.Sprintf("  %s %.6g", r.TrueName, r.RecommendedTrue))
+	}
+	if !math.IsNaN(r.RecommendedHeldOut) {
+		ls = append(ls, fmt.Sprintf("  held-out score %.6g (items never used by the search)", r.RecommendedHeldOut))
+	}
+	if o := r.Other; o != nil {
+		ls = append(ls, "preferred to: "+o.Label)
+		ls = append(ls, "  "+howScored(o, r.SearchEvaluations))
+		if !math.IsNaN(o.True) {
+			ls = append(ls, fmt.Sprintf("  %s %.6g", r.TrueName, o.True))
+		}
+	}
+	if r.Note != "" {
+		ls = append(ls, "note: "+r.Note)
+	}
+	ls = append(ls, "items: "+r.Items)
+	return ls
+}
+
+// howScored lists the evaluations that scored f: the fresh ones if any
+// (the search's are then left out: the best observed point was selected
+// for scoring high, so its search score is biased), else the search's.
+func howScored(f *Finalist, searched int) string {
+	if len(f.Fresh) > 0 {
+		s := "scored by fresh " + listScores(f.Fresh)
+		if len(f.Search) > 0 {
+			s += fmt.Sprintf(" (its search %s is left out: selected for being high)", listScores(f.Search))
+		} else {
+			s += " (never evaluated by the search)"
+		}
+		return s
+	}
+	s := "scored by search " + listScores(f.Search)
+	if len(f.Search) == 1 {
+		s += fmt.Sprintf(", the best of %d (selected for being high: expect less when re-scored)", searched)
+	}
+	return s
+}
+
+// listScores prints evaluations as "evaluations 97, 98: 53.1, 52.9;
+// mean 53".
+func listScores(es []Entry) string {
+	idx := make([]string, len(es))
+	sc := make([]string, len(es))
+	for i, e := range es {
+		idx[i] = fmt.Sprint(e.Index)
+		sc[i] = "failed"
+		if e.Observed != nil {
+			sc[i] = fmt.Sprintf("%.6g", *e.Observed)
+		}
+	}
+	s := fmt.Sprintf("evaluation%s %s: %s", plural(len(es)), strings.Join(idx, ", "), strings.Join(sc, ", "))
+	if m, n := meanObserved(es); len(es) > 1 && n > 0 {
+		s += fmt.Sprintf("; mean %.6g", m)
+		if n < len(es) {
+			s += fmt.Sprintf(" of %d", n)
+		}
+	}
+	return s
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// describeItems says what one evaluation scores.
+func (c *Config) describeItems() string {
+	o := c.Objective
+	switch o.Kind {
+	case "external":
+		e := o.External
+		score := e.Score
+		if score == "" {
+			score = "stdout"
+		}
+		return fmt.Sprintf("the evaluator command [%s], score read from %s", strings.Join(e.Args, " "), score)
+	case "mnist":
+		if m, ok := c.function.(interface {
+			Task() string
+			PoolItems() []int
+			HeldOutItems() []int
+		}); ok {
+			pool, held := m.PoolItems(), m.HeldOutItems()
+			per := "mnist.items (default 200)"
+			if o.MNIST.Items > 0 {
+				per = fmt.Sprint(o.MNIST.Items)
+			}
+			return fmt.Sprintf("%s items of MNIST task %s per evaluation, drawn afresh from the search pool (test items %d–%d); held-out: test items %d–%d", per, m.Task(), pool[0], pool[len(pool)-1], held[0], held[len(held)-1])
+		}
+	}
+	name := ""
+	if o.Kind == "scenario" {
+		name = "scenario " + o.Scenario + ": "
+	}
+	if s, ok := c.function.(fmt.Stringer); ok {
+		return name + s.String()
+	}
+	if c.function != nil {
+		return name + c.function.Name()
+	}
+	return name + o.Kind
+}
+
 // Describe prints the result for the terminal.
 func Describe(c *Config, r *Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d evaluations (%d replayed from the journal, %d failed and penalised)\n", r.Evaluations, r.Replayed, r.Failures)
+	if r.Replayed > 0 {
+		fmt.Fprintf(&b, "%d evaluations replayed from the journal\n", r.Replayed)
+	}
 	if r.Best != nil {
 		fmt.Fprintf(&b, "best observed: %.6g at evaluation %d, %s\n", *r.Best.Observed, r.Best.Index, objectives.FormatVector(r.Best.X, 3))
 	}
-	fmt.Fprintf(&b, "recommended:   %s", objectives.FormatVector(r.Recommended, 3))
-	if !math.IsNaN(r.RecommendedTrue) {
-		fmt.Fprintf(&b, " (true score %.6g)", r.RecommendedTrue)
+	for _, l := range Scoring(r) {
+		b.WriteString(l + "\n")
 	}
-	if !math.IsNaN(r.RecommendedHeldOut) {
-		fmt.Fprintf(&b, " (held-out score %.6g)", r.RecommendedHeldOut)
-	}
-	fmt.Fprintf(&b, "\nwritten to %s; journal %s\n", c.Output, c.Journal)
+	fmt.Fprintf(&b, "shipped point: %s\n", objectives.FormatVector(r.Recommended, 3))
+	fmt.Fprintf(&b, "written to %s; journal %s\n", c.Output, c.Journal)
 	return b.String()
 }

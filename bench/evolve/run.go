@@ -30,6 +30,9 @@ type Entry struct {
 	Error    string    `json:"error,omitempty"`
 	Slot     string    `json:"slot,omitempty"`
 	MS       float64   `json:"ms"`
+	// Final names the finalist a fresh final evaluation scored
+	// ("recommendation" or "best observed"); empty during the search.
+	Final string `json:"final,omitempty"`
 }
 
 // header is the journal's first line.
@@ -45,15 +48,65 @@ type Result struct {
 	Evaluations int
 	Replayed    int // evaluations taken from the journal
 	Failures    int
-	Best        *Entry    // the best observed evaluation
-	Recommended []float64 // the optimiser's answer (best observed if it has none)
-	// RecommendedTrue is the recommendation's true score where the
-	// objective knows it (mock objectives); NaN otherwise.
+	// SearchEvaluations were made by the optimiser; the rest of
+	// Evaluations scored the finalists afresh.
+	SearchEvaluations int
+	Best              *Entry    // the best observed evaluation of the search
+	Recommended       []float64 // the point shipped: Shipped.X
+	// Shipped is the point written to the output, with every evaluation
+	// that scored it; Other is the finalist it was preferred to, if two
+	// were compared by fresh evaluations.
+	Shipped, Other *Finalist
+	// Note says why the shipped point is not the method's recommendation,
+	// when it is not.
+	Note string
+	// RecommendedTrue is the shipped point's true score where the
+	// objective knows it (mock objectives; for mnist, its accuracy on the
+	// whole search pool); NaN otherwise. TrueName says which.
 	RecommendedTrue float64
+	TrueName        string
 	// RecommendedHeldOut re-scores it on held-out items where the
 	// objective has them (mnist); NaN otherwise.
 	RecommendedHeldOut float64
 	Maximize           bool
+	// Items says what one evaluation scores: the objective and its items,
+	// or the external evaluator's command.
+	Items string
+}
+
+// Finalist is a point that may be shipped and the evaluations that scored
+// it.
+type Finalist struct {
+	// Label says which point it is: "distribution mean of cmaes", "best
+	// observed, evaluation 13".
+	Label string
+	X     []float64
+	// Search lists the evaluations of exactly this point during the
+	// search; Fresh the evaluations made afterwards to score it without
+	// the luck that selected the best observed point.
+	Search, Fresh []Entry
+	// True is its noise-free score where the objective knows it, else NaN.
+	True float64
+}
+
+// FreshMean is the mean of the finalist's successful fresh evaluations
+// and how many there were.
+func (f *Finalist) FreshMean() (float64, int) {
+	return meanObserved(f.Fresh)
+}
+
+func meanObserved(es []Entry) (float64, int) {
+	sum, n := 0.0, 0
+	for _, e := range es {
+		if e.Observed != nil {
+			sum += *e.Observed
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN(), 0
+	}
+	return sum / float64(n), n
 }
 
 // evaluator scores candidate index on a device slot.
@@ -62,6 +115,9 @@ type evaluator func(ctx context.Context, x []float64, slot string, index int) (o
 // Run executes (or resumes) the run a config describes. progress, if not
 // nil, receives a line per evaluation.
 func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (*Result, error) {
+	if err := c.CheckPaths(); err != nil {
+		return nil, err
+	}
 	eval, p, slots, maximize, truth, err := c.build()
 	if err != nil {
 		return nil, err
@@ -76,8 +132,12 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (*Resu
 	if err != nil {
 		return nil, err
 	}
+	// A method that recommends a point it never evaluated gets the budget
+	// less the evaluations that will score that point and the best
+	// observed one afresh: nothing is shipped unevaluated.
+	reserve := c.reserve()
 	o := &objective{
-		eval: eval, slots: slots, budget: c.Budget, maximize: maximize,
+		eval: eval, slots: slots, budget: c.Budget - reserve, total: c.Budget, maximize: maximize,
 		journal: journal, replay: replay, progress: progress,
 		penalty: bench.FailurePenalty{Maximize: maximize, Floor: c.Objective.Kind != "external"},
 	}
@@ -89,22 +149,145 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (*Resu
 	if o.best == nil {
 		return nil, fmt.Errorf("no evaluation succeeded (%d failed; the first: %s): nothing to recommend", o.failures, o.firstError)
 	}
-	res := &Result{Evaluations: o.used, Replayed: o.replayed, Failures: o.failures, Best: o.best, Maximize: maximize, RecommendedTrue: math.NaN()}
-	switch {
-	case rec != nil:
-		res.Recommended = append([]float64(nil), rec...)
-		p.Clip(res.Recommended)
-	case o.best != nil:
-		res.Recommended = o.best.X
+	if rec != nil {
+		rec = slices.Clone(rec)
+		p.Clip(rec)
 	}
-	if truth != nil && res.Recommended != nil {
-		res.RecommendedTrue = truth(res.Recommended)
+	res := &Result{SearchEvaluations: o.used, Best: o.best, Maximize: maximize, Items: c.describeItems()}
+	if err := o.choose(ctx, c, rec, reserve, res); err != nil {
+		return nil, err
+	}
+	res.Evaluations, res.Replayed, res.Failures = o.used, o.replayed, o.failures
+	res.Recommended = res.Shipped.X
+	res.RecommendedTrue = math.NaN()
+	for _, f := range []*Finalist{res.Shipped, res.Other} {
+		if f != nil {
+			f.True = math.NaN()
+			if truth != nil {
+				f.True = truth(f.X)
+			}
+		}
+	}
+	res.RecommendedTrue = res.Shipped.True
+	res.TrueName = "true score"
+	if c.Objective.Kind == "mnist" {
+		res.TrueName = "score on the whole search pool"
 	}
 	res.RecommendedHeldOut = math.NaN()
-	if h, ok := c.function.(objectives.HeldOuter); ok && res.Recommended != nil {
+	if h, ok := c.function.(objectives.HeldOuter); ok {
 		res.RecommendedHeldOut = h.HeldOut(res.Recommended)
 	}
 	return res, nil
+}
+
+// choose decides which point is shipped. A recommendation the search
+// evaluated is shipped as it is. A recommendation it never evaluated (a
+// distribution mean) is scored with FinalEvals fresh evaluations from the
+// reserve, the best observed point with as many, and the one with fewer
+// failed fresh evaluations, then the better mean of fresh scores, is
+// shipped (a tie goes to the recommendation). The best observed point's
+// search score is left out of that mean: it was selected for being high,
+// so it is biased. Should a recommendation be unevaluated with no reserve
+// (a method whose registry entry misstates what it recommends), the best
+// observed point is shipped and Note says so.
+func (o *objective) choose(ctx context.Context, c *Config, rec []float64, reserve int, res *Result) error {
+	bestLabel := fmt.Sprintf("best observed, evaluation %d", o.best.Index)
+	best := &Finalist{Label: bestLabel, X: o.best.X, Search: o.searchOf(o.best.X)}
+	entry, _ := algorithms.Lookup(c.Algorithm)
+	switch {
+	case reserve > 0:
+		finalists := []*Finalist{best}
+		if rec != nil {
+			finalists = []*Finalist{{Label: fmt.Sprintf("%s of %s", entry.Recommends, c.Algorithm), X: rec, Search: o.searchOf(rec)}, best}
+		} else {
+			res.Note = fmt.Sprintf("%s returned no recommendation: the best observed point was scored afresh", c.Algorithm)
+		}
+		if err := o.finalEvals(ctx, finalists, c.FinalEvals); err != nil {
+			return err
+		}
+		shipped := finalists[0]
+		if len(finalists) == 2 {
+			a, b := finalists[0], finalists[1]
+			ma, na := a.FreshMean()
+			mb, nb := b.FreshMean()
+			if nb > na || (nb == na && nb > 0 && o.better(mb, ma)) {
+				shipped = b
+			}
+			res.Other = a
+			if shipped == a {
+				res.Other = b
+			}
+		}
+		if _, n := shipped.FreshMean(); n == 0 {
+			// Every fresh evaluation failed: the best observed point at
+			// least has its search score.
+			shipped, res.Other = best, nil
+			res.Note = "every fresh evaluation of the finalists failed: shipping the best observed point, scored only during the search"
+		}
+		res.Shipped = shipped
+	case rec == nil || slices.Equal(rec, o.best.X):
+		res.Shipped = best
+	case len(o.searchOf(rec)) > 0:
+		ev := o.searchOf(rec)
+		res.Shipped = &Finalist{Label: fmt.Sprintf("%s of %s, evaluation %d", entry.Recommends, c.Algorithm, ev[0].Index), X: rec, Search: ev}
+	default:
+		res.Shipped = best
+		res.Note = fmt.Sprintf("%s recommended a point it never evaluated and no evaluations were reserved to score it: shipping the best observed point instead", c.Algorithm)
+	}
+	return nil
+}
+
+// searchOf lists the search's evaluations of exactly x.
+func (o *objective) searchOf(x []float64) []Entry {
+	var out []Entry
+	for _, e := range o.searched {
+		if slices.Equal(e.X, x) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// finalEvals scores each finalist k times with fresh evaluations from the
+// reserve, journaled (and on resume replayed) like the search's.
+func (o *objective) finalEvals(ctx context.Context, fs []*Finalist, k int) error {
+	o.budget = o.total
+	var entries []Entry
+	var todo []int
+	for p, f := range fs {
+		role := "best observed"
+		if p == 0 && len(fs) == 2 {
+			role = "recommendation"
+		}
+		for range k {
+			o.used++
+			idx := o.used
+			if idx > o.total {
+				return fmt.Errorf("internal error: final evaluation %d beyond the budget %d", idx, o.total)
+			}
+			if e, ok := o.replay[idx]; ok {
+				if !slices.Equal(e.X, f.X) {
+					return fmt.Errorf("journal %s: evaluation %d was made at %v, but this run scores %v there: the journal belongs to another run (different code or config)", o.journal.path, idx, e.X, f.X)
+				}
+				o.replayed++
+				entries = append(entries, e)
+				continue
+			}
+			entries = append(entries, Entry{Index: idx, X: slices.Clone(f.X), Final: role})
+			todo = append(todo, len(entries)-1)
+		}
+	}
+	if err := o.evaluateConcurrently(ctx, entries, todo); err != nil {
+		return err
+	}
+	for i, e := range entries {
+		if e.Observed == nil {
+			o.failures++
+		}
+		f := fs[i/k]
+		f.Fresh = append(f.Fresh, e)
+	}
+	return nil
 }
 
 // build makes the evaluation function and the search box of the config.
@@ -183,16 +366,18 @@ func (c *Config) build() (evaluator, algorithms.Problem, []string, bool, func([]
 // journal, evaluates batches concurrently over the device slots and
 // journals each evaluation as it completes.
 type objective struct {
-	eval     evaluator
-	slots    []string
-	budget   int
-	maximize bool
-	journal  *journalFile
-	replay   map[int]Entry
-	progress io.Writer
+	eval  evaluator
+	slots []string
+	// budget bounds the search; total, the run, final evaluations included.
+	budget, total int
+	maximize      bool
+	journal       *journalFile
+	replay        map[int]Entry
+	progress      io.Writer
 
 	used, replayed, failures int
 	best                     *Entry
+	searched                 []Entry // every evaluation of the search
 	scored                   int
 	shown                    *Entry // the best evaluation reported so far, for progress lines
 	// penalty floors scores at 0 for percentages; an external evaluator's
@@ -249,6 +434,7 @@ func (o *objective) EvalBatch(ctx context.Context, xs [][]float64) ([]float64, e
 	for i := range entries {
 		e := &entries[i]
 		o.used++
+		o.searched = append(o.searched, *e)
 		if e.Observed == nil {
 			o.failures++
 			o.failsInARow++
@@ -291,6 +477,9 @@ func (o *objective) better(a, b float64) bool {
 func (o *objective) evaluateConcurrently(ctx context.Context, entries []Entry, todo []int) error {
 	if len(todo) == 0 {
 		return nil
+	}
+	if err := o.journal.start(); err != nil {
+		return err
 	}
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -365,24 +554,64 @@ feed:
 }
 
 func (o *objective) report(e *Entry) {
+	what := "eval"
+	if e.Final != "" {
+		what = "final eval (" + e.Final + ")"
+	}
 	if e.Observed == nil {
-		fmt.Fprintf(o.progress, "eval %d/%d on slot %s failed (%.0f ms): %s\n", e.Index, o.budget, e.Slot, e.MS, e.Error)
+		fmt.Fprintf(o.progress, "%s %d/%d on slot %s failed (%.0f ms): %s\n", what, e.Index, o.total, e.Slot, e.MS, e.Error)
+		return
+	}
+	if e.Final != "" {
+		fmt.Fprintf(o.progress, "%s %d/%d on slot %s: score %.4g (%.0f ms)\n", what, e.Index, o.total, e.Slot, *e.Observed, e.MS)
 		return
 	}
 	if o.shown == nil || o.better(*e.Observed, *o.shown.Observed) {
 		o.shown = e
 	}
 	fmt.Fprintf(o.progress, "eval %d/%d on slot %s: score %.4g (%.0f ms); best so far %.4g at eval %d\n",
-		e.Index, o.budget, e.Slot, *e.Observed, e.MS, *o.shown.Observed, o.shown.Index)
+		e.Index, o.total, e.Slot, *e.Observed, e.MS, *o.shown.Observed, o.shown.Index)
 }
 
-// journalFile is the append-only journal.
+// journalFile is the append-only journal. It is created, with its header,
+// only when the first evaluation starts: a run refused before that (a bad
+// config, a missing model folder) leaves no journal that would block the
+// next attempt.
 type journalFile struct {
-	f    *os.File
-	path string
+	f      *os.File
+	path   string
+	header header
+	fresh  bool // the file holds nothing to keep: start it with the header
+}
+
+// start opens the journal for the first evaluation of this process.
+func (j *journalFile) start() error {
+	if j.f != nil {
+		return nil
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if j.fresh {
+		flags |= os.O_TRUNC
+	}
+	f, err := os.OpenFile(j.path, flags, 0o644)
+	if err != nil {
+		return fmt.Errorf("journal %s: %v", j.path, err)
+	}
+	if j.fresh {
+		b, _ := json.Marshal(j.header)
+		if _, err := f.Write(append(b, '\n')); err != nil {
+			f.Close()
+			return fmt.Errorf("journal %s: %v", j.path, err)
+		}
+	}
+	j.f = f
+	return nil
 }
 
 func (j *journalFile) append(e *Entry) error {
+	if err := j.start(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -393,22 +622,44 @@ func (j *journalFile) append(e *Entry) error {
 	return nil
 }
 
-func (j *journalFile) Close() error { return j.f.Close() }
+func (j *journalFile) Close() error {
+	if j.f == nil {
+		return nil
+	}
+	return j.f.Close()
+}
 
-// openJournal creates the journal, or with resume reads it back: its
+// openJournal prepares the journal, or with resume reads it back: its
 // header must match the config, a partial last line (a kill during a
-// write) is cut off, and every evaluation recorded is returned by index.
+// write) is cut off, and every evaluation recorded is returned by index. A
+// journal that records no evaluation (only a header, or a header cut
+// short) holds nothing to resume or to protect and is started afresh;
+// --resume with no journal at all is an error, since a mistyped path
+// would otherwise silently start the run again.
 func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entry, error) {
 	replay := map[int]Entry{}
+	j := &journalFile{path: path, header: h, fresh: true}
 	data, err := os.ReadFile(path)
 	switch {
-	case err == nil && len(data) > 0 && !resume:
+	case err != nil && errors.Is(err, os.ErrNotExist) && resume:
+		return nil, nil, fmt.Errorf("journal %s does not exist: nothing to resume (check the path, or start the run without --resume)", path)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, nil, fmt.Errorf("journal %s: %v", path, err)
+	case err != nil:
+		// A new run.
+	case headerOnly(data):
+		// Nothing recorded: start afresh.
+	case !resume:
 		return nil, nil, fmt.Errorf("journal %s exists: pass --resume to continue that run, or remove it to start again", path)
-	case err == nil && len(data) > 0:
+	default:
 		good, err := parseJournal(data, path, h, replay)
 		if err != nil {
 			return nil, nil, err
 		}
+		if good == 0 {
+			break // the header itself was cut short
+		}
+		j.fresh = false
 		if good < len(data) {
 			if err := os.Truncate(path, int64(good)); err != nil {
 				return nil, nil, err
@@ -418,26 +669,24 @@ func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entr
 				return nil, nil, err
 			}
 		}
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		return nil, nil, err
-	case resume:
-		// Nothing to resume: start the run.
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, err
-	}
-	j := &journalFile{f: f, path: path}
-	if len(replay) == 0 {
-		if st, _ := f.Stat(); st.Size() == 0 {
-			b, _ := json.Marshal(h)
-			if _, err := f.Write(append(b, '\n')); err != nil {
-				f.Close()
-				return nil, nil, err
-			}
-		}
 	}
 	return j, replay, nil
+}
+
+// headerOnly reports whether a journal records no evaluation: it is empty,
+// or its first line is all there is.
+// A file that does not begin like a journal header is never taken for
+// one, so a journal path that names some other file is refused, not
+// overwritten.
+func headerOnly(data []byte) bool {
+	if len(data) == 0 {
+		return true
+	}
+	if !bytes.HasPrefix(data, []byte(`{"config":"`)) {
+		return false
+	}
+	i := bytes.IndexByte(data, '\n')
+	return i < 0 || len(bytes.TrimSpace(data[i+1:])) == 0
 }
 
 func appendNewline(path string) error {

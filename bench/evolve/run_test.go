@@ -3,8 +3,11 @@ package evolve
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -76,4 +79,141 @@ func slicesEqual(a, b []float64) bool {
 		}
 	}
 	return true
+}
+
+// journalLines reads a journal's evaluations in file order.
+func journalLines(t *testing.T, path string) []Entry {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Entry
+	for i, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if i == 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(l, &e); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+const meanBody = "algorithm: cmaes\nbudget: 60\nseed: 3\nfinal_evals: 2\nobjective: {kind: mock, mock: {dim: 4, noise: 5, items: 50}}\n"
+
+// TestNothingShippedUnevaluated: CMA-ES recommends its distribution mean,
+// which it never evaluates; best.yml used to hold that mean under a header
+// quoting the best observed score of another point. Now the point shipped
+// has fresh evaluations in the journal, and the header says which point it
+// is, those scores and the items.
+func TestNothingShippedUnevaluated(t *testing.T) {
+	c := testConfig(t, meanBody)
+	r, err := Run(context.Background(), c, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBest(c, r); err != nil {
+		t.Fatal(err)
+	}
+	var fresh []Entry
+	for _, e := range journalLines(t, c.Journal) {
+		if slices.Equal(e.X, r.Recommended) && e.Index > 56 {
+			fresh = append(fresh, e)
+		}
+	}
+	if len(fresh) != 2 {
+		t.Fatalf("the shipped point %v has %d fresh evaluations in the journal, want 2", r.Recommended, len(fresh))
+	}
+	best, _ := os.ReadFile(c.Output)
+	for _, want := range []string{
+		"# shipped: " + r.Shipped.Label + "\n",
+		fmt.Sprintf("scored by fresh evaluations %d, %d: ", fresh[0].Index, fresh[1].Index),
+		"# items: mock merge objective, 4 weights",
+		"# preferred to: ",
+	} {
+		if !strings.Contains(string(best), want) {
+			t.Errorf("best.yml lacks %q:\n%s", want, best)
+		}
+	}
+	if r.SearchEvaluations != 56 || r.Evaluations != 60 {
+		t.Errorf("%d search and %d evaluations in all, want 56 and 60", r.SearchEvaluations, r.Evaluations)
+	}
+	if r.Shipped.Label != "distribution mean of cmaes" && r.Shipped.Label != fmt.Sprintf("best observed, evaluation %d", r.Best.Index) {
+		t.Errorf("shipped %q", r.Shipped.Label)
+	}
+	ms, _ := r.Shipped.FreshMean()
+	mo, _ := r.Other.FreshMean()
+	if mo > ms {
+		t.Errorf("shipped the finalist with the worse fresh mean (%g < %g)", ms, mo)
+	}
+	// The summary the command prints says the same.
+	if d := Describe(c, r); !strings.Contains(d, "shipped: "+r.Shipped.Label) || !strings.Contains(d, "preferred to: "+r.Other.Label) {
+		t.Errorf("summary:\n%s", d)
+	}
+}
+
+// TestEvaluatedRecommendationNeedsNoReserve: a method that recommends its
+// best observed point gets the whole budget, and best.yml says which
+// evaluation scored the point.
+func TestEvaluatedRecommendationNeedsNoReserve(t *testing.T) {
+	c := testConfig(t, strings.Replace(meanBody, "cmaes", "random", 1))
+	r, err := Run(context.Background(), c, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.SearchEvaluations != 60 || r.Other != nil || r.Shipped.Label != fmt.Sprintf("best observed, evaluation %d", r.Best.Index) {
+		t.Errorf("search %d, other %v, shipped %q", r.SearchEvaluations, r.Other, r.Shipped.Label)
+	}
+	if s := strings.Join(Scoring(r), "\n"); !strings.Contains(s, fmt.Sprintf("scored by search evaluation %d: ", r.Best.Index)) {
+		t.Errorf("scoring:\n%s", s)
+	}
+}
+
+// TestFinalEvaluationsResume: the fresh final evaluations are journaled
+// like the search's, so a run killed among them resumes to the same
+// answer without repeating any.
+func TestFinalEvaluationsResume(t *testing.T) {
+	whole := testConfig(t, meanBody)
+	want, err := Run(context.Background(), whole, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	WriteBest(whole, want)
+	c := testConfig(t, meanBody)
+	data, _ := os.ReadFile(whole.Journal)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	os.WriteFile(c.Journal, bytes.Join(lines[:1+57], nil), 0o644) // the search and one final evaluation
+	got, err := Run(context.Background(), c, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	WriteBest(c, got)
+	a, _ := os.ReadFile(whole.Output)
+	b, _ := os.ReadFile(c.Output)
+	if got.Replayed != 57 || !bytes.Equal(a, b) {
+		t.Errorf("replayed %d of 57; outputs:\n%s\n%s", got.Replayed, a, b)
+	}
+	if n := len(journalLines(t, c.Journal)); n != 60 {
+		t.Errorf("%d evaluations journaled, want 60", n)
+	}
+}
+
+// TestUnevaluatedRecommendationWithoutReserve: should a method recommend
+// a point it never evaluated although its registry entry said otherwise,
+// the best observed point is shipped and the output says why.
+func TestUnevaluatedRecommendationWithoutReserve(t *testing.T) {
+	c := testConfig(t, strings.Replace(meanBody, "cmaes", "random", 1))
+	v := 7.0
+	o := &objective{maximize: true, searched: []Entry{{Index: 1, X: []float64{0.1}, Observed: &v}}}
+	o.best = &o.searched[0]
+	res := &Result{}
+	if err := o.choose(context.Background(), c, []float64{0.5}, 0, res); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Shipped.X, []float64{0.1}) || !strings.Contains(res.Note, "never evaluated") {
+		t.Errorf("shipped %v, note %q", res.Shipped.X, res.Note)
+	}
 }

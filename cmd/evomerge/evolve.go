@@ -49,6 +49,12 @@ func runEvolve(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if *mergeBest != "" && c.Objective.Kind != "external" {
 		return fmt.Errorf("--merge-best applies to objective kind external")
 	}
+	if *mergeBest != "" {
+		// Checked now, not after the budget is spent.
+		if err := c.CheckMergeDir(*mergeBest); err != nil {
+			return err
+		}
+	}
 	var progress io.Writer = stderr
 	if *quiet {
 		progress = nil

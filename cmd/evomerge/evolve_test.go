@@ -126,25 +126,50 @@ objective:
 
 func TestEvolveConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	cases := map[string]string{
-		"unknown key":       "algorithm: cmaes\nbudgett: 10\nobjective: {kind: scenario, scenario: sakana-ps}\n",
-		"unknown algorithm": "algorithm: nope\nobjective: {kind: scenario, scenario: sakana-ps}\n",
-		"no kind":           "algorithm: cmaes\nbudget: 10\n",
-		"bad scenario":      "objective: {kind: scenario, scenario: nope}\n",
-		"bad mock":          "budget: 5\nobjective: {kind: mock, mock: {dim: 0}}\n",
-		"bad method":        "budget: 5\nobjective: {kind: external, external: {method: nope, models: [a], params: [{name: weight, min: 0, max: 1}], groups: 1, command: [x]}}\n",
-		"no command":        "budget: 5\nobjective: {kind: external, external: {method: linear, models: [a], params: [{name: weight, min: 0, max: 1}], groups: 1}}\n",
-		"bad direction":     "budget: 5\nobjective: {kind: external, external: {method: linear, models: [a], params: [{name: weight, min: 0, max: 1}], groups: 1, command: [x], direction: up}}\n",
-		"not yaml":          "{{{",
+	const head = "algorithm: cmaes\nseed: 1\n"
+	ext := "external: {method: linear, models: [a], params: [{name: weight, min: 0, max: 1}], groups: 1"
+	cases := map[string]struct{ body, want string }{
+		"unknown key":       {head + "budgett: 10\nobjective: {kind: scenario, scenario: sakana-ps}\n", "budgett"},
+		"unknown algorithm": {"algorithm: nope\nseed: 1\nobjective: {kind: scenario, scenario: sakana-ps}\n", "unknown algorithm \"nope\""},
+		"no algorithm":      {"seed: 1\nobjective: {kind: scenario, scenario: sakana-ps}\n", "algorithm is missing (known: "},
+		"no seed":           {"algorithm: cmaes\nobjective: {kind: scenario, scenario: sakana-ps}\n", "seed is missing"},
+		"no kind":           {head + "budget: 10\n", "objective.kind is missing"},
+		"bad scenario":      {head + "objective: {kind: scenario, scenario: nope}\n", "objective.scenario"},
+		"bad mock":          {head + "budget: 5\nobjective: {kind: mock, mock: {dim: 0}}\n", "objective.mock"},
+		"foreign block":     {head + "budget: 5\nobjective: {kind: mock, mock: {dim: 2}, " + ext + ", command: [x]}}\n", "objective.kind mock does not use objective.external"},
+		"bad method":        {head + "budget: 5\nobjective: {kind: external, " + strings.Replace(ext, "linear", "nope", 1) + ", command: [x]}}\n", "nope"},
+		"no command":        {head + "budget: 5\nobjective: {kind: external, " + ext + "}}\n", "empty command"},
+		"bad direction":     {head + "budget: 5\nobjective: {kind: external, " + ext + ", command: [x], direction: up}}\n", "direction"},
+		"not yaml":          {"{{{", "config"},
 	}
-	for name, body := range cases {
+	for name, tc := range cases {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yml")
-		os.WriteFile(p, []byte(body), 0o644)
-		if _, _, err := runArgs(t, "evolve", p); err == nil {
-			t.Errorf("%s: accepted", name)
+		os.WriteFile(p, []byte(tc.body), 0o644)
+		if _, _, err := runArgs(t, "evolve", p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", name, err, tc.want)
 		}
 	}
 	if _, _, err := runArgs(t, "evolve"); err == nil {
 		t.Error("no config accepted")
+	}
+}
+
+// TestEvolveNeverOverwritesItsConfig: `output:` equal to the config's own
+// path used to replace the config with the recommendation after the run.
+func TestEvolveNeverOverwritesItsConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "run.yml")
+	body := "algorithm: random\nseed: 1\nbudget: 5\noutput: run.yml\nobjective: {kind: mock, mock: {dim: 2}}\n"
+	os.WriteFile(p, []byte(body), 0o644)
+	if _, _, err := runArgs(t, "evolve", "--quiet", p); err == nil || !strings.Contains(err.Error(), "is the config") {
+		t.Errorf("error %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != body {
+		t.Errorf("the config was overwritten:\n%s", b)
+	}
+	// --resume of a run that has no journal names the journal it looked for.
+	os.WriteFile(p, []byte(strings.Replace(body, "output: run.yml", "journal: typo.jsonl", 1)), 0o644)
+	if _, _, err := runArgs(t, "evolve", "--resume", p); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "typo.jsonl")+" does not exist") {
+		t.Errorf("--resume without a journal: %v", err)
 	}
 }

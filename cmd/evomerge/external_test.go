@@ -90,6 +90,12 @@ objective:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its header says which point it is, how it was scored, on what.
+	for _, want := range []string{"# shipped: ", "# preferred to: ", "scored by fresh evaluation", "# items: the evaluator command [" + bin + " zoo eval"} {
+		if !strings.Contains(string(recipe), want) {
+			t.Errorf("best recipe's header lacks %q:\n%s", want, recipe)
+		}
+	}
 	if _, err := merge.ParseRecipe(recipe); err != nil {
 		t.Errorf("best recipe does not parse: %v\n%s", err, recipe)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -216,8 +218,7 @@ func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, 
 	}
 	var stdout, stderr limitedBuffer
 	stdout.max, stderr.max = 1<<20, 1<<16
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	err := runKillingGroup(cmd, &stdout, &stderr)
 	if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 		return 0, fmt.Errorf("evaluator timed out after %v", e.Command.Timeout)
 	}
@@ -237,6 +238,66 @@ func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, 
 		return 0, err
 	}
 	return ScoreFromJSON(data, spec.path)
+}
+
+// runKillingGroup runs cmd with its output collected into stdout and
+// stderr. When the evaluator exits, whatever it left running in its
+// process group (a backgrounded server, a forgotten `sleep &`) is killed,
+// and the score it printed is kept. With exec's own output pipes, Run
+// would wait for those children, which hold the pipes open, until
+// WaitDelay and then discard a valid score ("WaitDelay expired"), leaving
+// the children orphaned; with pipes made here, the wait ends with the
+// evaluator and the kill closes the children's ends.
+func runKillingGroup(cmd *exec.Cmd, stdout, stderr *limitedBuffer) error {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return err
+	}
+	defer outR.Close()
+	defer errR.Close()
+	cmd.Stdout, cmd.Stderr = outW, errW
+	var wg sync.WaitGroup
+	for _, p := range []struct {
+		r *os.File
+		b *limitedBuffer
+	}{{outR, stdout}, {errR, stderr}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			io.Copy(p.b, p.r)
+		}()
+	}
+	err = cmd.Start()
+	// The evaluator has its own copies now (or never started): close ours
+	// so the readers see the end once the evaluator's group is gone.
+	outW.Close()
+	errW.Close()
+	if err == nil {
+		err = waitKillGroup(cmd)
+	}
+	// A child that left the group (setsid) may still hold a pipe: give the
+	// readers the same grace as exec's WaitDelay, then stop reading.
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(cmd.WaitDelay)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		outR.Close()
+		errR.Close()
+		<-done
+	}
+	return err
 }
 
 // ScoreFromStdout returns the last number printed (the last field of the
