@@ -274,11 +274,15 @@ func (o *ObjectiveConfig) checkBlocks() error {
 // reserve is how many evaluations of the budget are kept back from the
 // optimiser to score its recommendation and the best observed point with
 // fresh evaluations: 2·FinalEvals for a method whose recommendation is a
-// point it never evaluated (its registry entry says "distribution mean"),
+// point it never evaluated (the configured optimiser says so through
+// algorithms.UnevaluatedRecommender: cmaes with recommend=best does not),
 // none for methods that recommend an evaluated point.
 func (c *Config) reserve() int {
-	e, err := algorithms.Lookup(c.Algorithm)
-	if err != nil || e.Recommends != "distribution mean" {
+	opt, _, err := algorithms.Configure(c.Algorithm, c.Set)
+	if err != nil {
+		return 0
+	}
+	if u, ok := opt.(algorithms.UnevaluatedRecommender); !ok || !u.RecommendsUnevaluated() {
 		return 0
 	}
 	return 2 * c.FinalEvals
