@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -31,13 +33,25 @@ type Header struct {
 	Seed      uint64  `json:"seed"`
 	// TargetMeaning is "score ≥ target" or "f − f_opt ≤ target".
 	TargetMeaning string `json:"target_meaning"`
+	// The options that shape the objective or the recommendation besides
+	// the above, so that the header says everything the numbers depend on.
+	NoiseModel string            `json:"noise_model,omitempty"`
+	FailRate   float64           `json:"fail_rate,omitempty"`
+	Width      float64           `json:"width,omitempty"`
+	Optimum    []float64         `json:"optimum,omitempty"`
+	Options    map[string]string `json:"options,omitempty"`
+	// Policy is the harness's recommendation policy ("reeval 3x4"); empty
+	// means each method's own.
+	Policy string `json:"policy,omitempty"`
+	// EvalTimeout is the per-evaluation limit in seconds; 0 means none.
+	EvalTimeout float64 `json:"eval_timeout_s,omitempty"`
 }
 
 // Write prints the comparison in one of Formats.
 func Write(w io.Writer, format string, h Header, runs []*Run) error {
 	switch format {
 	case "table", "markdown":
-		if err := writeTable(w, format == "markdown", h, Summarize(runs)); err != nil {
+		if err := writeTable(w, format == "markdown", h, runs); err != nil {
 			return err
 		}
 		fmt.Fprintln(w, "\nHyperparameters:")
@@ -208,25 +222,6 @@ func toJSONSummaries(ss []Summary) []jsonSummary {
 	return out
 }
 
-var tableHeader = []string{"algorithm", "runs", "successes", "evals to target: median [p10, p90]", "aRT", "recommended true (median)", "best observed (median)", "wall (median)", "errors"}
-
-func tableRows(ss []Summary) [][]string {
-	rows := make([][]string, len(ss))
-	for i, s := range ss {
-		errs := "0"
-		if s.Errors > 0 {
-			errs = fmt.Sprintf("%d: %s", s.Errors, truncate(s.FirstError, 60))
-		}
-		rows[i] = []string{
-			s.Algorithm, strconv.Itoa(s.Runs), strconv.Itoa(s.Successes),
-			fmt.Sprintf("%s [%s, %s]", fmtEvals(s.MedianETT), fmtEvals(s.P10ETT), fmtEvals(s.P90ETT)),
-			fmtEvals(s.ART), fmtScore(s.MedianRecommendedTrue), fmtScore(s.MedianBestObserved),
-			fmtMS(s.MedianWallMS), errs,
-		}
-	}
-	return rows
-}
-
 func truncate(s string, n int) string {
 	if len([]rune(s)) <= n {
 		return s
@@ -267,14 +262,42 @@ func fmtMS(ms float64) string {
 	return fmt.Sprintf("%.2f s", ms/1000)
 }
 
-// Describe is the one-line description of a comparison's configuration.
+// Describe is the one-line description of a comparison's configuration:
+// every option the figures depend on.
 func (h Header) Describe() string {
 	noise := fmt.Sprintf("noise σ %g", h.Noise)
 	if h.Items > 0 {
 		noise = fmt.Sprintf("%d benchmark items, %s", h.Items, noise)
 	}
-	return fmt.Sprintf("%s, %d dimensions, %s; budget %d evaluations, target %s %g; %d seeds (master seed %d)",
-		h.Objective, h.Dim, noise, h.Budget, h.TargetMeaning, h.Target, h.Seeds, h.Seed)
+	if h.NoiseModel != "" {
+		noise += ", " + h.NoiseModel + " noise model"
+	}
+	if h.FailRate > 0 {
+		noise += fmt.Sprintf(", %g%% of evaluations fail", 100*h.FailRate)
+	}
+	if h.Width > 0 {
+		noise += fmt.Sprintf(", peak width %g", h.Width)
+	}
+	if len(h.Optimum) > 0 {
+		parts := make([]string, len(h.Optimum))
+		for i, v := range h.Optimum {
+			parts[i] = fmtG(v)
+		}
+		noise += ", optimum " + strings.Join(parts, ",")
+	}
+	if len(h.Options) > 0 {
+		noise += ", options " + formatParams(h.Options)
+	}
+	rec := "each method's own recommendation"
+	if h.Policy != "" {
+		rec = "recommendation " + h.Policy
+	}
+	limit := ""
+	if h.EvalTimeout > 0 {
+		limit = fmt.Sprintf(", evaluation timeout %gs", h.EvalTimeout)
+	}
+	return fmt.Sprintf("%s, %d dimensions, %s; budget %d evaluations%s, target %s %g, %s; %d seeds (master seed %d)",
+		h.Objective, h.Dim, noise, h.Budget, limit, h.TargetMeaning, h.Target, rec, h.Seeds, h.Seed)
 }
 
 // paramLines prints each algorithm's hyperparameters, as run, one line
@@ -308,18 +331,98 @@ func formatParams(p map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
-func writeTable(w io.Writer, markdown bool, h Header, ss []Summary) error {
+// TableWidth is the widest line, in runes, of the text table and the
+// lines around it: it fits a 120-column terminal.
+const TableWidth = 120
+
+// writeTable prints the comparison as someone choosing an optimiser reads
+// it: ranked by the recommended point's median score (AnalyzeCell, as the
+// results pages rank), with the low tail of that score beside the median
+// and a Holm-corrected test of every row against the first.
+func writeTable(w io.Writer, markdown bool, h Header, runs []*Run) error {
+	if len(runs) == 0 {
+		return fmt.Errorf("no runs to tabulate")
+	}
+	a, err := AnalyzeCell(Cell{Key: runs[0].Cell(), Runs: runs}, h.Seed)
+	if err != nil {
+		return err
+	}
+	label := entryLabels(runs)
+	wall := map[string][]float64{}
+	firstErr := map[string]string{}
+	for _, r := range runs {
+		l := label[r]
+		wall[l] = append(wall[l], r.WallMS)
+		if r.Error != "" && firstErr[l] == "" {
+			firstErr[l] = r.Error
+		}
+	}
+	held := false
+	for _, s := range a {
+		held = held || !math.IsNaN(s.HeldOut)
+	}
+	maximize := runs[0].Maximizes()
+	score := func(v float64) string { return fmtRecIn(v, maximize) }
+	// With held-out scores (real objectives) the best observed score — a
+	// search-pool figure — gives way to the held-out column: the gap
+	// between the recommended point's search-pool and held-out scores is
+	// the one that matters there, and the table must fit 120 columns.
+	head := []string{"algorithm", "hits", "evals to target\nmedian [p10, p90]", "aRT",
+		"recommended true\nmedian (p10, worst)", "vs #1\n(Holm p)"}
+	if held {
+		head = append(head, "held-out\nmedian (p10, worst)")
+	} else {
+		head = append(head, "best\nobserved")
+	}
+	head = append(head, "wall\n(median)", "errors")
+	if markdown {
+		for i := range head {
+			head[i] = strings.ReplaceAll(head[i], "\n", " ")
+		}
+	}
 	var opts []tablewriter.Option
+	desc := h.Describe()
+	var tb bytes.Buffer
 	if markdown {
 		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
-		fmt.Fprintf(w, "%s\n\n", h.Describe())
+		fmt.Fprintf(w, "%s\n\n", desc)
 	} else {
-		fmt.Fprintln(w, h.Describe())
+		fmt.Fprintln(w, wrap(desc, TableWidth))
+		opts = append(opts, tablewriter.WithRendition(tw.Rendition{
+			Borders: tw.BorderNone,
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.On},
+			},
+		}))
 	}
-	opts = append(opts, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignment(tw.AlignRight))
-	t := tablewriter.NewTable(w, opts...)
-	t.Header(toAny(tableHeader)...)
-	for _, row := range tableRows(ss) {
+	align := make([]tw.Align, len(head))
+	for i := range align {
+		align[i] = tw.AlignRight // numbers
+	}
+	align[0] = tw.AlignLeft // names
+	opts = append(opts, tablewriter.WithHeaderAutoFormat(tw.Off), tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone), tablewriter.WithRowAutoWrap(tw.WrapNone))
+	t := tablewriter.NewTable(&tb, opts...)
+	t.Header(toAny(head)...)
+	var notes []string
+	for _, s := range a {
+		row := []string{s.Algorithm, fmt.Sprintf("%d/%d", s.Successes, s.Runs),
+			fmt.Sprintf("%s [%s, %s]", fmtEvalsInt(s.ETT.Median), fmtEvalsInt(s.P10), fmtEvalsInt(s.P90)), fmtEvalsInt(s.ART),
+			fmt.Sprintf("%s (%s, %s)", score(s.RecTrue.Median), score(s.RecP10), score(s.RecWorst)), fmtP(s.PTrue)}
+		if held {
+			if math.IsNaN(s.HeldOut) { // no run of this method recommended a point
+				row = append(row, "none")
+			} else {
+				row = append(row, fmt.Sprintf("%s (%s, %s)", fmtRec(s.HeldOut), fmtRec(s.HeldP10), fmtRec(s.HeldWorst)))
+			}
+		} else {
+			row = append(row, fmtRecIn(s.BestObserved, maximize))
+		}
+		row = append(row, fmtWall(quantileFinite(wall[s.Algorithm], 0.5)), strconv.Itoa(s.Errors))
+		if s.Errors > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %d runs ended by an error, e.g. %s", s.Algorithm, s.Errors, truncate(firstErr[s.Algorithm], 200)))
+		}
 		if err := t.Append(toAny(row)...); err != nil {
 			return err
 		}
@@ -327,8 +430,124 @@ func writeTable(w io.Writer, markdown bool, h Header, ss []Summary) error {
 	if err := t.Render(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(w, "Evaluations to target count a missed run as ∞ (COCO); aRT = evaluations spent in all runs ÷ successes; the recommended point's true score is what the method would hand over, the best observed score is what it saw through the noise.")
-	return err
+	if markdown {
+		w.Write(tb.Bytes())
+	} else {
+		// The borderless renderer pads every line with a space at each
+		// end; the lines are the table's width without them.
+		lines := strings.Split(strings.TrimRight(tb.String(), "\n"), "\n")
+		width := 0
+		for i, l := range lines {
+			lines[i] = strings.TrimRight(strings.TrimPrefix(l, " "), " ")
+			if !strings.HasPrefix(lines[i], "─") {
+				width = max(width, utf8.RuneCountInString(lines[i]))
+			}
+		}
+		for _, l := range lines {
+			if strings.HasPrefix(l, "─") {
+				l = strings.Repeat("─", width)
+			}
+			fmt.Fprintln(w, l)
+		}
+	}
+	if a[0].RecTrue.Warning != nil {
+		notes = append(notes, fmt.Sprintf("%d runs per algorithm are too few for a meaningful test (≥ 6 needed).", a[0].Runs))
+	}
+	heldNote := ""
+	if held {
+		heldNote = " Held-out: the recommended point re-scored on items the search never saw."
+	}
+	hits := " Hits: runs whose candidates reached the target."
+	text := "Ranked by the median true score of the point each method recommends (what it would hand over; " +
+		"\"none\": no evaluation succeeded, so no recommendation), with its 10th percentile and worst run" + lossNote(runs[0]) +
+		". vs #1: two-sided Mann–Whitney test against the first row, Holm-corrected; ~ = not significant at α = 0.05." + heldNote + hits +
+		" Evaluations to target count a missed run as ∞ (COCO); aRT = evaluations spent in all runs ÷ successes."
+	if !held {
+		text += " Best observed: the best score the method saw through the noise (the gap to the recommended true score is the winner's curse)."
+	}
+	for _, l := range append([]string{text}, notes...) {
+		if markdown {
+			fmt.Fprintf(w, "\n%s\n", l)
+			continue
+		}
+		fmt.Fprintln(w, wrap(l, TableWidth))
+	}
+	return nil
+}
+
+// lossNote says how the low tail reads for a loss.
+func lossNote(r *Run) string {
+	if r.Maximizes() {
+		return ""
+	}
+	return " (for a loss, the 90th percentile and the highest)"
+}
+
+// fmtRec prints a recommended score; ±Inf stands for a run with no
+// recommendation (AnalyzeCell ranks those last).
+func fmtRec(v float64) string {
+	if math.IsInf(v, 0) {
+		return "none"
+	}
+	return fmtScore(v)
+}
+
+// fmtRecIn prints a score to two decimals, or a loss (which spans orders
+// of magnitude) to three significant digits; ±Inf is "none" (fmtRec).
+func fmtRecIn(v float64, maximize bool) string {
+	if maximize || math.IsInf(v, 0) || math.IsNaN(v) {
+		return fmtRec(v)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+// fmtEvalsInt prints an evaluation count rounded to a whole evaluation.
+func fmtEvalsInt(v float64) string {
+	if math.IsInf(v, 0) || math.IsNaN(v) {
+		return fmtEvals(v)
+	}
+	return strconv.FormatFloat(math.Round(v), 'f', 0, 64)
+}
+
+// fmtWall prints a wall time in at most 7 runes.
+func fmtWall(ms float64) string {
+	switch {
+	case math.IsNaN(ms):
+		return "—"
+	case ms < 1:
+		return fmt.Sprintf("%.0f µs", ms*1000)
+	case ms < 99.95:
+		return fmt.Sprintf("%.1f ms", ms)
+	case ms < 999.5:
+		return fmt.Sprintf("%.0f ms", ms)
+	case ms < 99995:
+		return fmt.Sprintf("%.2f s", ms/1000)
+	case ms < 3600e3:
+		return fmt.Sprintf("%.1f m", ms/60e3)
+	}
+	return fmt.Sprintf("%.1f h", ms/3600e3)
+}
+
+// wrap breaks s at spaces into lines of at most width runes (a longer
+// word stays whole), continuation lines indented by two spaces.
+func wrap(s string, width int) string {
+	var b strings.Builder
+	line := 0
+	for i, word := range strings.Fields(s) {
+		n := len([]rune(word))
+		switch {
+		case i == 0:
+		case line+1+n > width:
+			b.WriteString("\n  ")
+			line = 2
+		default:
+			b.WriteByte(' ')
+			line++
+		}
+		b.WriteString(word)
+		line += n
+	}
+	return b.String()
 }
 
 func toAny(xs []string) []any {

@@ -134,12 +134,20 @@ type CellStats struct {
 	ART              float64
 	ARTLo, ARTHi     float64              // bootstrap 95% (simulated restarts)
 	RecTrue          stats.MedianInterval // true score of the recommendation
-	HeldOut          float64              // median held-out score of the recommendation (NaN if none)
-	BestObserved     float64              // median
-	AtBudget         [4]float64           // median best true at 10, 25, 50, 100% of the budget
-	Ladder           []int                // successes per ladder target
-	PTrue, PETT      float64              // Holm-adjusted U-test p against the cell's best (NaN for the best itself)
-	ETTs, RecTrues   []float64
+	// RecP10 and RecWorst are the 10th percentile and the worst run of the
+	// recommendation's true score, on the bad side (the 90th percentile
+	// of a loss): a method that usually ships well but sometimes ships a
+	// disaster shows it here, not in its median. ±Inf: no recommendation.
+	RecP10, RecWorst float64
+	HeldOut          float64 // median held-out score of the recommendation (NaN if none)
+	// HeldP10 and HeldWorst are the held-out score's 10th percentile and
+	// worst run (NaN if none).
+	HeldP10, HeldWorst float64
+	BestObserved       float64    // median
+	AtBudget           [4]float64 // median best true at 10, 25, 50, 100% of the budget
+	Ladder             []int      // successes per ladder target
+	PTrue, PETT        float64    // Holm-adjusted U-test p against the cell's best (NaN for the best itself)
+	ETTs, RecTrues     []float64
 }
 
 // budgetFractions are the fixed-budget checkpoints of the report.
@@ -231,6 +239,7 @@ func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
 		if s.RecTrue, err = stats.Median(s.RecTrues, 0.95); err != nil {
 			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
 		}
+		s.RecP10, s.RecWorst = lowTail(s.RecTrues, rs[0].Maximizes())
 		s.BestObserved = stats.Quantile(obs, 0.5)
 		var held []float64
 		for _, r := range rs {
@@ -238,9 +247,10 @@ func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
 				held = append(held, *r.RecommendHeldOut)
 			}
 		}
-		s.HeldOut = math.NaN()
+		s.HeldOut, s.HeldP10, s.HeldWorst = math.NaN(), math.NaN(), math.NaN()
 		if len(held) > 0 {
 			s.HeldOut = stats.Quantile(held, 0.5)
+			s.HeldP10, s.HeldWorst = lowTail(held, true) // held-out scores are accuracies
 		}
 		for i, f := range budgetFractions {
 			var at []float64
@@ -309,6 +319,15 @@ func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
 		}
 	}
 	return out, nil
+}
+
+// lowTail returns the 10th percentile and the worst of xs on the bad side:
+// the lowest scores, or the highest losses.
+func lowTail(xs []float64, maximize bool) (p10, worst float64) {
+	if maximize {
+		return stats.Quantile(xs, 0.1), stats.Quantile(xs, 0)
+	}
+	return stats.Quantile(xs, 0.9), stats.Quantile(xs, 1)
 }
 
 // BuildReport writes a markdown page (Dir/README.md) comparing every
@@ -401,7 +420,7 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	b.WriteString("## How to read this page\n\n")
 	b.WriteString("- **evals to target**: evaluations until the first candidate whose *true* value reached the cell's target; a run that missed counts as ∞ and ranks last (COCO). The median's 95% interval is the order-statistic interval benchstat computes; it needs ≥ 6 runs.\n")
 	b.WriteString("- **success** is shown with its 95% Wilson interval; **aRT** (evaluations in all runs ÷ successes, COCO) with a 95% bootstrap interval by simulated restarts.\n")
-	b.WriteString("- **recommended true**: the true score of the point the method hands over at the end (its distribution mean for CMA-ES variants, the best observed point otherwise); **best observed** is what it saw through the noise — the gap is the winner's curse.\n")
+	b.WriteString("- **recommended true**: the true score of the point the method hands over at the end (its distribution mean for CMA-ES variants, the best observed point otherwise); **best observed** is what it saw through the noise — the gap is the winner's curse. **p10, worst**: the 10th percentile and the worst run of that score (for losses, the 90th percentile and the highest), so a method that sometimes hands over a poor point shows it; \"none\" is a run with no recommendation (no evaluation succeeded).\n")
 	b.WriteString("- **best true at x% budget**: the fixed-budget view, the median best true value among the first x% of evaluations.\n")
 	b.WriteString("- **p** columns: two-sided Mann–Whitney U tests, Holm-corrected within the cell; \"~\" means not significant at α = 0.05, \"best\" marks the reference row.\n\n")
 	fmt.Fprintf(&b, "Built with %s", runtime.Version())
@@ -452,9 +471,9 @@ func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
 	held := !math.IsNaN(a[0].HeldOut)
 	heldHead, heldSep := "", ""
 	if held {
-		heldHead, heldSep = " recommended held-out (median) |", "---|"
+		heldHead, heldSep = " recommended held-out: median (p10, worst) |", "---|"
 	}
-	fmt.Fprintf(b, "| algorithm | success [95%%] | evals to target: median [95%% CI] | p10, p90 | aRT [95%%] | p (evals) | recommended true: median [95%% CI] | p (true) |%s best observed | best true at 10/25/50/100%% budget |\n|---|---|---|---|---|---|---|---|%s---|---|\n", heldHead, heldSep)
+	fmt.Fprintf(b, "| algorithm | success [95%%] | evals to target: median [95%% CI] | p10, p90 | aRT [95%%] | p (evals) | recommended true: median [95%% CI] | p10, worst | p (true) |%s best observed | best true at 10/25/50/100%% budget |\n|---|---|---|---|---|---|---|---|---|%s---|---|\n", heldHead, heldSep)
 	var warnings []string
 	for _, s := range a {
 		extra := ""
@@ -470,13 +489,13 @@ func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
 		}
 		heldCell := ""
 		if held {
-			heldCell = " " + fmtScore(s.HeldOut) + " |"
+			heldCell = fmt.Sprintf(" %s (%s, %s) |", fmtRec(s.HeldOut), fmtRec(s.HeldP10), fmtRec(s.HeldWorst))
 		}
-		fmt.Fprintf(b, "| %s%s | %d/%d [%.2f, %.2f] | %s [%s, %s] | %s, %s | %s [%s, %s] | %s | %s [%s, %s] | %s |%s %s | %s |\n",
+		fmt.Fprintf(b, "| %s%s | %d/%d [%.2f, %.2f] | %s [%s, %s] | %s, %s | %s [%s, %s] | %s | %s [%s, %s] | %s, %s | %s |%s %s | %s |\n",
 			s.Algorithm, extra, s.Successes, s.Runs, s.SuccessLo, s.SuccessHi,
 			fmtEvals(s.ETT.Median), fmtEvals(s.ETT.Lo), fmtEvals(s.ETT.Hi), fmtEvals(s.P10), fmtEvals(s.P90),
 			fmtEvals(s.ART), fmtEvals(s.ARTLo), fmtEvals(s.ARTHi), fmtP(s.PETT),
-			fmtScore(s.RecTrue.Median), fmtScore(s.RecTrue.Lo), fmtScore(s.RecTrue.Hi), fmtP(s.PTrue), heldCell,
+			fmtRec(s.RecTrue.Median), fmtScore(s.RecTrue.Lo), fmtScore(s.RecTrue.Hi), fmtRec(s.RecP10), fmtRec(s.RecWorst), fmtP(s.PTrue), heldCell,
 			fmtScore(s.BestObserved), strings.Join(at, " / "))
 		if s.ETT.Warning != nil && len(warnings) == 0 {
 			warnings = append(warnings, fmt.Sprintf("%d runs per algorithm are too few for a 95%% interval of the median (≥ 6 needed) or a meaningful test.", s.Runs))

@@ -28,7 +28,7 @@ type benchFlags struct {
 	algs, objective, format string
 	dim, items, budget      int
 	seeds, parallel         int
-	noise, target           float64
+	noise, target           optFloat
 	seed                    uint64
 	optimum                 floatList
 	sets                    settings
@@ -80,12 +80,12 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 func (b *benchFlags) registerObjective(fs *flag.FlagSet) {
 	fs.StringVar(&b.objective, "objective", "mock", "objective: "+strings.Join(objectives.Names(), "|"))
 	fs.IntVar(&b.dim, "dim", 4, "dimension")
-	fs.Float64Var(&b.noise, "noise", 1, "σ of additive Gaussian noise")
+	fs.Var(&b.noise, "noise", "`σ` of additive Gaussian noise on every observed score (default: 1 for the mock, as the original simulator; 0 for the classic functions and registered objectives, whose noise is their own)")
 	fs.IntVar(&b.items, "items", 0, "score as an accuracy on this many benchmark items (mock: binomial noise; mnist-merge: sampled test images)")
 	fs.Var(&b.optimum, "optimum", "mock only: the optimum, comma-separated in [0,1] (default: drawn from --seed)")
 	fs.IntVar(&b.budget, "budget", 1000, "evaluations per run")
 	fs.Uint64Var(&b.seed, "seed", 1, "master seed: the objective and every run's seed derive from it")
-	fs.Float64Var(&b.target, "target", math.NaN(), "target in the objective's terms: a score to reach (mock, default 99) or a precision f − f_opt (classic functions, default 1e-8)")
+	fs.Var(&b.target, "target", "the `target` in the objective's terms: a score to reach (mock: default 99) or a precision f − f_opt (classic functions: default 1e-8)")
 	fs.IntVar(&b.parallel, "parallel", 0, "runs in flight; 0 means GOMAXPROCS (results do not depend on it)")
 	fs.DurationVar(&b.evalTimeout, "eval-timeout", time.Minute, "a run whose evaluation takes longer ends with an error; 0 means no limit")
 	fs.StringVar(&b.landscape, "landscape", "", "mock only: landscape shape, one of "+strings.Join(objectives.Landscapes, "|")+" (default peak)")
@@ -115,24 +115,36 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	if b.parallel < 0 {
 		return nil, h, fmt.Errorf("--parallel %d: must not be negative", b.parallel)
 	}
-	spec := objectives.Spec{Name: b.objective, Dim: b.dim, Noise: b.noise, Items: b.items, Optimum: b.optimum, Seed: b.seed,
+	if b.evalTimeout < 0 {
+		return nil, h, fmt.Errorf("--eval-timeout %v: must not be negative (0 means no limit)", b.evalTimeout)
+	}
+	// Added noise is the mock's, as in the original simulator; the classic
+	// functions are deterministic test functions and registered objectives
+	// bring their own noise, so neither gets any unless asked.
+	noise := b.noise.or(0)
+	if b.objective == "mock" {
+		noise = b.noise.or(1)
+	}
+	spec := objectives.Spec{Name: b.objective, Dim: b.dim, Noise: noise, Items: b.items, Optimum: b.optimum, Seed: b.seed,
 		Landscape: b.landscape, NoiseModel: b.noiseModel, FailRate: b.failRate, Width: b.width}
 	if len(b.opts) > 0 {
 		spec.Options = b.opts
 	}
 	if !set["dim"] && !contains([]string{"mock", "sphere", "ellipsoid", "rosenbrock", "rastrigin"}, b.objective) {
 		spec.Dim = 0 // a registered objective knows its own dimension
-		if !set["noise"] {
-			spec.Noise = 0 // and its noise is its own
-		}
 	}
 	budget := b.budget
-	target := b.target
+	target := b.target.or(math.NaN())
 	if scenario != "" {
 		for _, name := range []string{"objective", "dim", "items", "optimum", "landscape", "noise-model", "fail-rate", "budget", "noise", "width", "opt"} {
-			if set[name] {
-				return nil, h, fmt.Errorf("--%s conflicts with --scenario/--suite, which set it", name)
+			if !set[name] {
+				continue
 			}
+			if !set["scenario"] && !b.suite {
+				// tune's default scenario: the user never asked for it.
+				return nil, h, fmt.Errorf("--%s: this command runs on the scenario %s unless told otherwise, and the scenario sets the objective; to use your objective flags instead, add --scenario \"\" (e.g. --scenario \"\" --objective sphere --dim 4)", name, scenario)
+			}
+			return nil, h, fmt.Errorf("--%s conflicts with --scenario/--suite, which set it", name)
 		}
 		sc, err := bench.LookupScenario(scenario)
 		if err != nil {
@@ -175,7 +187,9 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 		name += " (" + spec.Landscape + " landscape)"
 	}
 	h = bench.Header{Objective: name, Dim: spec.Dim, Noise: spec.Noise, Items: spec.Items, Budget: budget,
-		Target: target, Seeds: b.seeds, Seed: b.seed, TargetMeaning: meaning}
+		Target: target, Seeds: b.seeds, Seed: b.seed, TargetMeaning: meaning,
+		NoiseModel: spec.NoiseModel, FailRate: spec.FailRate, Width: spec.Width, Optimum: spec.Optimum, Options: spec.Options,
+		EvalTimeout: b.evalTimeout.Seconds()}
 	return c, h, nil
 }
 
@@ -185,10 +199,10 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	var b benchFlags
 	b.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: evomerge bench [flags]\n\nRuns every selected algorithm × seed concurrently on one objective and compares them.")
+		fmt.Fprintln(fs.Output(), "usage: evomerge bench [flags]\n\nRuns every selected algorithm × seed concurrently on one objective and compares them.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -243,6 +257,9 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 			return err
 		}
 		c.Reeval = reeval
+		if reeval.Top > 0 {
+			h.Policy = reeval.String()
+		}
 		if reeval.Top > 0 && reeval.Top*reeval.Times >= c.Budget {
 			return fmt.Errorf("--reeval %s reserves %d of a budget of %d evaluations", b.reeval, reeval.Top*reeval.Times, c.Budget)
 		}

@@ -23,13 +23,13 @@ func runEvolve(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	quiet := fs.Bool("quiet", false, "no line per evaluation on stderr")
 	mergeBest := fs.String("merge-best", "", "external objective: finally merge the recommended recipe into this folder")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: evomerge evolve [flags] CONFIG.yml\n\nRuns an optimiser against one objective (a scenario, a mock, or real models scored by an external command), journaling every evaluation; see README.md for the config.")
+		fmt.Fprintln(fs.Output(), "usage: evomerge evolve [flags] CONFIG.yml\n\nRuns an optimiser against one objective (a scenario, a mock, or real models scored by an external command), journaling every evaluation.\nThe config file, the external evaluator and how to run evaluations on Slurm or Ray: docs/evolve.md.")
 		fs.PrintDefaults()
 	}
 	// Flags may follow the config path.
 	var pos []string
 	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args, stdout, stderr); err != nil {
 			return err
 		}
 		args = fs.Args()

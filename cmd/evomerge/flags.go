@@ -67,3 +67,35 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+// optFloat is a float flag whose absence is visible: --noise and --target
+// take their default from the objective, so "unset" must differ from any
+// value a user could type. Its zero value prints no "(default …)" in help.
+type optFloat struct {
+	v   float64
+	set bool
+}
+
+func (o *optFloat) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return strconv.FormatFloat(o.v, 'g', -1, 64)
+}
+
+func (o *optFloat) Set(s string) error {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(v) {
+		return fmt.Errorf("%q is not a number", s)
+	}
+	o.v, o.set = v, true
+	return nil
+}
+
+// or returns the value if set, else def.
+func (o optFloat) or(def float64) float64 {
+	if o.set {
+		return o.v
+	}
+	return def
+}

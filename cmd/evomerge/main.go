@@ -11,10 +11,11 @@
 //	evomerge report RUNS.jsonl       rebuild a results page from run records
 //	evomerge evolve CONFIG.yml       one journaled, resumable evolutionary merge
 //
-// Run "evomerge help" or "evomerge CMD -h" for the flags.
+// Run "evomerge help", "evomerge help CMD" or "evomerge CMD -h" for the flags.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -54,10 +55,27 @@ func main() {
 // run dispatches to a verb; with no verb (or only flags) it replays the
 // simulator. It never exits, so tests call it directly.
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	err := dispatch(ctx, stdout, stderr, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // help was asked for and printed: not a failure
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		if args[0] == "help" {
-			usage(stdout)
-			return nil
+			if len(args) == 1 {
+				usage(stdout)
+				return nil
+			}
+			// "evomerge help bench" is "evomerge bench -h".
+			c, ok := commands[args[1]]
+			if !ok || len(args) > 2 {
+				usage(stderr)
+				return fmt.Errorf("help: want one command name, e.g. evomerge help bench (got %q)", strings.Join(args[1:], " "))
+			}
+			return c.run(ctx, stdout, stderr, []string{"-h"})
 		}
 		c, ok := commands[args[0]]
 		if !ok {
@@ -69,9 +87,27 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	return runSimulate(ctx, stdout, stderr, args)
 }
 
+// parseFlags parses args into fs. Asked for help (-h, --help), it prints
+// fs.Usage to stdout — help a user requested is output, not an error — and
+// returns flag.ErrHelp, which run turns into success; a bad flag prints its
+// error and the usage to stderr and returns the error. fs.Usage must write
+// to fs.Output().
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		stdout.Write(buf.Bytes())
+		return err
+	}
+	stderr.Write(buf.Bytes())
+	return err
+}
+
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: evomerge [flags]          replay the original simulator (evomerge -h for flags)")
-	fmt.Fprintln(w, "       evomerge COMMAND [args]")
+	fmt.Fprintln(w, "usage: evomerge [flags]          replay the original simulator (flags below with evomerge -h)")
+	fmt.Fprintln(w, "       evomerge COMMAND [args]   (evomerge help COMMAND, or evomerge COMMAND -h, for its flags)")
 	fmt.Fprintln(w, "commands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {

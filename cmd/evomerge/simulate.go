@@ -25,17 +25,20 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	items := fs.Int("items", 0, "if > 0, score as an accuracy on this many benchmark items (binomial noise)")
 	var optimum floatList
 	fs.Var(&optimum, "optimum", "the secret optimum, comma-separated in [0,1] (default: the simulator's [0.35 0.65 0.10 0.90] at --dim 4, else drawn from --seed)")
-	pop := fs.Int("pop", 0, "population (evaluations per generation); 0 means the algorithm's default")
+	pop := fs.Int("pop", 0, "population (evaluations per generation), i.e. --set ALG.P=N for the method's population parameter P, with the same meaning (default: the method's own)")
 	budget := fs.Int("budget", 1000, "evaluation budget")
 	target := fs.Float64("target", 99, "true score that counts as the optimum found")
 	seed := fs.Uint64("seed", 1, "seed of every random choice")
 	var sets settings = map[string]map[string]string{}
 	fs.Var(sets, "set", "hyperparameter alg.param=value (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: evomerge [flags]\n\nReplays the original simulator: searches merge ratios for a secret optimum under a noisy mock evaluation.")
+		// With no command evomerge is the simulator, so its help is also
+		// the program's: the commands first, then the simulator's flags.
+		usage(fs.Output())
+		fmt.Fprintln(fs.Output(), "\nWith no command, evomerge replays the original simulator: it searches merge ratios for a secret optimum under a noisy mock evaluation. Its flags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -54,17 +57,29 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	if set == nil {
 		set = map[string]string{}
 	}
-	if *pop < 0 {
-		return fmt.Errorf("--pop %d: must not be negative", *pop)
-	}
-	if *pop > 0 {
+	popSet := false
+	fs.Visit(func(f *flag.Flag) { popSet = popSet || f.Name == "pop" })
+	if popSet {
+		// --pop is shorthand for the method's population parameter and
+		// means what that parameter means (0 is CMA-ES's formula default,
+		// but no population for the simple ES); left unset, the method's
+		// default population runs.
+		if *pop < 0 {
+			return fmt.Errorf("--pop %d: must not be negative", *pop)
+		}
 		if entry.PopParam == "" {
 			return fmt.Errorf("--pop: algorithm %s has no population", *alg)
+		}
+		if v, ok := set[entry.PopParam]; ok && v != strconv.Itoa(*pop) {
+			return fmt.Errorf("--pop %d conflicts with --set %s.%s=%s", *pop, *alg, entry.PopParam, v)
 		}
 		set[entry.PopParam] = strconv.Itoa(*pop)
 	}
 	_, params, err := algorithms.Configure(*alg, set)
 	if err != nil {
+		if popSet {
+			return fmt.Errorf("--pop %d (%s.%s): %w", *pop, *alg, entry.PopParam, err)
+		}
 		return err
 	}
 	gen := 0
@@ -125,13 +140,25 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	if run.Error != "" {
 		return fmt.Errorf("run failed: %s", run.Error)
 	}
-	rec := objectives.FormatVector(run.Recommended, 2)
+	// Two different claims: whether any candidate the search scored
+	// reached the target, and what the method hands over — its recommended
+	// point, scored by its true (noise-free) score.
 	if run.Succeeded() {
-		fmt.Fprintf(stdout, "Optimum found: generation %d, evaluation %d reached true score %.2f ≥ %g. Recommended %s (true score %.2f, best observed %.2f).\n",
-			hitGen, *run.EvalsToTarget, run.BestTrue, *target, rec, run.RecommendTrue, run.BestObserved)
+		fmt.Fprintf(stdout, "A candidate reached the target: evaluation %d (generation %d) had true score %.2f ≥ %g.\n",
+			*run.EvalsToTarget, hitGen, run.BestTrue, *target)
 	} else {
-		fmt.Fprintf(stdout, "Budget of %d evaluations spent without reaching true score %g: best true score %.2f. Recommended %s (true score %.2f, best observed %.2f).\n",
-			run.EvalsUsed, *target, run.BestTrue, rec, run.RecommendTrue, run.BestObserved)
+		fmt.Fprintf(stdout, "Budget of %d evaluations spent: no candidate reached true score %g (best candidate: true score %.2f).\n",
+			run.EvalsUsed, *target, run.BestTrue)
 	}
+	if run.Recommended == nil {
+		fmt.Fprintln(stdout, "Recommended point: none (no evaluation succeeded).")
+		return nil
+	}
+	verdict := "below the target"
+	if run.RecommendTrue >= *target {
+		verdict = "meets the target"
+	}
+	fmt.Fprintf(stdout, "Recommended point %s (%s's %s; best observed score %.2f): true score %.2f — %s.\n",
+		objectives.FormatVector(run.Recommended, 2), *alg, entry.Recommends, run.BestObserved, run.RecommendTrue, verdict)
 	return nil
 }

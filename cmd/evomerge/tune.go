@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 	"golang.org/x/term"
 
+	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench"
 	"github.com/evomerge/evomerge/bench/plots"
 )
@@ -29,10 +31,28 @@ type gridFlag map[string][]string
 
 func (g gridFlag) String() string { return fmt.Sprint(map[string][]string(g)) }
 
+// Set refuses a parameter given twice and a value listed twice (after
+// parsing: 0.1 and 0.10 are one value): a repeated setting would run twice,
+// count as two more tests in Holm's correction and weaken every p-value.
 func (g gridFlag) Set(v string) error {
 	k, vals, ok := strings.Cut(v, "=")
+	k = strings.TrimSpace(k)
 	if !ok || k == "" || len(splitList(vals)) == 0 {
 		return fmt.Errorf("%q: want param=v1,v2,…", v)
+	}
+	if _, dup := g[k]; dup {
+		return fmt.Errorf("%q: %s already has a --grid; list all its values in one flag", v, k)
+	}
+	seen := map[string]string{}
+	for _, val := range splitList(vals) {
+		key := val
+		if f, err := strconv.ParseFloat(val, 64); err == nil {
+			key = strconv.FormatFloat(f, 'g', -1, 64)
+		}
+		if prev, dup := seen[key]; dup {
+			return fmt.Errorf("%q: %s=%s and %s=%s are the same setting; list each value once", v, k, prev, k, val)
+		}
+		seen[key] = val
 	}
 	g[k] = splitList(vals)
 	return nil
@@ -51,10 +71,10 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	format := fs.String("format", "table", "table|markdown")
 	plot := fs.String("plot", "", "also draw the median score against the grid parameter with the most values to this .png or .svg file")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: evomerge tune [flags]\n\nRuns every setting of a hyperparameter grid on the same seeds and ranks the settings by the true score of the final recommendation, each with a 95% interval and a Holm-corrected Mann–Whitney test against the defaults.")
+		fmt.Fprintln(fs.Output(), "usage: evomerge tune [flags]\n\nRuns every setting of a hyperparameter grid on the same seeds and ranks the settings by the true score of the final recommendation, each with a 95% interval and a Holm-corrected Mann–Whitney test against the defaults.\nIt tunes on --scenario mergekit-evolve unless told otherwise; to tune on your own objective flags, give --scenario \"\" with them.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -62,6 +82,9 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	}
 	if *format != "table" && *format != "markdown" {
 		return fmt.Errorf("--format %q: want table or markdown", *format)
+	}
+	if _, err := algorithms.Lookup(*alg); err != nil {
+		return fmt.Errorf("--alg: %w", err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -78,6 +101,12 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		grid = bench.DefaultGrids[*alg]
 	}
 	t := &bench.Tuning{Algorithm: *alg, Grid: grid, Base: *c}
+	if *plot != "" {
+		// Check the figure's path before the tune, not after an hour of it.
+		if err := checkPlotPath(*plot, grid); err != nil {
+			return err
+		}
+	}
 	rows, err := t.Run(ctx, c.Progress)
 	if err != nil {
 		return err
@@ -129,10 +158,34 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	return nil
 }
 
-// tunePlot draws, for the grid parameter with the most values (the first
-// by name on a tie), the best median score over the other parameters at
-// each of its values, with that row's interval.
-func tunePlot(path, alg string, grid map[string][]string, rows []bench.TuneRow) error {
+// checkPlotPath refuses, before any run, a --plot that tunePlot would
+// refuse afterwards: an extension other than .png or .svg, a folder that
+// does not exist, or a plotted parameter with non-numeric values.
+func checkPlotPath(path string, grid map[string][]string) error {
+	if ext := strings.ToLower(filepath.Ext(path)); ext != ".png" && ext != ".svg" {
+		return fmt.Errorf("--plot %s: want a .png or .svg file, not %q", path, ext)
+	}
+	if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--plot %s: folder %s does not exist", path, filepath.Dir(path))
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("--plot %s is a folder; want a .png or .svg file", path)
+	}
+	if len(grid) == 0 {
+		return nil // Tuning.Settings reports the missing grid
+	}
+	param := plotParam(grid)
+	for _, v := range grid[param] {
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			return fmt.Errorf("--plot: draws the median against %s, the grid parameter with the most values, but %s=%q is not numeric", param, param, v)
+		}
+	}
+	return nil
+}
+
+// plotParam is the grid parameter tunePlot draws against: the one with the
+// most values, the first by name on a tie.
+func plotParam(grid map[string][]string) string {
 	keys := make([]string, 0, len(grid))
 	for k := range grid {
 		keys = append(keys, k)
@@ -144,6 +197,14 @@ func tunePlot(path, alg string, grid map[string][]string, rows []bench.TuneRow) 
 			param = k
 		}
 	}
+	return param
+}
+
+// tunePlot draws, for the grid parameter with the most values (the first
+// by name on a tie), the best median score over the other parameters at
+// each of its values, with that row's interval.
+func tunePlot(path, alg string, grid map[string][]string, rows []bench.TuneRow) error {
+	param := plotParam(grid)
 	best := map[float64]bench.TuneRow{}
 	for _, r := range rows {
 		if r.IsDefault {

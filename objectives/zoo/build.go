@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,10 +171,44 @@ func (z *Zoo) Experts() []string { return z.Models[1:] }
 
 // Checksum is a SHA-256 over every model's weight file, in model order: two
 // zoos with equal checksums hold bit-identical weights.
-func (z *Zoo) Checksum() (string, error) {
+func (z *Zoo) Checksum() (string, error) { return checksumDir(z.Dir, z.Models) }
+
+// ChecksumName is the file in a zoo folder that records the Checksum of
+// its weights when they were built; every later Build compares.
+const ChecksumName = "zoo.sha256"
+
+// verify compares the zoo's weights with the checksum recorded at build, so
+// a cached model that changed since (a damaged disk, an edited file) is
+// never used as if it were the one the configuration trains. A zoo built
+// before checksums were recorded gets its checksum recorded now.
+func (z *Zoo) verify(logf func(string, ...any)) error {
+	sum, err := z.Checksum()
+	if err != nil {
+		return fmt.Errorf("zoo %s: %w", z.Dir, err)
+	}
+	path := filepath.Join(z.Dir, ChecksumName)
+	rec, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if logf != nil {
+			logf("zoo: %s predates recorded checksums; recording sha256 %s", z.Dir, sum)
+		}
+		return writeFileAtomic(path, []byte(sum+"\n"))
+	}
+	if err != nil {
+		return fmt.Errorf("zoo %s: %w", z.Dir, err)
+	}
+	if want := strings.TrimSpace(string(rec)); want != sum {
+		return fmt.Errorf("zoo %s: its weights changed since they were built (sha256 now %s, recorded %s in %s): the cache is damaged or was edited; delete %s and run again to rebuild it",
+			z.Dir, sum, want, ChecksumName, z.Dir)
+	}
+	return nil
+}
+
+// checksumDir is Checksum for the models in dir.
+func checksumDir(dir string, models []string) (string, error) {
 	h := sha256.New()
-	for _, m := range z.Models {
-		f, err := os.Open(filepath.Join(z.Path(m), st.SingleName))
+	for _, m := range models {
+		f, err := os.Open(filepath.Join(dir, m, st.SingleName))
 		if err != nil {
 			return "", err
 		}
@@ -205,11 +241,16 @@ func (c Config) models() []expert {
 }
 
 // DefaultCacheDir is where Build keeps zoos when Config.CacheDir is empty:
-// $EVOMERGE_ZOO_CACHE, else os.UserCacheDir()/evomerge/zoo, else (no home
-// folder, as in some CI sandboxes) a folder in os.TempDir().
+// $EVOMERGE_ZOO_CACHE (the zoo folder itself, as in earlier versions), else
+// $EVOMERGE_CACHE/zoo (evomerge's cache folder), else
+// os.UserCacheDir()/evomerge/zoo, else (no home folder, as in some CI
+// sandboxes) a folder in os.TempDir().
 func DefaultCacheDir() string {
 	if d := os.Getenv("EVOMERGE_ZOO_CACHE"); d != "" {
 		return d
+	}
+	if d := os.Getenv("EVOMERGE_CACHE"); d != "" {
+		return filepath.Join(d, "zoo")
 	}
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "evomerge", "zoo")
@@ -244,7 +285,7 @@ func Build(cfg Config) (*Zoo, error) {
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
 	if z.complete() {
-		return z, nil
+		return z, z.verify(cfg.Logf)
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("zoo cache: %w", err)
@@ -255,7 +296,7 @@ func Build(cfg Config) (*Zoo, error) {
 	}
 	defer unlock()
 	if z.complete() { // built by another process while we waited
-		return z, nil
+		return z, z.verify(cfg.Logf)
 	}
 	if _, err := os.Stat(z.Dir); err == nil {
 		return nil, fmt.Errorf("zoo %s exists but is incomplete; delete it to rebuild", z.Dir)
@@ -282,7 +323,7 @@ func Build(cfg Config) (*Zoo, error) {
 	if err := os.Rename(tmp, z.Dir); err != nil {
 		os.RemoveAll(tmp)
 		if z.complete() { // another process finished first
-			return z, nil
+			return z, z.verify(cfg.Logf)
 		}
 		return nil, fmt.Errorf("zoo cache: %w", err)
 	}
@@ -402,6 +443,13 @@ func trainZoo(cfg Config, z *Zoo, dir string) error {
 	if err := writeFileSync(filepath.Join(dir, "zoo.json"), append(manifest, '\n')); err != nil {
 		return err
 	}
+	sum, err := checksumDir(dir, z.Models)
+	if err != nil {
+		return err
+	}
+	if err := writeFileSync(filepath.Join(dir, ChecksumName), []byte(sum+"\n")); err != nil {
+		return err
+	}
 	logf("zoo: built %s in %.1fs", z.Dir, time.Since(start).Seconds())
 	return nil
 }
@@ -461,6 +509,29 @@ func WriteFolder(dir string, net *Net, info *ModelInfo) error {
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	return f.Close()
+}
+
+// writeFileAtomic writes data beside path and renames it into place, so a
+// concurrent reader sees the whole file or none.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(f.Name(), 0o644)
+	}
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+	}
+	return werr
 }
 
 func writeFileSync(path string, data []byte) error {

@@ -1,7 +1,9 @@
 package zoo
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -66,14 +68,9 @@ func parseItem(s string) (int, error) {
 // percent as the last number on stdout, the form the external evaluator
 // (objectives/external, score: stdout) reads.
 func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	usage := func() {
-		fmt.Fprint(stderr, `usage: evomerge zoo build [flags]            train (or find cached) an MNIST model zoo; prints its folders
-       evomerge zoo eval [flags] MODEL_DIR   accuracy (%) of a model folder on a task
-Run "evomerge zoo build -h" or "evomerge zoo eval -h" for the flags.
-`)
-	}
+	usage := func(w io.Writer) { fmt.Fprint(w, Usage+UsageFooter+"\n") }
 	if len(args) == 0 {
-		usage()
+		usage(stderr)
 		return fmt.Errorf("zoo: want build or eval")
 	}
 	switch args[0] {
@@ -82,11 +79,36 @@ Run "evomerge zoo build -h" or "evomerge zoo eval -h" for the flags.
 	case "eval":
 		return cliEval(stdout, stderr, args[1:])
 	case "-h", "-help", "--help", "help":
-		usage()
+		usage(stdout)
 		return nil
 	}
-	usage()
+	usage(stderr)
 	return fmt.Errorf("zoo: unknown subcommand %q (want build or eval)", args[0])
+}
+
+// Usage lists the verbs RunCLI implements, one line each; a front end
+// that adds verbs prints its own lines after it, then UsageFooter.
+const Usage = `usage: evomerge zoo build [flags]            train (or find cached) an MNIST model zoo; prints its folders
+       evomerge zoo eval [flags] MODEL_DIR   accuracy (%) of a model folder on a task
+`
+
+// UsageFooter closes Usage.
+const UsageFooter = `Run "evomerge zoo build -h" or "evomerge zoo eval -h" for the flags.`
+
+// parseFlags parses args into fs, printing help a user asked for (-h) to
+// stdout and returning flag.ErrHelp; a bad flag's error and the usage go
+// to stderr.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		stdout.Write(buf.Bytes())
+	} else {
+		stderr.Write(buf.Bytes())
+	}
+	return err
 }
 
 func cliBuild(stdout, stderr io.Writer, args []string) error {
@@ -97,7 +119,7 @@ func cliBuild(stdout, stderr io.Writer, args []string) error {
 	init := fs.String("init", "", "weight initialisation: pytorch (default) or he (harder merges)")
 	cache := fs.String("cache", "", "cache folder (default $EVOMERGE_ZOO_CACHE or the user cache)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -133,7 +155,7 @@ func cliEval(stdout, stderr io.Writer, args []string) error {
 	itemList := fs.String("items", "1000:10000", "MNIST test items: ranges lo:hi (hi excluded) and single items, comma-separated")
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args, stdout, stderr); err != nil {
 			return err
 		}
 		if fs.NArg() == 0 {

@@ -49,12 +49,17 @@ type MNIST struct {
 	Train, Test *Images
 }
 
-// MNISTDir finds the folder holding the MNIST files. EVOMERGE_MNIST_DIR
-// overrides; otherwise it is the data folder of the GoMNIST module in the
-// module cache, which every build of this module has downloaded already
-// (nothing is ever downloaded at run time).
+// MNISTDir finds the folder holding the MNIST files: $EVOMERGE_MNIST_DIR if
+// set (a deployed binary on a machine without Go needs it), otherwise the
+// data folder of the GoMNIST module in the Go module cache, which every
+// build of this module from source has downloaded already (nothing is ever
+// downloaded at run time). The module cache is asked of the go command only
+// when go is on PATH.
 func MNISTDir() (string, error) {
 	if d := os.Getenv("EVOMERGE_MNIST_DIR"); d != "" {
+		if _, err := os.Stat(filepath.Join(d, mnistProbe)); err != nil {
+			return "", fmt.Errorf("EVOMERGE_MNIST_DIR=%s: %s is not there (the folder must hold %s)", d, mnistProbe, strings.Join(mnistFiles, ", "))
+		}
 		return d, nil
 	}
 	version := mnistVersion
@@ -80,29 +85,50 @@ func MNISTDir() (string, error) {
 			continue
 		}
 		d := filepath.Join(c, rel)
-		if _, err := os.Stat(filepath.Join(d, "t10k-labels-idx1-ubyte.gz")); err == nil {
+		if _, err := os.Stat(filepath.Join(d, mnistProbe)); err == nil {
 			return d, nil
 		}
 		tried = append(tried, d)
 	}
-	return "", fmt.Errorf("MNIST data not found (tried %s); run `go mod download %s` or set EVOMERGE_MNIST_DIR",
-		strings.Join(tried, ", "), mnistModule)
+	where := "no Go module cache found"
+	if len(tried) > 0 {
+		where = "tried " + strings.Join(tried, ", ")
+	}
+	return "", fmt.Errorf("MNIST data not found (%s): set EVOMERGE_MNIST_DIR to a folder holding %s (e.g. the data folder of %s), or, with Go installed, run `go mod download %s`",
+		where, strings.Join(mnistFiles, ", "), mnistModule, mnistModule)
 }
 
+// mnistFiles are the four files of MNIST, as GoMNIST ships them;
+// mnistProbe is the one whose presence marks a data folder.
+var mnistFiles = []string{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
+
+const mnistProbe = "t10k-labels-idx1-ubyte.gz"
+
+// lookPath finds the go command and defaultGOPATH is GOPATH's default;
+// variables so that tests can stand for a machine without Go.
+var (
+	lookPath      = exec.LookPath
+	defaultGOPATH = build.Default.GOPATH
+)
+
 // moduleCaches lists ways to find the module cache folder, cheapest first;
-// asking the go command (tens of milliseconds) is the last resort and runs
-// only if the others miss.
+// asking the go command (tens of milliseconds) is the last resort, runs
+// only if the others miss, and only if go is installed.
 func moduleCaches() []func() string {
 	return []func() string{
 		func() string { return os.Getenv("GOMODCACHE") },
 		func() string {
-			if gp := build.Default.GOPATH; gp != "" {
+			if gp := defaultGOPATH; gp != "" {
 				return filepath.Join(filepath.SplitList(gp)[0], "pkg", "mod")
 			}
 			return ""
 		},
 		func() string {
-			out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+			goCmd, err := lookPath("go")
+			if err != nil {
+				return "" // a deployed binary on a machine without Go
+			}
+			out, err := exec.Command(goCmd, "env", "GOMODCACHE").Output()
 			if err != nil {
 				return ""
 			}

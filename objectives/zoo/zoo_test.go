@@ -462,3 +462,106 @@ func TestCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildRefusesChangedWeights: a cached zoo whose weights differ from
+// the checksum recorded at build is refused with a message saying what to
+// do, never reused; a zoo from before checksums were kept gets one.
+func TestBuildRefusesChangedWeights(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig(dir, 4)
+	z, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := z.Checksum()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := os.ReadFile(filepath.Join(z.Dir, ChecksumName))
+	if err != nil || strings.TrimSpace(string(rec)) != sum {
+		t.Fatalf("build recorded %q (%v), want the checksum %s", rec, err, sum)
+	}
+	// Flip one byte of a weight, keeping the file's size and form.
+	w := filepath.Join(z.Path(Reader), "model.safetensors")
+	b, err := os.ReadFile(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 0x40
+	if err := os.WriteFile(w, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(cfg)
+	if err == nil || !strings.Contains(err.Error(), "changed since they were built") || !strings.Contains(err.Error(), "delete "+z.Dir) {
+		t.Fatalf("changed weights: got %v", err)
+	}
+	// Restored, the zoo is reused; without a recorded checksum (an older
+	// cache) it is recorded on reuse.
+	b[len(b)-1] ^= 0x40
+	if err := os.WriteFile(w, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(z.Dir, ChecksumName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err := os.ReadFile(filepath.Join(z.Dir, ChecksumName)); err != nil || strings.TrimSpace(string(rec)) != sum {
+		t.Errorf("older cache: recorded %q (%v), want %s", rec, err, sum)
+	}
+}
+
+// TestCacheDirEnvironment: EVOMERGE_CACHE moves evomerge's cache (the
+// zoo goes in its zoo folder); EVOMERGE_ZOO_CACHE, the older variable
+// naming the zoo folder itself, still wins.
+func TestCacheDirEnvironment(t *testing.T) {
+	base := t.TempDir()
+	t.Setenv("EVOMERGE_ZOO_CACHE", "")
+	t.Setenv("EVOMERGE_CACHE", base)
+	if got, want := DefaultCacheDir(), filepath.Join(base, "zoo"); got != want {
+		t.Errorf("EVOMERGE_CACHE=%s: zoo cache %s, want %s", base, got, want)
+	}
+	t.Setenv("EVOMERGE_ZOO_CACHE", filepath.Join(base, "old"))
+	if got := DefaultCacheDir(); got != filepath.Join(base, "old") {
+		t.Errorf("EVOMERGE_ZOO_CACHE must still name the zoo folder: got %s", got)
+	}
+}
+
+// TestMNISTDirWithoutGo stands for a deployed binary on a machine without
+// Go: no module cache, no go command. The error must say how to point
+// evomerge at the data, and the go command must not be run.
+func TestMNISTDirWithoutGo(t *testing.T) {
+	t.Setenv("EVOMERGE_MNIST_DIR", "")
+	t.Setenv("GOMODCACHE", "")
+	oldLook, oldGOPATH := lookPath, defaultGOPATH
+	defer func() { lookPath, defaultGOPATH = oldLook, oldGOPATH }()
+	asked := false
+	lookPath = func(string) (string, error) { asked = true; return "", os.ErrNotExist }
+	defaultGOPATH = t.TempDir()
+	_, err := MNISTDir()
+	if err == nil || !strings.Contains(err.Error(), "set EVOMERGE_MNIST_DIR to a folder holding") {
+		t.Fatalf("without Go: got %v", err)
+	}
+	if !asked {
+		t.Error("the go command was not looked up on PATH first")
+	}
+	// A wrong EVOMERGE_MNIST_DIR is named at once, not when a file fails
+	// to open later.
+	empty := t.TempDir()
+	t.Setenv("EVOMERGE_MNIST_DIR", empty)
+	if _, err := MNISTDir(); err == nil || !strings.Contains(err.Error(), "EVOMERGE_MNIST_DIR="+empty) {
+		t.Errorf("empty EVOMERGE_MNIST_DIR: got %v", err)
+	}
+	// With the data there, it is found.
+	lookPath, defaultGOPATH = oldLook, oldGOPATH
+	t.Setenv("EVOMERGE_MNIST_DIR", "")
+	d, err := MNISTDir()
+	if err != nil {
+		t.Skipf("no MNIST data on this machine: %v", err)
+	}
+	t.Setenv("EVOMERGE_MNIST_DIR", d)
+	if got, err := MNISTDir(); err != nil || got != d {
+		t.Errorf("EVOMERGE_MNIST_DIR=%s: got %s, %v", d, got, err)
+	}
+}
