@@ -458,7 +458,11 @@ func writeTable(w io.Writer, markdown bool, h Header, runs []*Run) error {
 		heldNote = " Held-out: the recommended point re-scored on items the search never saw."
 	}
 	hits := " Hits: runs whose candidates reached the target."
-	text := "Ranked by the median true score of the point each method recommends (what it would hand over; " +
+	rankedBy := "true score"
+	if a[0].ByHeldOut {
+		rankedBy = "held-out score"
+	}
+	text := "Ranked by the median " + rankedBy + " of the point each method recommends (what it would hand over; " +
 		"\"none\": no evaluation succeeded, so no recommendation), with its 10th percentile and worst run" + lossNote(runs[0]) +
 		". vs #1: two-sided Mann–Whitney test against the first row, Holm-corrected; ~ = not significant at α = 0.05." + heldNote + hits +
 		" Evaluations to target count a missed run as ∞ (COCO); aRT = evaluations spent in all runs ÷ successes."
