@@ -201,6 +201,13 @@ func toJSONSummaries(ss []Summary) []jsonSummary {
 
 var tableHeader = []string{"algorithm", "runs", "successes", "evals to target: median [p10, p90]", "aRT", "recommended true (median)", "best observed (median)", "wall (median)", "errors"}
 
+// modelMark flags a row whose method was mostly its start-up phase, and
+// modelNote explains it under the table.
+const (
+	modelMark = "†"
+	modelNote = "† the model proposed under half of the candidates in this row's runs: the rest were its uniform start-up design or first population (phase_evals in the jsonl records); at this budget the row is mostly random search."
+)
+
 func tableRows(ss []Summary) [][]string {
 	rows := make([][]string, len(ss))
 	for i, s := range ss {
@@ -208,8 +215,12 @@ func tableRows(ss []Summary) [][]string {
 		if s.Errors > 0 {
 			errs = fmt.Sprintf("%d: %s", s.Errors, truncate(s.FirstError, 60))
 		}
+		name := s.Algorithm
+		if s.ModelUnderHalf {
+			name += " " + modelMark
+		}
 		rows[i] = []string{
-			s.Algorithm, strconv.Itoa(s.Runs), strconv.Itoa(s.Successes),
+			name, strconv.Itoa(s.Runs), strconv.Itoa(s.Successes),
 			fmt.Sprintf("%s [%s, %s]", fmtEvals(s.MedianETT), fmtEvals(s.P10ETT), fmtEvals(s.P90ETT)),
 			fmtEvals(s.ART), fmtScore(s.MedianRecommendedTrue), fmtScore(s.MedianBestObserved),
 			fmtMS(s.MedianWallMS), errs,
@@ -317,6 +328,12 @@ func writeTable(w io.Writer, markdown bool, h Header, ss []Summary) error {
 	}
 	if err := t.Render(); err != nil {
 		return err
+	}
+	for _, s := range ss {
+		if s.ModelUnderHalf {
+			fmt.Fprintln(w, modelNote)
+			break
+		}
 	}
 	_, err := fmt.Fprintln(w, "Evaluations to target count a missed run as ∞ (COCO); aRT = evaluations spent in all runs ÷ successes; the recommended point's true score is what the method would hand over, the best observed score is what it saw through the noise.")
 	return err
