@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -39,6 +40,13 @@ type Problem struct {
 	// Sigma0 is the initial step size in absolute units; 0 means a method's
 	// default (a fraction of the box width).
 	Sigma0 float64
+	// Budget is the number of evaluations the optimiser may use, 0 when
+	// unknown. Methods size their start-up phase by it (a uniform design
+	// of a few points must leave most of a small budget to the model) and
+	// refuse a population that no generation within it could complete.
+	// They never count evaluations themselves: the objective still ends
+	// the run by refusing one.
+	Budget int
 }
 
 // Validate reports a malformed problem.
@@ -57,8 +65,11 @@ func (p Problem) Validate() error {
 	if p.X0 != nil && len(p.X0) != p.Dim {
 		return fmt.Errorf("problem start point has %d coordinates for dimension %d", len(p.X0), p.Dim)
 	}
-	if p.Sigma0 < 0 {
-		return fmt.Errorf("problem sigma0 %g: must not be negative", p.Sigma0)
+	if !(p.Sigma0 >= 0) || math.IsInf(p.Sigma0, 0) {
+		return fmt.Errorf("problem sigma0 %g: must be finite and not negative", p.Sigma0)
+	}
+	if p.Budget < 0 {
+		return fmt.Errorf("problem budget %d: must not be negative (0 means unknown)", p.Budget)
 	}
 	return nil
 }

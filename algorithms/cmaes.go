@@ -79,7 +79,8 @@ type CMAES struct {
 // CMASettings are the hyperparameters the CMA-ES variants share (CMAES,
 // RestartCMAES, UHCMAES), registered under the same names by each.
 type CMASettings struct {
-	// PopSize is λ; 0 means 4+⌊3 ln n⌋.
+	// PopSize is λ; 0 means 4+⌊3 ln n⌋. 1 and negative values are errors,
+	// and so is a λ above a known Problem.Budget (no generation could end).
 	PopSize int
 	// Sigma0 is the initial step size; 0 means Problem.Sigma0, or
 	// 0.3 × the mean box width when that is 0 too.
@@ -109,8 +110,8 @@ type CMASettings struct {
 // flags registers the shared hyperparameters; recommendUsage says what
 // the variant's "recommend" values mean.
 func (s *CMASettings) flags(fs *flag.FlagSet, recommendUsage string) {
-	fs.IntVar(&s.PopSize, "popsize", s.PopSize, "population size λ (of the first run, for restarts); 0 means 4+⌊3 ln n⌋")
-	fs.Float64Var(&s.Sigma0, "sigma0", s.Sigma0, "initial step size; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
+	fs.IntVar(&s.PopSize, "popsize", s.PopSize, "population size λ (of the first run, for restarts), 0 or ≥ 2 and at most the budget; 0 means 4+⌊3 ln n⌋")
+	fs.Float64Var(&s.Sigma0, "sigma0", s.Sigma0, "initial step size, finite and ≥ 0; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
 	fs.Var(negBool{&s.NoActive}, "active", "active CMA (negative recombination weights, pycma's default); false uses positive weights only")
 	fs.StringVar(&s.Recommend, "recommend", s.Recommend, recommendUsage)
 	fs.Float64Var(&s.EigenGap, "eigengap", s.EigenGap, "generations between eigendecompositions of C; 0 means max(1/(10n), n/2000)/(c1+cmu) (every generation up to n≈30, as pycma)")
@@ -198,6 +199,50 @@ func initialSigma(own float64, p Problem) float64 {
 	}
 }
 
+// defaultLambda is pycma's default population size 4+⌊3 ln n⌋.
+func defaultLambda(n int) int { return 4 + int(3*math.Log(float64(n))) }
+
+// cmaNumbers estimates the float64 values one CMA-ES distribution of
+// dimension n and population λ holds: C, B, the eigenvectors and the copy
+// EigenSym factors, with the previous factorisation not yet collected
+// (5n², none for a diagonal C); the five λ×n generation buffers and the λ
+// candidates handed out (6λn); and the vectors of length n and λ.
+func cmaNumbers(n, lambda int, diag bool) float64 {
+	nf, lf := float64(n), float64(lambda)
+	v := 6*lf*nf + 16*nf + 4*lf
+	if !diag {
+		v += 5 * nf * nf
+	}
+	return v
+}
+
+// checkCMASize is the one size check of the CMA-ES family, made before
+// anything is allocated: an explicit popsize larger than a known budget is
+// refused (not one generation could complete, so the distribution would
+// never be updated), and so is a distribution whose state would not fit in
+// memory (--dim 100000 needs 373 GiB for C alone and its eigenvectors).
+// lambdaMax is the largest population the variant may reach (restarts and
+// noise handling grow it); extra counts any further numbers it holds.
+func checkCMASize(name string, p Problem, popsize, lambdaMax int, diag bool, extra float64) error {
+	if err := checkPopBudget(name, "popsize", popsize, p); err != nil {
+		return err
+	}
+	what := "the covariance matrix, its eigendecomposition and the population (about 5n² + 6λn numbers)"
+	if diag {
+		what = "the population (about 6λn numbers)"
+	}
+	return checkMemory(name, fmt.Sprintf("dimension %d with population λ = %d", p.Dim, lambdaMax), what,
+		cmaNumbers(p.Dim, lambdaMax, diag)+extra)
+}
+
+// lambdaOf resolves a popsize setting for dimension n.
+func lambdaOf(popsize, n int) int {
+	if popsize == 0 {
+		return defaultLambda(n)
+	}
+	return popsize
+}
+
 // Start validates p and initialises the distribution at p.Start() for use
 // through Ask and Tell.
 func (c *CMAES) Start(p Problem) error {
@@ -206,6 +251,9 @@ func (c *CMAES) Start(p Problem) error {
 	}
 	o, err := c.options(p)
 	if err != nil {
+		return err
+	}
+	if err := checkCMASize("cmaes", p, c.PopSize, lambdaOf(c.PopSize, p.Dim), false, 0); err != nil {
 		return err
 	}
 	c.core = newCMACore(p, o, p.Start())
@@ -312,10 +360,7 @@ type cmaCore struct {
 
 func newCMACore(p Problem, o cmaOptions, x0 []float64) *cmaCore {
 	n := p.Dim
-	lambda := o.lambda
-	if lambda == 0 {
-		lambda = 4 + int(3*math.Log(float64(n)))
-	}
+	lambda := lambdaOf(o.lambda, n)
 	s := &cmaCore{n: n, lambda: lambda, sigma0: o.sigma0, diag: o.diag}
 	s.setWeights(o.active && !o.diag)
 	nf := float64(n)

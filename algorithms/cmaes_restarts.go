@@ -89,6 +89,9 @@ func (r *RestartCMAES) Start(p Problem) error {
 	if err != nil {
 		return err
 	}
+	if err := checkCMASize(r.name(), p, r.PopSize, r.maxLambda(p, lambdaOf(r.PopSize, p.Dim)), false, 0); err != nil {
+		return err
+	}
 	r.p, r.opts = p, o
 	r.runs, r.small, r.evSmall, r.evLarge = 0, 0, 0, 0
 	r.core = newCMACore(p, o, p.Start())
@@ -103,6 +106,18 @@ func (r *RestartCMAES) name() string {
 		return "bipop-cmaes"
 	}
 	return "ipop-cmaes"
+}
+
+// maxLambda is the largest population of a restart: λ0 doubles up to
+// max(λ0, 2²⁰/n) (a generation of about a million numbers), and never
+// beyond a known budget, since a larger generation could not complete
+// (its first candidates, all that would be evaluated, are the same).
+func (r *RestartCMAES) maxLambda(p Problem, lambda0 int) int {
+	m := max(lambda0, (1<<20)/p.Dim)
+	if p.Budget > 0 {
+		m = min(m, max(lambda0, p.Budget))
+	}
+	return m
 }
 
 // cmaMaxIter is pycma's default maxiter.
@@ -137,12 +152,9 @@ func (r *RestartCMAES) next(rng *rand.Rand) {
 	for i := range x0 {
 		x0[i] = r.p.Lower[i] + (r.p.Upper[i]-r.p.Lower[i])*rng.Float64()
 	}
-	lambda0 := r.opts.lambda
-	if lambda0 == 0 {
-		lambda0 = 4 + int(3*math.Log(float64(n)))
-	}
+	lambda0 := lambdaOf(r.opts.lambda, n)
 	o := r.opts
-	maxLambda := max(lambda0, (1<<20)/n)
+	maxLambda := r.maxLambda(r.p, lambda0)
 	large := r.runs - r.small // number of doublings
 	maxIter := 0.0
 	if r.BIPOP && float64(r.evSmall) < math.Max(1, float64(r.evLarge)) {

@@ -35,7 +35,8 @@ func init() {
 // nearly separable problems and large n, where the full model learns too
 // slowly to matter within a small budget.
 type SepCMAES struct {
-	// PopSize is λ; 0 means 4+⌊3 ln n⌋.
+	// PopSize is λ; 0 means 4+⌊3 ln n⌋. 1 and negative values are errors,
+	// and so is a λ above a known Problem.Budget (no generation could end).
 	PopSize int
 	// Sigma0 is the initial step size; 0 means Problem.Sigma0, or
 	// 0.3 × the mean box width when that is 0 too.
@@ -67,8 +68,8 @@ func (c *SepCMAES) RecommendsUnevaluated() bool { return c.Recommend != "best" }
 var _ UnevaluatedRecommender = (*SepCMAES)(nil)
 
 func (c *SepCMAES) Flags(fs *flag.FlagSet) {
-	fs.IntVar(&c.PopSize, "popsize", c.PopSize, "population size λ; 0 means 4+⌊3 ln n⌋")
-	fs.Float64Var(&c.Sigma0, "sigma0", c.Sigma0, "initial step size; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
+	fs.IntVar(&c.PopSize, "popsize", c.PopSize, "population size λ, 0 or ≥ 2 and at most the budget; 0 means 4+⌊3 ln n⌋")
+	fs.Float64Var(&c.Sigma0, "sigma0", c.Sigma0, "initial step size, finite and ≥ 0; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
 	fs.StringVar(&c.Recommend, "recommend", c.Recommend, "returned point: mean (distribution mean; also when empty) or best (best observed)")
 }
 
@@ -83,6 +84,9 @@ func (c *SepCMAES) Start(p Problem) error {
 		return fmt.Errorf("sep-%w", err)
 	}
 	o.diag = true
+	if err := checkCMASize("sep-cmaes", p, c.PopSize, lambdaOf(c.PopSize, p.Dim), true, 0); err != nil {
+		return err
+	}
 	c.core = newCMACore(p, o, p.Start())
 	return nil
 }

@@ -117,6 +117,21 @@ func (u *UHCMAES) Start(p Problem) error {
 	if err != nil {
 		return fmt.Errorf("uh-%w", err)
 	}
+	// Treatment lambda grows λ up to 30·λ0; evals hands out up to
+	// maxevals copies of each of the λ0 + λ_reev candidates.
+	lam0 := lambdaOf(u.PopSize, p.Dim)
+	maxEvals := u.MaxEvals
+	if maxEvals == 0 {
+		maxEvals = 30
+	}
+	lamMax, per := 30*lam0, 1
+	if u.Treatment == "evals" {
+		lamMax, per = lam0, maxEvals
+	}
+	copies := float64(lamMax+2+lamMax/20) * float64(per) * float64(p.Dim)
+	if err := checkCMASize("uh-cmaes", p, u.PopSize, lamMax, false, copies); err != nil {
+		return err
+	}
 	u.core = newCMACore(p, o, p.Start())
 	u.p, u.opts = p, o
 	u.lam0 = u.core.lambda
@@ -124,10 +139,7 @@ func (u *UHCMAES) Start(p Problem) error {
 	u.n = p.Dim
 	u.k = 1
 	u.noiseS = 0
-	u.maxEvals = u.MaxEvals
-	if u.maxEvals == 0 {
-		u.maxEvals = 30
-	}
+	u.maxEvals = maxEvals
 	u.alpha = 1 + 2/(float64(p.Dim)+10)
 	return nil
 }

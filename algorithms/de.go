@@ -60,26 +60,42 @@ func init() {
 // Recommendation: the best point observed (the harness tracks it). DE's
 // selection is elitist, so under noise a lucky score keeps its member.
 type DE struct {
-	Pop int     // population size; 0 = min(max(10·n, 5), 20)
-	F   float64 // differential weight
-	CR  float64 // crossover probability
+	Pop int     // population size, ≥ 4; 0 = min(max(10·n, 5), 20)
+	F   float64 // differential weight, in (0, 2]; 0 means 0.5
+	CR  float64 // crossover probability, in [0, 1] (0 is a valid setting: one coordinate per trial)
+
+	phases
 }
+
+var _ PhaseCounter = (*DE)(nil)
 
 // Flags registers the hyperparameters.
 func (d *DE) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&d.Pop, "pop", d.Pop, "population size (≥ 4); 0 means 10·n capped to [5, 20]")
-	fs.Float64Var(&d.F, "f", d.F, "differential weight F, in (0, 2]")
+	fs.Float64Var(&d.F, "f", d.F, "differential weight F, in (0, 2]; 0 means 0.5")
 	fs.Float64Var(&d.CR, "cr", d.CR, "crossover probability CR, in [0, 1]")
 }
 
 // Minimize implements Optimizer.
 func (d *DE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
-	np := d.Pop
+	d.phases.reset()
+	np, fw := d.Pop, d.F
 	if np == 0 {
 		np = min(max(10*p.Dim, 5), 20)
 	}
-	if np < 4 || !(d.F > 0 && d.F <= 2) || !(d.CR >= 0 && d.CR <= 1) {
-		return nil, fmt.Errorf("de: need pop ≥ 4, 0 < f ≤ 2 and 0 ≤ cr ≤ 1 (have %d, %g, %g)", np, d.F, d.CR)
+	if fw == 0 {
+		fw = 0.5
+	}
+	switch {
+	case np < 4:
+		return nil, fmt.Errorf("de: pop %d: must be ≥ 4 (0 means 10·n capped to [5, 20])", d.Pop)
+	case !(fw > 0 && fw <= 2):
+		return nil, fmt.Errorf("de: f %g: must lie in (0, 2] (0 means 0.5)", d.F)
+	case !(d.CR >= 0 && d.CR <= 1):
+		return nil, fmt.Errorf("de: cr %g: must lie in [0, 1]", d.CR)
+	}
+	if err := checkMemory("de", fmt.Sprintf("pop %d in dimension %d", np, p.Dim), "the population and its trials", 2*float64(np)*float64(p.Dim+1)); err != nil {
+		return nil, err
 	}
 	n := p.Dim
 	seen := map[string]bool{}
@@ -102,6 +118,7 @@ func (d *DE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 		if err != nil {
 			return nil, err
 		}
+		d.phases.count(true)
 		seen[key(x)] = true
 		xs[i], fs[i] = x, orWorst(f)
 	}
@@ -115,7 +132,7 @@ func (d *DE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 		for i, u := range trials {
 			ok := false
 			for try := 0; try < 20 && !ok; try++ {
-				d.trial(p, xs, i, u, rng)
+				d.trial(p, xs, i, u, fw, rng)
 				ok = !seen[key(u)]
 			}
 			for !ok {
@@ -131,20 +148,21 @@ func (d *DE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 			seen[key(u)] = true
 		}
 		for i, u := range trials {
-			f, err := obj.Eval(ctx, u)
+			fu, err := obj.Eval(ctx, u)
 			if err != nil {
 				return nil, err
 			}
-			if f = orWorst(f); f <= fs[i] {
+			d.phases.count(false)
+			if fu = orWorst(fu); fu <= fs[i] {
 				xs[i], trials[i] = u, xs[i]
-				fs[i] = f
+				fs[i] = fu
 			}
 		}
 	}
 }
 
 // trial writes the DE/rand/1/bin trial for target i into u.
-func (d *DE) trial(p Problem, xs [][]float64, i int, u []float64, rng *rand.Rand) {
+func (d *DE) trial(p Problem, xs [][]float64, i int, u []float64, fw float64, rng *rand.Rand) {
 	np := len(xs)
 	r1 := rng.IntN(np - 1)
 	if r1 >= i {
@@ -159,7 +177,7 @@ func (d *DE) trial(p Problem, xs [][]float64, i int, u []float64, rng *rand.Rand
 	x, a, b, c := xs[i], xs[r1], xs[r2], xs[r3]
 	for j := range u {
 		if j == jr || rng.Float64() < d.CR {
-			u[j] = a[j] + d.F*(b[j]-c[j])
+			u[j] = a[j] + fw*(b[j]-c[j])
 		} else {
 			u[j] = x[j]
 		}

@@ -45,48 +45,74 @@ func init() {
 //     evaluations depend on scheduling; we pass a seeded math/rand source
 //     derived from the run's generator and evaluate serially.
 type GA struct {
-	Pop        int     // population size
-	Tournament int     // contestants per tournament
-	CrossRate  float64 // probability that a selected pair is crossed
-	MutRate    float64 // probability that an offspring is mutated
-	GeneRate   float64 // probability that a gene of a mutated offspring moves; 0 means max(1/n, ¼)
-	Sigma      float64 // mutation step as a fraction of the box width
+	Pop        int     // population size, ≥ 2; 0 means 20
+	Tournament int     // contestants per tournament, in [1, pop]; 0 means 3
+	CrossRate  float64 // probability that a selected pair is crossed, in [0, 1]
+	MutRate    float64 // probability that an offspring is mutated, in [0, 1]
+	GeneRate   float64 // probability that a gene of a mutated offspring moves, in (0, 1]; 0 means max(1/n, ¼)
+	Sigma      float64 // mutation step as a fraction of the box width, finite and > 0; 0 means 0.1
+
+	phases
 }
+
+var _ PhaseCounter = (*GA)(nil)
 
 // Flags registers the hyperparameters.
 func (g *GA) Flags(fs *flag.FlagSet) {
-	fs.IntVar(&g.Pop, "pop", g.Pop, "population size (≥ 2)")
-	fs.IntVar(&g.Tournament, "tournament", g.Tournament, "contestants per tournament selection (≥ 1)")
+	fs.IntVar(&g.Pop, "pop", g.Pop, "population size (≥ 2); 0 means 20")
+	fs.IntVar(&g.Tournament, "tournament", g.Tournament, "contestants per tournament selection, in [1, pop]; 0 means 3")
 	fs.Float64Var(&g.CrossRate, "cross-rate", g.CrossRate, "probability that a selected pair is crossed, in [0,1]")
 	fs.Float64Var(&g.MutRate, "mut-rate", g.MutRate, "probability that an offspring is mutated, in [0,1]")
-	fs.Float64Var(&g.GeneRate, "gene-rate", g.GeneRate, "probability that a gene of a mutated offspring moves; 0 means max(1/n, 0.25)")
-	fs.Float64Var(&g.Sigma, "sigma", g.Sigma, "mutation step as a fraction of the box width")
+	fs.Float64Var(&g.GeneRate, "gene-rate", g.GeneRate, "probability that a gene of a mutated offspring moves, in (0,1]; 0 means max(1/n, 0.25)")
+	fs.Float64Var(&g.Sigma, "sigma", g.Sigma, "mutation step as a fraction of the box width (> 0); 0 means 0.1")
 }
 
 // Minimize implements Optimizer.
 func (g *GA) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
-	if g.Pop < 2 || g.Tournament < 1 || g.Tournament > g.Pop {
-		return nil, fmt.Errorf("ga: need pop ≥ 2 and 1 ≤ tournament ≤ pop (have pop %d, tournament %d)", g.Pop, g.Tournament)
+	g.phases.reset()
+	pop, tour, geneRate, sigma := g.Pop, g.Tournament, g.GeneRate, g.Sigma
+	if pop == 0 {
+		pop = 20
 	}
-	if !(g.CrossRate >= 0 && g.CrossRate <= 1 && g.MutRate >= 0 && g.MutRate <= 1) {
-		return nil, fmt.Errorf("ga: cross-rate %g and mut-rate %g must lie in [0,1]", g.CrossRate, g.MutRate)
+	if tour == 0 {
+		tour = 3
 	}
-	geneRate := g.GeneRate
-	if geneRate <= 0 {
+	if geneRate == 0 {
 		geneRate = max(1/float64(p.Dim), 0.25)
+	}
+	if sigma == 0 {
+		sigma = 0.1
+	}
+	switch {
+	case pop < 2:
+		return nil, fmt.Errorf("ga: pop %d: must be ≥ 2 (0 means 20)", g.Pop)
+	case tour < 1 || tour > pop:
+		return nil, fmt.Errorf("ga: tournament %d: must lie in [1, pop = %d] (0 means 3)", g.Tournament, pop)
+	case !(g.CrossRate >= 0 && g.CrossRate <= 1):
+		return nil, fmt.Errorf("ga: cross-rate %g: must lie in [0, 1]", g.CrossRate)
+	case !(g.MutRate >= 0 && g.MutRate <= 1):
+		return nil, fmt.Errorf("ga: mut-rate %g: must lie in [0, 1]", g.MutRate)
+	case !(geneRate > 0 && geneRate <= 1):
+		return nil, fmt.Errorf("ga: gene-rate %g: must lie in (0, 1] (0 means max(1/n, 0.25))", g.GeneRate)
+	case !(sigma > 0) || math.IsInf(sigma, 0):
+		return nil, fmt.Errorf("ga: sigma %g: must be finite and > 0 (0 means 0.1)", g.Sigma)
+	}
+	// eaopt keeps the population, the offspring and their clones.
+	if err := checkMemory("ga", fmt.Sprintf("pop %d in dimension %d", pop, p.Dim), "the population and its offspring", 3*float64(pop)*float64(p.Dim+8)); err != nil {
+		return nil, err
 	}
 	steps := make([]float64, p.Dim)
 	for i := range steps {
-		steps[i] = g.Sigma * (p.Upper[i] - p.Lower[i])
+		steps[i] = sigma * (p.Upper[i] - p.Lower[i])
 	}
-	ops := &gaOps{ctx: ctx, p: p, obj: obj, steps: steps, geneRate: min(geneRate, 1)}
+	ops := &gaOps{ctx: ctx, p: p, obj: obj, steps: steps, geneRate: geneRate, pop: pop, phases: &g.phases}
 	cfg := eaopt.GAConfig{
 		NPops:        1,
-		PopSize:      uint(g.Pop),
+		PopSize:      uint(pop),
 		NGenerations: math.MaxUint32,
 		HofSize:      1,
 		Model: eaopt.ModGenerational{
-			Selector:  eaopt.SelTournament{NContestants: uint(g.Tournament)},
+			Selector:  eaopt.SelTournament{NContestants: uint(tour)},
 			MutRate:   g.MutRate,
 			CrossRate: g.CrossRate,
 		},
@@ -116,6 +142,8 @@ type gaOps struct {
 	obj      Objective
 	steps    []float64
 	geneRate float64
+	pop      int     // the first pop evaluations are the uniform initial population
+	phases   *phases // counts the evaluations of each phase
 }
 
 type gaGenome struct {
@@ -124,7 +152,14 @@ type gaGenome struct {
 }
 
 // Evaluate scores the genome through the harness's objective.
-func (g *gaGenome) Evaluate() (float64, error) { return g.ops.obj.Eval(g.ops.ctx, g.x) }
+func (g *gaGenome) Evaluate() (float64, error) {
+	f, err := g.ops.obj.Eval(g.ops.ctx, g.x)
+	if err == nil {
+		c := g.ops.phases
+		c.count(c.initial < g.ops.pop && c.model == 0)
+	}
+	return f, err
+}
 
 // Mutate adds Gaussian noise to some genes (at least one) and clips.
 func (g *gaGenome) Mutate(r *randv1.Rand) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"gonum.org/v1/gonum/mat"
@@ -39,8 +41,8 @@ type GonumCMAES struct {
 
 // Flags registers the hyperparameters.
 func (g *GonumCMAES) Flags(fs *flag.FlagSet) {
-	fs.IntVar(&g.PopSize, "popsize", g.PopSize, "population λ; 0 means 4+⌊3 ln n⌋")
-	fs.Float64Var(&g.Sigma0, "sigma0", g.Sigma0, "initial step as a fraction of the box width; 0 means the problem's σ0, else 0.3")
+	fs.IntVar(&g.PopSize, "popsize", g.PopSize, "population λ, 0 or ≥ 2, at most the budget; 0 means 4+⌊3 ln n⌋")
+	fs.Float64Var(&g.Sigma0, "sigma0", g.Sigma0, "initial step as a fraction of the box width, finite and ≥ 0; 0 means the problem's σ0, else 0.3")
 }
 
 // errObjective carries the harness's stop reason through gonum.
@@ -48,6 +50,26 @@ type errObjective struct{ err error }
 
 // Minimize implements Optimizer.
 func (g *GonumCMAES) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if g.PopSize < 0 || g.PopSize == 1 {
+		return nil, fmt.Errorf("gonum-cmaes: popsize %d: must be 0 (default) or at least 2", g.PopSize)
+	}
+	if !(g.Sigma0 >= 0) || math.IsInf(g.Sigma0, 0) {
+		return nil, fmt.Errorf("gonum-cmaes: sigma0 %g: must be finite and not negative (0 means the default)", g.Sigma0)
+	}
+	// CmaEsChol holds its Cholesky factor and update matrices (about 5n²
+	// with the initial factor) and the λ×n samples.
+	if err := checkPopBudget("gonum-cmaes", "popsize", g.PopSize, p); err != nil {
+		return nil, err
+	}
+	lam := lambdaOf(g.PopSize, p.Dim)
+	nf := float64(p.Dim)
+	if err := checkMemory("gonum-cmaes", fmt.Sprintf("dimension %d with population λ = %d", p.Dim, lam),
+		"the Cholesky factor, its updates and the population (about 5n² + 3λn numbers)", 5*nf*nf+3*float64(lam)*nf+16*nf); err != nil {
+		return nil, err
+	}
 	sigma := 0.3 * p.Width()
 	if g.Sigma0 > 0 {
 		sigma = g.Sigma0 * p.Width()

@@ -31,11 +31,24 @@ func init() {
 // (1998) 455–492, for expected improvement; S. Ament et al., "Unexpected
 // Improvements to Expected Improvement", NeurIPS 2023, for its logarithm):
 //
-//   - the first Init points (0: max(5, n+1)) are uniform in the box;
+//   - the first Init points are uniform in the box; Init 0 means 5, or a
+//     quarter of a known budget when that is smaller, but at least 3, so
+//     the GP proposes most candidates at any budget and in any dimension
+//     (the former max(5, n+1) never fitted a GP in 26-D at budget 20: the
+//     run was random search). Few points are enough for a GP whose
+//     hyperparameters are kept well-posed as follows;
 //   - the GP works on the box scaled to [0,1]^n and on losses standardised
 //     to mean 0 and variance 1 (a constant prior mean); its kernel is
 //     Matérn-5/2, k = σ_f²(1+√5r+5r²/3)e^(−√5r), with one length scale per
-//     coordinate (ARD) or one for all, plus a noise variance σ_n²;
+//     coordinate (ARD) or one for all, plus a noise variance σ_n². ARD
+//     takes effect once the fit has n+1 points: from m ≤ n points the
+//     m−1 differences between them span at most m−1 directions, so n
+//     separate length scales are not identified and their likelihood
+//     is flat or maximal at a bound in the others (Rasmussen & Williams,
+//     section 5.4.1, on the likelihood's need for data per
+//     hyperparameter). Until then one length scale is fitted for all
+//     coordinates, which has three hyperparameters from any number of
+//     points, and the first ARD fit starts from it;
 //   - the hyperparameters maximise the log marginal likelihood (gradient
 //     by the trace formula, gonum's L-BFGS, at most 30 evaluations, started
 //     from the previous fit, and at the first and every third fit also from
@@ -75,41 +88,102 @@ func init() {
 // discounts lucky noisy scores by their neighbours; it is the natural
 // choice under noise (and the best observed point when there is none).
 type GPBO struct {
-	Init        int     // initial uniform points; 0 = max(5, n+1)
-	MaxPoints   int     // most points in the GP
-	FitPoints   int     // most points for the hyperparameter fit
+	Init        int     // initial uniform points; 0 = min(5, max(3, ⌈budget/4⌉)), 5 if the budget is unknown
+	MaxPoints   int     // most points in the GP (≥ 10); 0 means 100
+	FitPoints   int     // most points for the hyperparameter fit (≥ 5); 0 means 60
 	ARD         bool    // one length scale per coordinate (else one for all)
-	Candidates  int     // acquisition candidates per suggestion
-	Refine      int     // local refinement steps of the two best candidates
-	RefitGrowth float64 // refit when evaluations grow by this factor
+	Candidates  int     // acquisition candidates per suggestion (≥ 2); 0 means 32
+	Refine      int     // local refinement steps of the two best candidates (≥ 0; 0: none)
+	RefitGrowth float64 // refit when evaluations grow by this factor (> 1, finite); 0 means 1.5
+
+	phases
 }
+
+var _ PhaseCounter = (*GPBO)(nil)
 
 // Flags registers the hyperparameters.
 func (g *GPBO) Flags(fs *flag.FlagSet) {
-	fs.IntVar(&g.Init, "init", g.Init, "initial uniform random points; 0 means max(5, n+1)")
-	fs.IntVar(&g.MaxPoints, "max-points", g.MaxPoints, "most points the GP holds (lowest losses and most recent), ≥ 10")
-	fs.IntVar(&g.FitPoints, "fit-points", g.FitPoints, "most points used to fit the hyperparameters, ≥ 5")
+	fs.IntVar(&g.Init, "init", g.Init, "initial uniform random points (≥ 0); 0 means 5, or ⌈budget/4⌉ when smaller but at least 3")
+	fs.IntVar(&g.MaxPoints, "max-points", g.MaxPoints, "most points the GP holds (lowest losses and most recent), ≥ 10; 0 means 100")
+	fs.IntVar(&g.FitPoints, "fit-points", g.FitPoints, "most points used to fit the hyperparameters, ≥ 5; 0 means 60")
 	fs.BoolVar(&g.ARD, "ard", g.ARD, "one length scale per coordinate (ARD) instead of one for all")
-	fs.IntVar(&g.Candidates, "candidates", g.Candidates, "acquisition candidates per suggestion (half uniform, half near the best), ≥ 2")
-	fs.IntVar(&g.Refine, "refine", g.Refine, "local refinement steps on log EI for each of the two best candidates")
-	fs.Float64Var(&g.RefitGrowth, "refit-growth", g.RefitGrowth, "refit the hyperparameters when the evaluations have grown by this factor (> 1)")
+	fs.IntVar(&g.Candidates, "candidates", g.Candidates, "acquisition candidates per suggestion (half uniform, half near the best), ≥ 2; 0 means 32")
+	fs.IntVar(&g.Refine, "refine", g.Refine, "local refinement steps on log EI for each of the two best candidates, ≥ 0")
+	fs.Float64Var(&g.RefitGrowth, "refit-growth", g.RefitGrowth, "refit the hyperparameters when the evaluations have grown by this factor (> 1, finite); 0 means 1.5")
 }
 
 // gpRebuildEvery is how many appended points trigger a new choice of the
 // GP's points once the cap is reached.
 const gpRebuildEvery = 10
 
+// initPoints resolves Init for a problem.
+func (g *GPBO) initPoints(p Problem) int {
+	if g.Init > 0 {
+		return g.Init
+	}
+	if p.Budget > 0 {
+		return min(5, max(3, (p.Budget+3)/4))
+	}
+	return 5
+}
+
+// resolved returns the settings with zero values replaced by the defaults
+// (and no phase counts).
+func (g *GPBO) resolved() *GPBO {
+	r := &GPBO{Init: g.Init, MaxPoints: g.MaxPoints, FitPoints: g.FitPoints, ARD: g.ARD,
+		Candidates: g.Candidates, Refine: g.Refine, RefitGrowth: g.RefitGrowth}
+	if r.MaxPoints == 0 {
+		r.MaxPoints = 100
+	}
+	if r.FitPoints == 0 {
+		r.FitPoints = 60
+	}
+	if r.Candidates == 0 {
+		r.Candidates = 32
+	}
+	if r.RefitGrowth == 0 {
+		r.RefitGrowth = 1.5
+	}
+	return r
+}
+
+// check validates resolved settings for p, naming the first bad one.
+func (g *GPBO) check(p Problem) error {
+	switch {
+	case g.Init < 0:
+		return fmt.Errorf("gp-bo: init %d: must be ≥ 0 (0 means the default)", g.Init)
+	case g.MaxPoints < 10:
+		return fmt.Errorf("gp-bo: max-points %d: must be ≥ 10", g.MaxPoints)
+	case g.FitPoints < 5:
+		return fmt.Errorf("gp-bo: fit-points %d: must be ≥ 5", g.FitPoints)
+	case g.Candidates < 2:
+		return fmt.Errorf("gp-bo: candidates %d: must be ≥ 2", g.Candidates)
+	case g.Refine < 0:
+		return fmt.Errorf("gp-bo: refine %d: must be ≥ 0", g.Refine)
+	case !(g.RefitGrowth > 1) || math.IsInf(g.RefitGrowth, 0):
+		return fmt.Errorf("gp-bo: refit-growth %g: must be finite and > 1", g.RefitGrowth)
+	}
+	// The Cholesky factor (stride²), the fit's three m×m matrices and the
+	// scaled points and candidates.
+	stride := float64(g.MaxPoints + gpRebuildEvery + 1)
+	fit, n := float64(g.FitPoints), float64(p.Dim)
+	return checkMemory("gp-bo", fmt.Sprintf("max-points %d, fit-points %d and candidates %d in dimension %d", g.MaxPoints, g.FitPoints, g.Candidates, p.Dim),
+		"the GP's Cholesky factor, the fit's matrices and the candidates", stride*stride+3*fit*fit+(stride+fit+float64(g.Candidates))*n)
+}
+
 // Minimize implements Optimizer.
 func (g *GPBO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
-	if g.MaxPoints < 10 || g.FitPoints < 5 || g.Candidates < 2 || g.Refine < 0 || g.Init < 0 || !(g.RefitGrowth > 1) {
-		return nil, fmt.Errorf("gp-bo: need max-points ≥ 10, fit-points ≥ 5, candidates ≥ 2, refine ≥ 0, init ≥ 0 and refit-growth > 1")
+	g.phases.reset()
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	cfg := g.resolved()
+	if err := cfg.check(p); err != nil {
+		return nil, err
 	}
 	n := p.Dim
-	init := g.Init
-	if init == 0 {
-		init = max(5, n+1)
-	}
-	s := &gpState{g: g, n: n}
+	init := cfg.initPoints(p)
+	s := &gpState{g: cfg, n: n}
 	toBox := func(u []float64) []float64 {
 		x := make([]float64, n)
 		for d := range x {
@@ -121,12 +195,13 @@ func (g *GPBO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand
 	lastFit := 0
 	for {
 		u := make([]float64, n)
-		if len(s.ys) < init {
+		initial := len(s.ys) < init
+		if initial {
 			for d := range u {
 				u[d] = rng.Float64()
 			}
 		} else {
-			if lastFit == 0 || float64(len(s.ys)) >= g.RefitGrowth*float64(lastFit) {
+			if lastFit == 0 || float64(len(s.ys)) >= cfg.RefitGrowth*float64(lastFit) || s.shared && min(len(s.ys), cfg.FitPoints) >= n+1 {
 				s.fit()
 				lastFit = len(s.ys)
 			}
@@ -138,6 +213,7 @@ func (g *GPBO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand
 		if err != nil {
 			return rec, err
 		}
+		g.phases.count(initial)
 		s.us, s.ys = append(s.us, u), append(s.ys, f)
 		s.sanitise()
 	}
@@ -170,6 +246,9 @@ type gpState struct {
 	// Hyperparameters: log length scales (n of them, or 1), log σ_f², log σ_n².
 	theta []float64
 	fits  int
+	// shared: the last fit used one length scale for all coordinates
+	// although ARD is set, because it had at most n points.
+	shared bool
 
 	// The GP: its points (indices into us), their standardised losses,
 	// their coordinates divided by the length scales, the Cholesky factor
@@ -187,7 +266,7 @@ type gpState struct {
 }
 
 func (s *gpState) nls() int {
-	if s.g.ARD {
+	if s.g.ARD && !s.shared {
 		return s.n
 	}
 	return 1
@@ -514,8 +593,26 @@ func (s *gpState) suggest(out []float64, rng *rand.Rand) {
 
 // fit maximises the log marginal likelihood over the hyperparameters.
 func (s *gpState) fit() {
-	nl := s.nls()
 	idx := s.choose(s.g.FitPoints)
+	// ARD needs n+1 points (see GPBO); before, one shared length scale.
+	// The previous fit's hyperparameters are carried over to the new
+	// shape: a shared scale for every coordinate, or the mean log scale.
+	prevNL := s.nls()
+	s.shared = s.g.ARD && len(idx) < s.n+1
+	nl := s.nls()
+	if s.theta != nil && nl != prevNL {
+		ls := 0.0
+		for _, v := range s.theta[:prevNL] {
+			ls += v
+		}
+		ls /= float64(prevNL)
+		theta := make([]float64, nl+2)
+		for d := range nl {
+			theta[d] = ls
+		}
+		copy(theta[nl:], s.theta[prevNL:])
+		s.theta = theta
+	}
 	mean, scl := s.standardise(idx)
 	y := make([]float64, len(idx))
 	for j, i := range idx {

@@ -51,35 +51,52 @@ func init() {
 // independent draws and so unbiased. A lucky parent is thus replaced at its
 // first re-evaluation. Each re-evaluation costs one evaluation. Reeval = 0 (the default) is the textbook
 // algorithm.
+//
+// A zero field means its documented default (the registry's values); a
+// value outside a field's domain is an error naming it.
 type OnePlusOneES struct {
-	Sigma  float64 // initial step as a fraction of the mean box width
-	Up     float64 // log step-size increase on success
-	Target float64 // target success rate (1/5)
-	Reeval int     // re-evaluate the parent every Reeval generations; 0 = never
+	Sigma  float64 // initial step as a fraction of the mean box width, finite and > 0; 0 means 0.3
+	Up     float64 // log step-size increase on success, finite and > 0; 0 means 1/3
+	Target float64 // target success rate, in (0, 1); 0 means 1/5
+	Reeval int     // re-evaluate the parent every Reeval generations, ≥ 0; 0 = never
 }
 
 // Flags registers the hyperparameters.
 func (o *OnePlusOneES) Flags(fs *flag.FlagSet) {
-	fs.Float64Var(&o.Sigma, "sigma", o.Sigma, "initial step as a fraction of the mean box width (Problem.Sigma0 overrides)")
-	fs.Float64Var(&o.Up, "up", o.Up, "ln of the step-size factor on success; failure uses −up·target/(1−target)")
-	fs.Float64Var(&o.Target, "target", o.Target, "target success rate of the success rule, in (0,1)")
+	fs.Float64Var(&o.Sigma, "sigma", o.Sigma, "initial step as a fraction of the mean box width, > 0 (Problem.Sigma0 overrides); 0 means 0.3")
+	fs.Float64Var(&o.Up, "up", o.Up, "ln of the step-size factor on success, > 0; failure uses −up·target/(1−target); 0 means 1/3")
+	fs.Float64Var(&o.Target, "target", o.Target, "target success rate of the success rule, in (0,1); 0 means 0.2")
 	fs.IntVar(&o.Reeval, "reeval", o.Reeval, "re-evaluate the parent every k generations and average its scores (noise); 0 = never")
 }
 
 // Minimize implements Optimizer.
 func (o *OnePlusOneES) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
-	if !(o.Target > 0 && o.Target < 1) || !(o.Up > 0) || o.Reeval < 0 {
-		return nil, fmt.Errorf("one-plus-one-es: need up > 0, 0 < target < 1 and reeval ≥ 0 (have %g, %g, %d)", o.Up, o.Target, o.Reeval)
+	frac, upLog, target := o.Sigma, o.Up, o.Target
+	if frac == 0 {
+		frac = 0.3
+	}
+	if upLog == 0 {
+		upLog = 1.0 / 3
+	}
+	if target == 0 {
+		target = 0.2
+	}
+	switch {
+	case !(frac > 0) || math.IsInf(frac, 0):
+		return nil, fmt.Errorf("one-plus-one-es: sigma %g: must be finite and > 0 (0 means 0.3)", o.Sigma)
+	case !(upLog > 0) || math.IsInf(upLog, 0):
+		return nil, fmt.Errorf("one-plus-one-es: up %g: must be finite and > 0 (0 means 1/3)", o.Up)
+	case !(target > 0 && target < 1):
+		return nil, fmt.Errorf("one-plus-one-es: target %g: must lie in (0, 1) (0 means 0.2)", o.Target)
+	case o.Reeval < 0:
+		return nil, fmt.Errorf("one-plus-one-es: reeval %d: must be ≥ 0 (0 means never)", o.Reeval)
 	}
 	width := p.Width()
-	sigma := o.Sigma * width
+	sigma := frac * width
 	if p.Sigma0 > 0 {
 		sigma = p.Sigma0
 	}
-	if !(sigma > 0) {
-		return nil, fmt.Errorf("one-plus-one-es: initial step %g must be positive", sigma)
-	}
-	up, down := math.Exp(o.Up), math.Exp(-o.Up*o.Target/(1-o.Target))
+	up, down := math.Exp(upLog), math.Exp(-upLog*target/(1-target))
 	lo, hi := 1e-12*width, math.Inf(1)
 	if p.Bounded {
 		hi = width

@@ -55,28 +55,51 @@ func init() {
 // Recommendation: the best point observed (the harness tracks it); under
 // noise, a particle's previous best keeps its lucky score.
 type PSO struct {
-	Pop int     // swarm size; 0 = 10 + ⌊2√n⌋
-	W   float64 // inertia weight
-	C   float64 // acceleration coefficient
-	K   int     // informants per particle in the random topology
+	Pop int     // swarm size, ≥ 2; 0 = 10 + ⌊2√n⌋
+	W   float64 // inertia weight, finite and ≥ 0 (0 is a valid setting: no inertia)
+	C   float64 // acceleration coefficient, finite and > 0; 0 means ½ + ln 2
+	K   int     // informants per particle in the random topology, ≥ 1; 0 means 3
+
+	phases
 }
+
+var _ PhaseCounter = (*PSO)(nil)
 
 // Flags registers the hyperparameters.
 func (s *PSO) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&s.Pop, "pop", s.Pop, "swarm size (≥ 2); 0 means 10+⌊2√n⌋")
-	fs.Float64Var(&s.W, "w", s.W, "inertia weight (SPSO-2011: 1/(2 ln 2))")
-	fs.Float64Var(&s.C, "c", s.C, "acceleration coefficient (SPSO-2011: 1/2 + ln 2)")
-	fs.IntVar(&s.K, "k", s.K, "informants drawn per particle in the adaptive random topology (≥ 1)")
+	fs.Float64Var(&s.W, "w", s.W, "inertia weight, finite and ≥ 0 (SPSO-2011: 1/(2 ln 2))")
+	fs.Float64Var(&s.C, "c", s.C, "acceleration coefficient, finite and > 0 (SPSO-2011: 1/2 + ln 2); 0 means that value")
+	fs.IntVar(&s.K, "k", s.K, "informants drawn per particle in the adaptive random topology (≥ 1); 0 means 3")
 }
 
 // Minimize implements Optimizer.
 func (s *PSO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
-	np := s.Pop
+	s.phases.reset()
+	np, c, k := s.Pop, s.C, s.K
 	if np == 0 {
 		np = 10 + int(2*math.Sqrt(float64(p.Dim)))
 	}
-	if np < 2 || s.K < 1 || !(s.W >= 0) || !(s.C > 0) {
-		return nil, fmt.Errorf("pso: need pop ≥ 2, k ≥ 1, w ≥ 0 and c > 0 (have %d, %d, %g, %g)", np, s.K, s.W, s.C)
+	if c == 0 {
+		c = 0.5 + math.Ln2
+	}
+	if k == 0 {
+		k = 3
+	}
+	switch {
+	case np < 2:
+		return nil, fmt.Errorf("pso: pop %d: must be ≥ 2 (0 means 10+⌊2√n⌋)", s.Pop)
+	case k < 1:
+		return nil, fmt.Errorf("pso: k %d: must be ≥ 1 (0 means 3)", s.K)
+	case !(s.W >= 0) || math.IsInf(s.W, 0):
+		return nil, fmt.Errorf("pso: w %g: must be finite and ≥ 0", s.W)
+	case !(c > 0) || math.IsInf(c, 0):
+		return nil, fmt.Errorf("pso: c %g: must be finite and > 0 (0 means ½ + ln 2)", s.C)
+	}
+	// Positions, velocities and bests (3·pop·n) and the pop² links (bytes).
+	if err := checkMemory("pso", fmt.Sprintf("pop %d in dimension %d", np, p.Dim), "the swarm and its links",
+		3*float64(np)*float64(p.Dim+1)+float64(np)*float64(np)/8); err != nil {
+		return nil, err
 	}
 	n := p.Dim
 	xs, vs, ps := make([][]float64, np), make([][]float64, np), make([][]float64, np)
@@ -93,6 +116,7 @@ func (s *PSO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 		if err != nil {
 			return nil, err
 		}
+		s.phases.count(true)
 		ps[i], fp[i] = append([]float64(nil), x...), orWorst(f)
 	}
 	best := minIndex(fp)
@@ -106,7 +130,7 @@ func (s *PSO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 		for m := range links {
 			clear(links[m])
 			links[m][m] = true
-			for range s.K {
+			for range k {
 				links[m][rng.IntN(np)] = true
 			}
 		}
@@ -129,9 +153,9 @@ func (s *PSO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 			pi, l := ps[i], ps[informant[i]]
 			for d := range g {
 				if informant[i] == i {
-					g[d] = x[d] + s.C*(pi[d]-x[d])/2
+					g[d] = x[d] + c*(pi[d]-x[d])/2
 				} else {
-					g[d] = x[d] + s.C*(pi[d]+l[d]-2*x[d])/3
+					g[d] = x[d] + c*(pi[d]+l[d]-2*x[d])/3
 				}
 			}
 			radius := 0.0
@@ -157,6 +181,7 @@ func (s *PSO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 			if err != nil {
 				return nil, err
 			}
+			s.phases.count(false)
 			if f = orWorst(f); f < fp[i] {
 				copy(ps[i], x)
 				fp[i] = f

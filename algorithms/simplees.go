@@ -3,6 +3,7 @@ package algorithms
 import (
 	"context"
 	"flag"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -29,39 +30,90 @@ func init() {
 // box width, so the search narrows geometrically from a broad exploration
 // (20% of the box) to a fine one (0.5%) by generation ~70. It has no
 // adaptation: that simplicity is what the comparison is about.
+//
+// A zero field means its documented default (the registry's values), so
+// the zero SimpleES is the default strategy; a value outside a field's
+// domain is an error naming it, never corrected silently.
 type SimpleES struct {
-	Pop       int     // population size
-	EliteFrac float64 // fraction of the population kept as parents
-	Sigma     float64 // initial step, as a fraction of the box width
-	Decay     float64 // step multiplier per generation
-	MinSigma  float64 // step floor, as a fraction of the box width
+	Pop       int     // population size, ≥ 2; 0 means 20
+	EliteFrac float64 // fraction of the population kept as parents, in (0, 1) leaving at least one child; 0 means 0.2
+	Sigma     float64 // initial step, as a fraction of the box width, finite and > 0; 0 means 0.2
+	Decay     float64 // step multiplier per generation, in (0, 1]; 0 means 0.95
+	MinSigma  float64 // step floor, as a fraction of the box width, finite and ≥ 0 (0: no floor)
+
+	phases
 }
+
+var _ PhaseCounter = (*SimpleES)(nil)
 
 // Flags registers the hyperparameters.
 func (s *SimpleES) Flags(fs *flag.FlagSet) {
-	fs.IntVar(&s.Pop, "pop", s.Pop, "population size (≥ 2)")
-	fs.Float64Var(&s.EliteFrac, "elite", s.EliteFrac, "fraction of the population kept as elites, in (0,1)")
-	fs.Float64Var(&s.Sigma, "sigma", s.Sigma, "initial mutation step as a fraction of the box width")
-	fs.Float64Var(&s.Decay, "decay", s.Decay, "step multiplier per generation, in (0,1]")
-	fs.Float64Var(&s.MinSigma, "min-sigma", s.MinSigma, "step floor as a fraction of the box width")
+	fs.IntVar(&s.Pop, "pop", s.Pop, "population size (≥ 2); 0 means 20")
+	fs.Float64Var(&s.EliteFrac, "elite", s.EliteFrac, "fraction of the population kept as elites, in (0,1), leaving at least one child; 0 means 0.2")
+	fs.Float64Var(&s.Sigma, "sigma", s.Sigma, "initial mutation step as a fraction of the box width (> 0); 0 means 0.2")
+	fs.Float64Var(&s.Decay, "decay", s.Decay, "step multiplier per generation, in (0,1]; 0 means 0.95")
+	fs.Float64Var(&s.MinSigma, "min-sigma", s.MinSigma, "step floor as a fraction of the box width (≥ 0; 0 is no floor)")
+}
+
+// esOptions are SimpleES's settings resolved for one run.
+type esOptions struct {
+	pop, elites         int
+	sigma, decay, floor float64 // sigma and floor in absolute units
+}
+
+// options resolves the defaults and validates every setting for p.
+func (s *SimpleES) options(p Problem) (esOptions, error) {
+	o := esOptions{pop: s.Pop, decay: s.Decay}
+	frac, sigma := s.EliteFrac, s.Sigma
+	if o.pop == 0 {
+		o.pop = 20
+	}
+	if frac == 0 {
+		frac = 0.2
+	}
+	if sigma == 0 {
+		sigma = 0.2
+	}
+	if o.decay == 0 {
+		o.decay = 0.95
+	}
+	switch {
+	case o.pop < 2:
+		return o, fmt.Errorf("simple-es: pop %d: must be ≥ 2 (0 means 20)", s.Pop)
+	case !(frac > 0 && frac < 1):
+		return o, fmt.Errorf("simple-es: elite %g: must lie in (0, 1) (0 means 0.2)", s.EliteFrac)
+	case !(sigma > 0) || math.IsInf(sigma, 0):
+		return o, fmt.Errorf("simple-es: sigma %g: must be finite and > 0 (0 means 0.2)", s.Sigma)
+	case !(o.decay > 0 && o.decay <= 1):
+		return o, fmt.Errorf("simple-es: decay %g: must lie in (0, 1] (0 means 0.95)", s.Decay)
+	case !(s.MinSigma >= 0) || math.IsInf(s.MinSigma, 0):
+		return o, fmt.Errorf("simple-es: min-sigma %g: must be finite and ≥ 0", s.MinSigma)
+	}
+	o.elites = int(math.Ceil(frac * float64(o.pop)))
+	if o.elites > o.pop-1 {
+		return o, fmt.Errorf("simple-es: elite %g with pop %d keeps all %d members and leaves no child: must be at most 1 − 1/pop", frac, o.pop, o.pop)
+	}
+	if err := checkMemory("simple-es", fmt.Sprintf("pop %d in dimension %d", o.pop, p.Dim), "the population", float64(o.pop)*float64(p.Dim+4)); err != nil {
+		return o, err
+	}
+	width := p.Width()
+	o.sigma = sigma * width
+	if p.Sigma0 > 0 {
+		o.sigma = p.Sigma0
+	}
+	o.floor = s.MinSigma * width
+	return o, nil
 }
 
 // Minimize implements Optimizer. Problem.Sigma0, when set, replaces the
 // initial step (then in absolute units).
 func (s *SimpleES) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
-	pop := max(s.Pop, 2)
-	elites := int(math.Ceil(min(max(s.EliteFrac, 0), 1) * float64(pop)))
-	elites = min(max(elites, 1), pop-1)
-	width := p.Width()
-	sigma := s.Sigma * width
-	if p.Sigma0 > 0 {
-		sigma = p.Sigma0
+	s.phases.reset()
+	o, err := s.options(p)
+	if err != nil {
+		return nil, err
 	}
-	floor := s.MinSigma * width
-	decay := s.Decay
-	if !(decay > 0 && decay <= 1) {
-		decay = 1
-	}
+	pop, elites, sigma, floor, decay := o.pop, o.elites, o.sigma, o.floor, o.decay
 	type member struct {
 		x []float64
 		f float64
@@ -76,6 +128,7 @@ func (s *SimpleES) Minimize(ctx context.Context, p Problem, obj Objective, rng *
 		if err != nil {
 			return nil, err
 		}
+		s.phases.count(true)
 		members = append(members, member{x, f})
 	}
 	for g := 1; ; g++ {
@@ -95,6 +148,7 @@ func (s *SimpleES) Minimize(ctx context.Context, p Problem, obj Objective, rng *
 			if err != nil {
 				return nil, err
 			}
+			s.phases.count(false)
 			next = append(next, member{x, f})
 		}
 		members = next

@@ -64,25 +64,36 @@ func init() {
 // only the per-coordinate order of the observations is kept between
 // suggestions).
 //
+// Small budgets: Startup stays Optuna's 10 whatever the budget, so from
+// 20 evaluations on the model proposes at least half of the candidates
+// (the harness records both counts, PhaseCounter). It is not shrunk below
+// 20: with γ(n) = ⌈0.1·n⌉ the "below" group is a single point until
+// n > 10, so an earlier start would only sample around the best point so
+// far, not change what TPE is; at budgets under 20 tables flag the row.
+//
 // Recommendation: the best point observed (the harness tracks it).
 type TPE struct {
-	Startup      int     // uniform random points before the model is used
-	GammaFrac    float64 // fraction of the observations in the "below" group
-	GammaCap     int     // largest "below" group
-	Candidates   int     // candidates drawn from l per suggestion
-	PriorWeight  float64 // weight of the prior component in both estimators
+	Startup      int     // uniform random points before the model is used, ≥ 0 (0: none)
+	GammaFrac    float64 // fraction of the observations in the "below" group, in (0, 1]; 0 means 0.1
+	GammaCap     int     // largest "below" group, ≥ 1; 0 means 25
+	Candidates   int     // candidates drawn from l per suggestion, ≥ 1; 0 means 24
+	PriorWeight  float64 // weight of the prior component in both estimators, finite and > 0; 0 means 1
 	MagicClip    bool    // clip bandwidths to [width/min(100, m+2), width]
 	Endpoints    bool    // consider_endpoints: outermost σ may use the gap to the bound
 	Multivariate bool    // joint (multivariate) instead of per-coordinate estimators
+
+	phases
 }
+
+var _ PhaseCounter = (*TPE)(nil)
 
 // Flags registers the hyperparameters.
 func (t *TPE) Flags(fs *flag.FlagSet) {
-	fs.IntVar(&t.Startup, "startup", t.Startup, "uniform random points before the model is used (n_startup_trials)")
-	fs.Float64Var(&t.GammaFrac, "gamma-frac", t.GammaFrac, "fraction of observations in the good group: γ(n) = min(⌈frac·n⌉, cap)")
-	fs.IntVar(&t.GammaCap, "gamma-cap", t.GammaCap, "largest good group γ(n)")
-	fs.IntVar(&t.Candidates, "candidates", t.Candidates, "candidates drawn from l(x) per suggestion (n_ei_candidates)")
-	fs.Float64Var(&t.PriorWeight, "prior-weight", t.PriorWeight, "weight of the prior component N(box centre, width²)")
+	fs.IntVar(&t.Startup, "startup", t.Startup, "uniform random points before the model is used (n_startup_trials), ≥ 0")
+	fs.Float64Var(&t.GammaFrac, "gamma-frac", t.GammaFrac, "fraction of observations in the good group, in (0,1]: γ(n) = min(⌈frac·n⌉, cap); 0 means 0.1")
+	fs.IntVar(&t.GammaCap, "gamma-cap", t.GammaCap, "largest good group γ(n), ≥ 1; 0 means 25")
+	fs.IntVar(&t.Candidates, "candidates", t.Candidates, "candidates drawn from l(x) per suggestion (n_ei_candidates), ≥ 1; 0 means 24")
+	fs.Float64Var(&t.PriorWeight, "prior-weight", t.PriorWeight, "weight of the prior component N(box centre, width²), finite and > 0; 0 means 1")
 	fs.BoolVar(&t.MagicClip, "magic-clip", t.MagicClip, "clip bandwidths below at width/min(100, m+2) (consider_magic_clip)")
 	fs.BoolVar(&t.Endpoints, "endpoints", t.Endpoints, "let the outermost bandwidths use the gap to the bound (consider_endpoints)")
 	fs.BoolVar(&t.Multivariate, "multivariate", t.Multivariate, "one joint estimator over all coordinates instead of one per coordinate")
@@ -116,16 +127,57 @@ func tpeWeightsInto(w []float64, m int) []float64 {
 	return w
 }
 
+// resolved returns the settings with zero values replaced by Optuna's
+// defaults (and no phase counts).
+func (t *TPE) resolved() *TPE {
+	r := &TPE{Startup: t.Startup, GammaFrac: t.GammaFrac, GammaCap: t.GammaCap, Candidates: t.Candidates,
+		PriorWeight: t.PriorWeight, MagicClip: t.MagicClip, Endpoints: t.Endpoints, Multivariate: t.Multivariate}
+	if r.GammaFrac == 0 {
+		r.GammaFrac = 0.1
+	}
+	if r.GammaCap == 0 {
+		r.GammaCap = 25
+	}
+	if r.Candidates == 0 {
+		r.Candidates = 24
+	}
+	if r.PriorWeight == 0 {
+		r.PriorWeight = 1
+	}
+	return r
+}
+
 // Minimize implements Optimizer.
 func (t *TPE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
-	if t.Startup < 0 || t.Candidates < 1 || !(t.GammaFrac > 0) || t.GammaCap < 1 || !(t.PriorWeight > 0) {
-		return nil, fmt.Errorf("tpe: need startup ≥ 0, candidates ≥ 1, gamma-frac > 0, gamma-cap ≥ 1 and prior-weight > 0")
+	t.phases.reset()
+	return t.resolved().run(ctx, p, obj, rng, &t.phases)
+}
+
+// run is Minimize with resolved settings, counting phases into ph.
+func (t *TPE) run(ctx context.Context, p Problem, obj Objective, rng *rand.Rand, ph *phases) ([]float64, error) {
+	switch {
+	case t.Startup < 0:
+		return nil, fmt.Errorf("tpe: startup %d: must be ≥ 0", t.Startup)
+	case !(t.GammaFrac > 0 && t.GammaFrac <= 1):
+		return nil, fmt.Errorf("tpe: gamma-frac %g: must lie in (0, 1]", t.GammaFrac)
+	case t.GammaCap < 1:
+		return nil, fmt.Errorf("tpe: gamma-cap %d: must be ≥ 1", t.GammaCap)
+	case t.Candidates < 1:
+		return nil, fmt.Errorf("tpe: candidates %d: must be ≥ 1", t.Candidates)
+	case !(t.PriorWeight > 0) || math.IsInf(t.PriorWeight, 0):
+		return nil, fmt.Errorf("tpe: prior-weight %g: must be finite and > 0", t.PriorWeight)
+	}
+	// Each suggestion holds the candidates with their two densities (or
+	// one candidate at a time when multivariate).
+	if err := checkMemory("tpe", fmt.Sprintf("candidates %d", t.Candidates), "the candidates and their densities", 3*float64(t.Candidates)); err != nil {
+		return nil, err
 	}
 	n := p.Dim
 	h := &tpeHistory{sorted: make([][]int, n)}
 	for {
 		x := make([]float64, n)
-		if len(h.ys) < t.Startup {
+		initial := len(h.ys) < t.Startup
+		if initial {
 			for d := range x {
 				x[d] = p.Lower[d] + rng.Float64()*(p.Upper[d]-p.Lower[d])
 			}
@@ -143,6 +195,7 @@ func (t *TPE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 		if err != nil {
 			return nil, err
 		}
+		ph.count(initial)
 		h.add(x, orWorst(f))
 	}
 }

@@ -158,9 +158,13 @@ func dryRun(ctx context.Context, j Job, f objectives.Function) error {
 		return err
 	}
 	box := f.Box()
-	p := algorithms.Problem{Dim: f.Dim(), Lower: box.Lower, Upper: box.Upper, Bounded: box.Constraint, X0: j.X0, Sigma0: j.Sigma0}
+	p := algorithms.Problem{Dim: f.Dim(), Lower: box.Lower, Upper: box.Upper, Bounded: box.Constraint, X0: j.X0, Sigma0: j.Sigma0,
+		Budget: max(j.Budget-j.Reeval.Top*j.Reeval.Times, 0)} // as ExecuteOn's limit
 	_, err = safeMinimize(ctx, opt, p, refuseAll{}, rand.New(rand.NewPCG(0, 0)))
 	if err != nil && !errors.Is(err, errDryRun) {
+		if len(j.Settings) == 0 {
+			return fmt.Errorf("algorithm %s: %v", j.Algorithm, err)
+		}
 		return fmt.Errorf("algorithm %s (%s): %v", j.Algorithm, formatParams(j.Settings), err)
 	}
 	return nil

@@ -222,6 +222,13 @@ func toJSONSummaries(ss []Summary) []jsonSummary {
 	return out
 }
 
+// modelMark flags a row whose method was mostly its start-up phase, and
+// modelNote explains it under the table.
+const (
+	modelMark = "†"
+	modelNote = "† the model proposed under half of the candidates in this row's runs: the rest were its uniform start-up design or first population (phase_evals in the jsonl records); at this budget the row is mostly random search."
+)
+
 func truncate(s string, n int) string {
 	if len([]rune(s)) <= n {
 		return s
@@ -407,7 +414,17 @@ func writeTable(w io.Writer, markdown bool, h Header, runs []*Run) error {
 	t.Header(toAny(head)...)
 	var notes []string
 	for _, s := range a {
-		row := []string{s.Algorithm, fmt.Sprintf("%d/%d", s.Successes, s.Runs),
+		if s.ModelUnderHalf {
+			notes = append(notes, modelNote)
+			break
+		}
+	}
+	for _, s := range a {
+		name := s.Algorithm
+		if s.ModelUnderHalf {
+			name += " " + modelMark
+		}
+		row := []string{name, fmt.Sprintf("%d/%d", s.Successes, s.Runs),
 			fmt.Sprintf("%s [%s, %s]", fmtEvalsInt(s.ETT.Median), fmtEvalsInt(s.P10), fmtEvalsInt(s.P90)), fmtEvalsInt(s.ART),
 			fmt.Sprintf("%s (%s, %s)", score(s.RecTrue.Median), score(s.RecP10), score(s.RecWorst)), fmtP(s.PTrue)}
 		if held {

@@ -144,6 +144,11 @@ type Run struct {
 	// and were penalised without ending the run.
 	Failures     int    `json:"failures,omitempty"`
 	FirstFailure string `json:"first_failure,omitempty"`
+	// PhaseEvals counts the evaluated candidates of a method with a
+	// start-up phase by phase ("initial": its uniform design or first
+	// population, "model": proposed by its model or update rule); see
+	// algorithms.PhaseCounter. Absent for other methods.
+	PhaseEvals map[string]int `json:"phase_evals,omitempty"`
 	// Trace lists the evaluations at which the best true value improved.
 	Trace []TracePoint `json:"trace"`
 }
@@ -340,6 +345,7 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		t.limit = job.Budget - reserve
 		run.Policy = job.Reeval.String()
 	}
+	prob.Budget = t.limit
 
 	start := time.Now()
 	rec, runErr := safeMinimize(ctx, opt, prob, t, algRNG)
@@ -390,6 +396,9 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		return nil, ctx.Err()
 	}
 	run.EvalsUsed = t.used
+	if pc, ok := opt.(algorithms.PhaseCounter); ok {
+		run.PhaseEvals = pc.PhaseEvals()
+	}
 	run.Failures = t.failures
 	run.FirstFailure = t.firstFailure
 	run.BestObserved = t.bestObserved

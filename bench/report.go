@@ -15,6 +15,7 @@ import (
 
 	"gonum.org/v1/gonum/stat"
 
+	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench/plots"
 	"github.com/evomerge/evomerge/bench/stats"
 )
@@ -147,6 +148,7 @@ type CellStats struct {
 	AtBudget           [4]float64 // median best true at 10, 25, 50, 100% of the budget
 	Ladder             []int      // successes per ladder target
 	PTrue, PETT        float64    // Holm-adjusted U-test p against the cell's best (NaN for the best itself)
+	ModelUnderHalf     bool       // as Summary.ModelUnderHalf
 	ETTs, RecTrues     []float64
 	// HeldOuts are the held-out scores of the recommendations (−Inf for a
 	// run with none), empty where the objective has no held-out items.
@@ -207,7 +209,11 @@ func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
 		s := CellStats{Algorithm: alg, Runs: len(rs)}
 		var sruns []stats.Run
 		var obs []float64
+		initial, model := 0, 0
 		for _, r := range rs {
+			initial += r.PhaseEvals[algorithms.PhaseInitial]
+			model += r.PhaseEvals[algorithms.PhaseModel]
+			s.ModelUnderHalf = 2*model < initial+model
 			if r.Error != "" {
 				s.Errors++
 			}
@@ -516,8 +522,13 @@ func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
 	}
 	fmt.Fprintf(b, "| algorithm | success [95%%] | evals to target: median [95%% CI] | p10, p90 | aRT [95%%] | p (evals) | recommended true: median [95%% CI] | p10, worst | %s |%s best observed | best true at 10/25/50/100%% budget |\n|---|---|---|---|---|---|---|---|---|%s---|---|\n", pHead, heldHead, heldSep)
 	var warnings []string
+	flagged := false
 	for _, s := range a {
 		extra := ""
+		if s.ModelUnderHalf {
+			extra = " " + modelMark
+			flagged = true
+		}
 		if s.Errors > 0 {
 			extra = fmt.Sprintf(" (%d runs ended by errors)", s.Errors)
 		}
@@ -541,6 +552,9 @@ func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
 		if s.ETT.Warning != nil && len(warnings) == 0 {
 			warnings = append(warnings, fmt.Sprintf("%d runs per algorithm are too few for a 95%% interval of the median (≥ 6 needed) or a meaningful test.", s.Runs))
 		}
+	}
+	if flagged {
+		fmt.Fprintf(b, "\n%s\n", modelNote)
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(b, "\n**Warning:** %s\n", w)

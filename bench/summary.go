@@ -3,6 +3,7 @@ package bench
 import (
 	"math"
 
+	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench/stats"
 )
 
@@ -27,6 +28,11 @@ type Summary struct {
 	MedianWallMS          float64 `json:"median_wall_ms"`
 	// FirstError is one recorded error, to show in the table.
 	FirstError string `json:"first_error,omitempty"`
+	// ModelUnderHalf says that over these runs the method's model (or
+	// update rule) proposed under half of the evaluated candidates, the
+	// rest coming from its uniform start-up phase (Run.PhaseEvals): at
+	// this budget the row is mostly random search.
+	ModelUnderHalf bool `json:"model_under_half,omitempty"`
 }
 
 // Summarize groups runs by algorithm, in order of first appearance.
@@ -50,7 +56,10 @@ func summarize(alg string, runs []*Run) Summary {
 	s := Summary{Algorithm: alg, Runs: len(runs)}
 	var ett, rec, obs, tru, wall []float64
 	spent := 0.0
+	initial, model := 0, 0
 	for _, r := range runs {
+		initial += r.PhaseEvals[algorithms.PhaseInitial]
+		model += r.PhaseEvals[algorithms.PhaseModel]
 		if r.Error != "" {
 			s.Errors++
 			if s.FirstError == "" {
@@ -69,6 +78,7 @@ func summarize(alg string, runs []*Run) Summary {
 		tru = append(tru, r.BestTrue)
 		wall = append(wall, r.WallMS)
 	}
+	s.ModelUnderHalf = 2*model < initial+model
 	s.MedianETT = quantileFinite(ett, 0.5)
 	s.P10ETT = quantileFinite(ett, 0.1)
 	s.P90ETT = quantileFinite(ett, 0.9)

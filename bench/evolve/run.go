@@ -141,6 +141,7 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (*Resu
 		journal: journal, replay: replay, progress: progress,
 		penalty: bench.FailurePenalty{Maximize: maximize, Floor: c.Objective.Kind != "external"},
 	}
+	p.Budget = c.Budget
 	rng := rand.New(rand.NewPCG(c.Seed, 0x65766f6c7665)) // "evolve"
 	rec, runErr := opt.Minimize(ctx, p, o, rng)
 	if runErr != nil && !errors.Is(runErr, bench.ErrBudget) {

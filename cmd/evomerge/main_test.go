@@ -101,7 +101,7 @@ func TestBadInputGivesClearErrors(t *testing.T) {
 		{[]string{"bench", "--algs", "ga", "--set", "random.batch=3"}, "not selected"},
 		{[]string{"bench", "--seeds", "0"}, "seeds"},
 		{[]string{"bench", "--reeval", "3"}, "TOPxTIMES"},
-		{[]string{"bench", "--algs", "ga", "--set", "ga.pop=1"}, "need pop"},
+		{[]string{"bench", "--algs", "ga", "--set", "ga.pop=1"}, "pop 1: must be ≥ 2"},
 		{[]string{"bench", "--algs", "cmaes", "--set", "cmaes.recommend=nope"}, "recommend"},
 		{[]string{"bench", "--reeval", "50x50"}, "reserves"},
 		{[]string{"bench", "--opt", "method=ties"}, "takes no options"},
