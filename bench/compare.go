@@ -90,6 +90,12 @@ func (c *Comparison) Jobs() ([]Job, error) {
 	if c.Budget < 1 {
 		return nil, fmt.Errorf("budget %d: must be at least 1 evaluation", c.Budget)
 	}
+	for i, alg := range c.Algorithms {
+		if contains(c.Algorithms[:i], alg) {
+			// Its jobs would repeat the same seeds: twice the samples, none new.
+			return nil, fmt.Errorf("algorithm %q is selected twice", alg)
+		}
+	}
 	for alg := range c.Settings {
 		if !contains(c.Algorithms, alg) {
 			if _, err := algorithms.Lookup(alg); err != nil {

@@ -280,3 +280,13 @@ func TestReportKeepsSettingsApart(t *testing.T) {
 		}
 	}
 }
+
+// TestJobsRefuseRepeatedAlgorithm: a repeated algorithm would draw the same
+// seeds again, so its runs would be counted twice as independent samples.
+func TestJobsRefuseRepeatedAlgorithm(t *testing.T) {
+	c := journalComparison()
+	c.Algorithms = []string{"random", "ga", "random"}
+	if _, err := c.Jobs(); err == nil || !strings.Contains(err.Error(), `"random" is selected twice`) {
+		t.Errorf("repeated algorithm: %v", err)
+	}
+}

@@ -100,12 +100,12 @@ func (b *benchFlags) registerObjective(fs *flag.FlagSet) {
 // empty, replaces the objective flags with a preset.
 func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario string) (*bench.Comparison, bench.Header, error) {
 	var h bench.Header
-	algs := splitList(b.algs)
-	if b.algs == "all" {
-		algs = algorithms.Names()
-	}
-	if len(algs) == 0 {
-		return nil, h, fmt.Errorf("--algs is empty")
+	algs := algorithms.Names()
+	if b.algs != "all" {
+		var err error
+		if algs, err = nameList("algs", b.algs); err != nil {
+			return nil, h, err
+		}
 	}
 	for _, a := range algs {
 		if _, err := algorithms.Lookup(a); err != nil {
