@@ -29,20 +29,8 @@ func runJournaled(t *testing.T, path string, resume bool, stopAfter int) error {
 	}
 	defer j.Close()
 	c := journalComparison()
-	seen := map[string]bool{}
-	for _, r := range done {
-		seen[r.ResumeKey()] = true
-	}
-	cell, err := c.CellKey()
-	if err != nil {
+	if err := c.Resume(path, done); err != nil {
 		t.Fatal(err)
-	}
-	c.Skip = func(j Job) bool {
-		k, err := JobKey(cell, j)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return seen[k]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

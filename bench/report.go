@@ -320,13 +320,12 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("report: no runs")
 	}
-	seen := map[string]bool{}
-	for _, r := range runs {
-		k := r.ResumeKey()
-		if seen[k] {
-			return fmt.Errorf("report: the run of %s, seed %d in %s is recorded twice (the same records given twice?): duplicates would count as samples", r.Algorithm, r.Seed, r.Cell())
-		}
-		seen[k] = true
+	runs, err := Resolve(runs)
+	if err != nil {
+		return fmt.Errorf("report: %v (the same records given twice?)", err)
+	}
+	if o.RankAgainst, err = Resolve(o.RankAgainst); err != nil {
+		return fmt.Errorf("report: --rank-against: %v", err)
 	}
 	if err := os.MkdirAll(filepath.Join(o.Dir, "plots"), 0o755); err != nil {
 		return fmt.Errorf("report: %v", err)

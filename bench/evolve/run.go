@@ -400,7 +400,17 @@ func (j *journalFile) Close() error { return j.f.Close() }
 // write) is cut off, and every evaluation recorded is returned by index.
 func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entry, error) {
 	replay := map[int]Entry{}
-	data, err := os.ReadFile(path)
+	f, err := bench.LockJournal(path) // one writer at a time
+	if err != nil {
+		return nil, nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			f.Close()
+		}
+	}()
+	data, err := io.ReadAll(f)
 	switch {
 	case err == nil && len(data) > 0 && !resume:
 		return nil, nil, fmt.Errorf("journal %s exists: pass --resume to continue that run, or remove it to start again", path)
@@ -423,20 +433,16 @@ func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entr
 	case resume:
 		// Nothing to resume: start the run.
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, nil, err
-	}
 	j := &journalFile{f: f, path: path}
 	if len(replay) == 0 {
 		if st, _ := f.Stat(); st.Size() == 0 {
 			b, _ := json.Marshal(h)
 			if _, err := f.Write(append(b, '\n')); err != nil {
-				f.Close()
 				return nil, nil, err
 			}
 		}
 	}
+	opened = true
 	return j, replay, nil
 }
 

@@ -257,26 +257,18 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		}
 		defer j.Close()
 		journal = j
-		recorded := map[string]bool{}
-		for _, r := range done {
-			recorded[r.ResumeKey()] = true
-		}
 		if b.resume {
-			fmt.Fprintf(stderr, "resuming %s: %d runs already recorded\n", b.journal, len(done))
-		}
-		for _, c := range comps {
-			cell, err := c.CellKey()
-			if err != nil {
-				return err
-			}
+			retry := 0
 			for _, r := range done {
-				if r.Cell() == cell && r.ObjectiveSeed != nil && *r.ObjectiveSeed != c.Seed {
-					return fmt.Errorf("journal %s holds runs of %s drawn from master seed %d; this comparison uses --seed %d (use another journal)", b.journal, cell, *r.ObjectiveSeed, c.Seed)
+				if r.Error != "" {
+					retry++
 				}
 			}
-			c.Skip = func(j bench.Job) bool {
-				k, err := bench.JobKey(cell, j) // errs only on settings Jobs has already refused
-				return err == nil && recorded[k]
+			fmt.Fprintf(stderr, "resuming %s: %d runs already recorded (%d ended by an error: this command runs those of its cells again)\n", b.journal, len(done), retry)
+		}
+		for _, c := range comps {
+			if err := c.Resume(b.journal, done); err != nil {
+				return err
 			}
 			c.Done = journal.Append
 		}
