@@ -90,6 +90,12 @@ func (c *Comparison) Jobs() ([]Job, error) {
 	if c.Budget < 1 {
 		return nil, fmt.Errorf("budget %d: must be at least 1 evaluation", c.Budget)
 	}
+	for i, alg := range c.Algorithms {
+		if contains(c.Algorithms[:i], alg) {
+			// Its jobs would repeat the same seeds: twice the samples, none new.
+			return nil, fmt.Errorf("algorithm %q is selected twice", alg)
+		}
+	}
 	for alg := range c.Settings {
 		if !contains(c.Algorithms, alg) {
 			if _, err := algorithms.Lookup(alg); err != nil {
@@ -234,4 +240,34 @@ func RunJobs(ctx context.Context, jobs []Job, spec objectives.Spec, parallel int
 		return nil, err
 	}
 	return runs, nil
+}
+
+// Resume makes the comparison skip the runs its journal already holds,
+// except those recorded with an error, which run again (their new record
+// supersedes the old; see Resolve). done are the records read back from
+// the journal by OpenJournal, named journal in errors. Records of this
+// comparison's cell drawn from another master seed are refused: their
+// objective differs, so they are not the runs this comparison would make.
+func (c *Comparison) Resume(journal string, done []*Run) error {
+	cell, err := c.CellKey()
+	if err != nil {
+		return err
+	}
+	recorded := map[string]bool{}
+	for _, r := range done {
+		if r.Cell() != cell {
+			continue
+		}
+		if r.ObjectiveSeed != nil && *r.ObjectiveSeed != c.Seed {
+			return fmt.Errorf("journal %s holds runs of %s drawn from master seed %d; this comparison uses --seed %d (use another journal)", journal, cell, *r.ObjectiveSeed, c.Seed)
+		}
+		if r.Error == "" {
+			recorded[r.ResumeKey()] = true
+		}
+	}
+	c.Skip = func(j Job) bool {
+		k, err := JobKey(cell, j) // errs only on settings Jobs has already refused
+		return err == nil && recorded[k]
+	}
+	return nil
 }

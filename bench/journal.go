@@ -19,43 +19,57 @@ type Journal struct {
 	path string
 }
 
-// OpenJournal opens path for appending. With resume false the file must
-// not exist or be empty, so a finished suite is never silently mixed with a
-// new one. With resume true the records already there are returned; a
-// partial last line (a process killed mid-write) is cut off.
+// OpenJournal opens path for appending, under an exclusive lock held until
+// Close (see LockJournal): a second writer is refused. With resume false
+// the file must not exist or be empty, so a finished suite is never
+// silently mixed with a new one. With resume true the whole journal is
+// read before any run starts, and its records are returned as Resolve
+// keeps them (a run recorded twice with results is an error, as in
+// report); a partial last line (a process killed mid-write) is cut off.
 func OpenJournal(path string, resume bool) (*Journal, []*Run, error) {
-	var runs []*Run
-	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
-		if !resume {
-			return nil, nil, fmt.Errorf("journal %s already holds runs: pass --resume to continue it, or choose another file", path)
-		}
-		var good int64
-		runs, good, err = readRuns(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		if good < st.Size() {
-			if err := os.Truncate(path, good); err != nil {
-				return nil, nil, fmt.Errorf("journal %s: cutting off a partial last record: %v", path, err)
-			}
-		}
-		if good > 0 && !endsWithNewline(path) {
-			// A whole record whose newline was never written: complete it.
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-			if err == nil {
-				_, err = f.Write([]byte{'\n'})
-				f.Close()
-			}
-			if err != nil {
-				return nil, nil, fmt.Errorf("journal %s: %v", path, err)
-			}
-		}
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := LockJournal(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("journal: %v", err)
+		return nil, nil, err
+	}
+	runs, err := readLocked(f, path, resume)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
 	}
 	return &Journal{f: f, path: path}, runs, nil
+}
+
+// readLocked reads the records of a locked journal and repairs its end.
+func readLocked(f *os.File, path string, resume bool) ([]*Run, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %v", path, err)
+	}
+	if st.Size() == 0 {
+		return nil, nil
+	}
+	if !resume {
+		return nil, fmt.Errorf("journal %s already holds runs: pass --resume to continue it, or choose another file", path)
+	}
+	runs, good, err := parseRuns(io.NewSectionReader(f, 0, st.Size()), path)
+	if err != nil {
+		return nil, err
+	}
+	if good < st.Size() {
+		if err := f.Truncate(good); err != nil {
+			return nil, fmt.Errorf("journal %s: cutting off a partial last record: %v", path, err)
+		}
+	}
+	if good > 0 && !endsWithNewline(f, good) {
+		// A whole record whose newline was never written: complete it.
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			return nil, fmt.Errorf("journal %s: %v", path, err)
+		}
+	}
+	if runs, err = Resolve(runs); err != nil {
+		return nil, fmt.Errorf("journal %s: %v", path, err)
+	}
+	return runs, nil
 }
 
 // Append writes one record in a single write call.
@@ -101,18 +115,10 @@ func validRun(r *Run) error {
 	return nil
 }
 
-func endsWithNewline(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
-		return true
-	}
+// endsWithNewline reports whether the first size bytes of f end a line.
+func endsWithNewline(f *os.File, size int64) bool {
 	b := make([]byte, 1)
-	_, err = f.ReadAt(b, st.Size()-1)
+	_, err := f.ReadAt(b, size-1)
 	return err == nil && b[0] == '\n'
 }
 
@@ -162,4 +168,36 @@ func parseRuns(rd io.Reader, name string) ([]*Run, int64, error) {
 			return runs, good, nil
 		}
 	}
+}
+
+// Resolve applies the journal's retry rule to records read back from
+// journals. A run recorded with an error is not done for good: --resume
+// runs it again and appends the new record, which supersedes the old. So of
+// the records of one run (one ResumeKey) Resolve keeps the one without an
+// error, or the last if every one has an error. Two records of one run
+// without errors are refused: the same records given twice, or two writers
+// on one journal, would otherwise count one run as two samples. report and
+// --resume both read records through Resolve, so they agree. The kept
+// records stay in their input order.
+func Resolve(runs []*Run) ([]*Run, error) {
+	keep := map[string]int{} // key → index in runs of the record kept
+	for i, r := range runs {
+		k := r.ResumeKey()
+		j, ok := keep[k]
+		switch {
+		case !ok:
+			keep[k] = i
+		case runs[j].Error == "" && r.Error == "":
+			return nil, fmt.Errorf("the run of %s, seed %d in %s is recorded twice with results: duplicates would count as two samples", r.Algorithm, r.Seed, r.Cell())
+		case runs[j].Error != "":
+			keep[k] = i // a retry, or a later error of a run that failed before
+		}
+	}
+	out := make([]*Run, 0, len(keep))
+	for i, r := range runs {
+		if keep[r.ResumeKey()] == i {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }

@@ -29,20 +29,8 @@ func runJournaled(t *testing.T, path string, resume bool, stopAfter int) error {
 	}
 	defer j.Close()
 	c := journalComparison()
-	seen := map[string]bool{}
-	for _, r := range done {
-		seen[r.ResumeKey()] = true
-	}
-	cell, err := c.CellKey()
-	if err != nil {
+	if err := c.Resume(path, done); err != nil {
 		t.Fatal(err)
-	}
-	c.Skip = func(j Job) bool {
-		k, err := JobKey(cell, j)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return seen[k]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -278,5 +266,15 @@ func TestReportKeepsSettingsApart(t *testing.T) {
 		if !strings.HasPrefix(s.Algorithm, "ga (") {
 			t.Errorf("entry %q does not name its settings", s.Algorithm)
 		}
+	}
+}
+
+// TestJobsRefuseRepeatedAlgorithm: a repeated algorithm would draw the same
+// seeds again, so its runs would be counted twice as independent samples.
+func TestJobsRefuseRepeatedAlgorithm(t *testing.T) {
+	c := journalComparison()
+	c.Algorithms = []string{"random", "ga", "random"}
+	if _, err := c.Jobs(); err == nil || !strings.Contains(err.Error(), `"random" is selected twice`) {
+		t.Errorf("repeated algorithm: %v", err)
 	}
 }

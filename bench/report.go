@@ -39,6 +39,18 @@ type ReportOptions struct {
 	// scenarios); the page then says how well each of them predicted the
 	// ranking of the algorithms in its own cells (Spearman's ρ).
 	RankAgainst []*Run
+	// Force writes into Dir even if it holds files no report wrote (see
+	// ManifestName); those are left as they are.
+	Force bool
+
+	written *[]string // files written so far, relative to Dir
+}
+
+// wrote records a file written into the report folder.
+func (o ReportOptions) wrote(rel string) {
+	if o.written != nil {
+		*o.written = append(*o.written, rel)
+	}
 }
 
 // Cell holds the runs of one objective configuration.
@@ -381,18 +393,38 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("report: no runs")
 	}
-	seen := map[string]bool{}
-	for _, r := range runs {
-		k := r.ResumeKey()
-		if seen[k] {
-			return fmt.Errorf("report: the run of %s, seed %d in %s is recorded twice (the same records given twice?): duplicates would count as samples", r.Algorithm, r.Seed, r.Cell())
-		}
-		seen[k] = true
+	runs, err := Resolve(runs)
+	if err != nil {
+		return fmt.Errorf("report: %v (the same records given twice?)", err)
+	}
+	if o.RankAgainst, err = Resolve(o.RankAgainst); err != nil {
+		return fmt.Errorf("report: --rank-against: %v", err)
+	}
+	listed, err := checkReportDir(o.Dir, o.Force)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Join(o.Dir, "plots"), 0o755); err != nil {
 		return fmt.Errorf("report: %v", err)
 	}
 	cells := GroupCells(runs)
+	// The manifest lists every file this report may write before it writes
+	// one, so a report killed half-way leaves a folder it can rewrite.
+	planned := append([]string{"README.md"}, listed...)
+	if o.Plots {
+		for _, c := range cells {
+			for _, kind := range []string{"-ecdf", "-convergence"} {
+				for _, ext := range []string{".svg", ".png"} {
+					planned = append(planned, "plots/"+anchor(c.Key)+kind+ext)
+				}
+			}
+		}
+	}
+	if err := WriteFileAtomic(filepath.Join(o.Dir, ManifestName), formatManifest(planned)); err != nil {
+		return fmt.Errorf("report: %v", err)
+	}
+	var written []string
+	o.written = &written
 	var b bytes.Buffer
 	title := o.Title
 	if title == "" {
@@ -479,7 +511,21 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 		}
 	}
 	b.WriteString(".\n")
-	return WriteFileAtomic(filepath.Join(o.Dir, "README.md"), b.Bytes())
+	if err := WriteFileAtomic(filepath.Join(o.Dir, "README.md"), b.Bytes()); err != nil {
+		return fmt.Errorf("report: %v", err)
+	}
+	// Now list exactly what is there of this report: what it wrote, and
+	// what earlier reports wrote (stale figures are kept, never deleted).
+	final := append(written, "README.md")
+	for _, l := range listed {
+		if _, err := os.Lstat(filepath.Join(o.Dir, filepath.FromSlash(l))); err == nil {
+			final = append(final, l)
+		}
+	}
+	if err := WriteFileAtomic(filepath.Join(o.Dir, ManifestName), formatManifest(final)); err != nil {
+		return fmt.Errorf("report: %v", err)
+	}
+	return nil
 }
 
 func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
@@ -626,10 +672,12 @@ func writeCellPlots(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats, lad
 		if err := plots.ECDF(filepath.Join(o.Dir, "plots", base+"-ecdf"+ext), c.Key+": runtime ECDF over targets", ecdf); err != nil {
 			return fmt.Errorf("report: %v", err)
 		}
+		o.wrote("plots/" + base + "-ecdf" + ext)
 		if len(conv) > 0 {
 			if err := plots.Convergence(filepath.Join(o.Dir, "plots", base+"-convergence"+ext), c.Key+": best true score (median, IQR)", conv, plots.LogX()); err != nil {
 				return fmt.Errorf("report: %v", err)
 			}
+			o.wrote("plots/" + base + "-convergence" + ext)
 		}
 	}
 	if len(conv) > 0 {

@@ -578,34 +578,40 @@ func (o *objective) report(e *Entry) {
 // only when the first evaluation starts: a run refused before that (a bad
 // config, a missing model folder) leaves no journal that would block the
 // next attempt.
+//
+// One process writes a journal at a time (bench.LockJournal): an existing
+// journal is locked when it is opened, before anything is read or spent;
+// a new one when it is created.
 type journalFile struct {
-	f      *os.File
-	path   string
-	header header
-	fresh  bool // the file holds nothing to keep: start it with the header
+	f       *os.File // locked; nil until the journal exists
+	path    string
+	header  header
+	fresh   bool // the file holds nothing to keep: start it with the header
+	started bool
 }
 
-// start opens the journal for the first evaluation of this process.
+// start prepares the journal for the first evaluation of this process.
 func (j *journalFile) start() error {
-	if j.f != nil {
+	if j.started {
 		return nil
 	}
-	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	if j.fresh {
-		flags |= os.O_TRUNC
+	if j.f == nil {
+		f, err := bench.LockJournal(j.path)
+		if err != nil {
+			return err
+		}
+		j.f = f
 	}
-	f, err := os.OpenFile(j.path, flags, 0o644)
-	if err != nil {
-		return fmt.Errorf("journal %s: %v", j.path, err)
-	}
 	if j.fresh {
+		if err := j.f.Truncate(0); err != nil {
+			return fmt.Errorf("journal %s: %v", j.path, err)
+		}
 		b, _ := json.Marshal(j.header)
-		if _, err := f.Write(append(b, '\n')); err != nil {
-			f.Close()
+		if _, err := j.f.Write(append(b, '\n')); err != nil {
 			return fmt.Errorf("journal %s: %v", j.path, err)
 		}
 	}
-	j.f = f
+	j.started = true
 	return nil
 }
 
@@ -640,7 +646,24 @@ func (j *journalFile) Close() error {
 func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entry, error) {
 	replay := map[int]Entry{}
 	j := &journalFile{path: path, header: h, fresh: true}
-	data, err := os.ReadFile(path)
+	var data []byte
+	_, err := os.Stat(path)
+	if err == nil {
+		// Lock before reading: another process may be writing it.
+		if j.f, err = bench.LockJournal(path); err != nil {
+			return nil, nil, err
+		}
+		if data, err = io.ReadAll(j.f); err != nil {
+			j.f.Close()
+			return nil, nil, fmt.Errorf("journal %s: %v", path, err)
+		}
+	}
+	ok := false
+	defer func() {
+		if !ok && j.f != nil {
+			j.f.Close()
+		}
+	}()
 	switch {
 	case err != nil && errors.Is(err, os.ErrNotExist) && resume:
 		return nil, nil, fmt.Errorf("journal %s does not exist: nothing to resume (check the path, or start the run without --resume)", path)
@@ -671,6 +694,7 @@ func openJournal(path string, h header, resume bool) (*journalFile, map[int]Entr
 			}
 		}
 	}
+	ok = true
 	return j, replay, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ type benchFlags struct {
 	suite, listScenarios    bool
 	resume                  bool
 	report                  string
+	force                   bool
 	opts                    options
 	reeval                  string
 }
@@ -72,6 +74,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.journal, "journal", "", "append every run's record (JSON lines) to this file as it finishes")
 	fs.BoolVar(&b.resume, "resume", false, "with --journal: skip the runs the journal already holds and continue it")
 	fs.StringVar(&b.report, "report", "", "with --journal: afterwards, rebuild the markdown report (tables, plots) of every run in the journal into this folder")
+	fs.BoolVar(&b.force, "force", false, "with --report: write into the folder even if it holds files no report wrote")
 	fs.BoolVar(&b.progress, "progress", term.IsTerminal(int(os.Stderr.Fd())), "show progress on stderr (default: when stderr is a terminal)")
 }
 
@@ -100,12 +103,12 @@ func (b *benchFlags) registerObjective(fs *flag.FlagSet) {
 // empty, replaces the objective flags with a preset.
 func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario string) (*bench.Comparison, bench.Header, error) {
 	var h bench.Header
-	algs := splitList(b.algs)
-	if b.algs == "all" {
-		algs = algorithms.Names()
-	}
-	if len(algs) == 0 {
-		return nil, h, fmt.Errorf("--algs is empty")
+	algs := algorithms.Names()
+	if b.algs != "all" {
+		var err error
+		if algs, err = nameList("algs", b.algs); err != nil {
+			return nil, h, err
+		}
 	}
 	for _, a := range algs {
 		if _, err := algorithms.Lookup(a); err != nil {
@@ -228,6 +231,17 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	if b.report != "" && b.journal == "" {
 		return fmt.Errorf("--report needs --journal FILE: the report is built from the raw records")
 	}
+	if b.report != "" {
+		// Before any run: the report is written after all of them.
+		if err := bench.CheckReportDir(b.report, b.force); err != nil {
+			return err
+		}
+		if inside(b.report, b.journal) && !b.force {
+			return fmt.Errorf("--journal %s is inside the --report folder %s, which then holds a file no report wrote: keep the journal elsewhere, or pass --force", b.journal, b.report)
+		}
+	} else if b.force {
+		return fmt.Errorf("--force applies to --report, which is not given")
+	}
 	var reeval bench.Reeval
 	if b.reeval != "" {
 		top, times, ok := strings.Cut(b.reeval, "x")
@@ -274,26 +288,18 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		}
 		defer j.Close()
 		journal = j
-		recorded := map[string]bool{}
-		for _, r := range done {
-			recorded[r.ResumeKey()] = true
-		}
 		if b.resume {
-			fmt.Fprintf(stderr, "resuming %s: %d runs already recorded\n", b.journal, len(done))
-		}
-		for _, c := range comps {
-			cell, err := c.CellKey()
-			if err != nil {
-				return err
-			}
+			retry := 0
 			for _, r := range done {
-				if r.Cell() == cell && r.ObjectiveSeed != nil && *r.ObjectiveSeed != c.Seed {
-					return fmt.Errorf("journal %s holds runs of %s drawn from master seed %d; this comparison uses --seed %d (use another journal)", b.journal, cell, *r.ObjectiveSeed, c.Seed)
+				if r.Error != "" {
+					retry++
 				}
 			}
-			c.Skip = func(j bench.Job) bool {
-				k, err := bench.JobKey(cell, j) // errs only on settings Jobs has already refused
-				return err == nil && recorded[k]
+			fmt.Fprintf(stderr, "resuming %s: %d runs already recorded (%d ended by an error: this command runs those of its cells again)\n", b.journal, len(done), retry)
+		}
+		for _, c := range comps {
+			if err := c.Resume(b.journal, done); err != nil {
+				return err
 			}
 			c.Done = journal.Append
 		}
@@ -316,9 +322,20 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 			return err
 		}
 		return bench.BuildReport(runs, bench.ReportOptions{Dir: b.report, Title: "evomerge: every algorithm on every scenario",
-			Command: "evomerge bench " + strings.Join(args, " "), Seed: b.seed, Plots: true})
+			Command: "evomerge bench " + strings.Join(args, " "), Seed: b.seed, Plots: true, Force: b.force})
 	}
 	return nil
+}
+
+// inside reports whether path lies in folder dir.
+func inside(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && filepath.IsLocal(rel)
 }
 
 func contains(xs []string, s string) bool {

@@ -57,6 +57,30 @@ func (s settings) Set(v string) error {
 	return nil
 }
 
+// nameList parses a comma-separated list of names given to flag. Every
+// entry must be present and distinct: a repeated algorithm would run the
+// same seeds again and count each pair as two independent samples, and an
+// empty entry ("a,,b") is a typo that would otherwise vanish silently.
+func nameList(flag, s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("--%s is empty", flag)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for i, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		switch {
+		case p == "":
+			return nil, fmt.Errorf("--%s %q: entry %d is empty", flag, s, i+1)
+		case seen[p]:
+			return nil, fmt.Errorf("--%s %q: %q is listed twice; each entry is run once per seed", flag, s, p)
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // splitList splits a comma-separated list, dropping empty items.
 func splitList(s string) []string {
 	var out []string

@@ -18,7 +18,8 @@ func init() {
 func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("evomerge report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("out", "results", "folder that receives README.md and plots/")
+	out := fs.String("out", "", "folder that receives README.md and plots/ (required); it must be new, empty or written by an earlier report")
+	force := fs.Bool("force", false, "write into --out even if it holds files no report wrote (they are left as they are)")
 	title := fs.String("title", "evomerge comparison", "page title")
 	command := fs.String("command", "", "the command that produced the records, printed on the page (default: this report command)")
 	seed := fs.Uint64("seed", 1, "seed of the bootstrap intervals")
@@ -45,6 +46,12 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		fs.Usage()
 		return fmt.Errorf("report: name at least one file of run records")
 	}
+	if *out == "" {
+		return fmt.Errorf("report: --out FOLDER is required (a new folder, or one an earlier report wrote)")
+	}
+	if err := bench.CheckReportDir(*out, *force); err != nil {
+		return err
+	}
 	var runs []*bench.Run
 	for _, path := range files {
 		rs, err := bench.ReadRuns(path)
@@ -52,6 +59,10 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 			return err
 		}
 		runs = append(runs, rs...)
+	}
+	runs, err := bench.Resolve(runs) // as the page counts them
+	if err != nil {
+		return fmt.Errorf("report: %v (the same records given twice?)", err)
 	}
 	var pre []byte
 	if *preface != "" {
@@ -71,7 +82,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if cmd == "" {
 		cmd = "evomerge report " + strings.Join(args, " ")
 	}
-	if err := bench.BuildReport(runs, bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots, Preface: string(pre), RankAgainst: against}); err != nil {
+	if err := bench.BuildReport(runs, bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots, Preface: string(pre), RankAgainst: against, Force: *force}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s/README.md from %d runs\n", *out, len(runs))
