@@ -20,6 +20,7 @@ func init() {
 		Name:       "cmaes",
 		Summary:    "CMA-ES (Hansen's tutorial as pycma 4.4 implements it: active CMA, CSA, BoundTransform box handling)",
 		Recommends: "distribution mean",
+		PopParam:   "popsize",
 		New:        func() Optimizer { return &CMAES{} },
 	})
 }

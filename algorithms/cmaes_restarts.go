@@ -14,12 +14,14 @@ func init() {
 		Name:       "ipop-cmaes",
 		Summary:    "IPOP-CMA-ES: CMA-ES restarted with doubled population from a uniform start in the box (Auger & Hansen 2005)",
 		Recommends: "best observed",
+		PopParam:   "popsize",
 		New:        func() Optimizer { return &RestartCMAES{} },
 	})
 	Register(Entry{
 		Name:       "bipop-cmaes",
 		Summary:    "BIPOP-CMA-ES: restarts alternating large and small local populations (Hansen 2009)",
 		Recommends: "best observed",
+		PopParam:   "popsize",
 		New:        func() Optimizer { return &RestartCMAES{BIPOP: true} },
 	})
 }

@@ -13,6 +13,7 @@ func init() {
 		Name:       "sep-cmaes",
 		Summary:    "sep-CMA-ES: CMA-ES with a diagonal covariance matrix, O(n) per candidate (Ros & Hansen 2008)",
 		Recommends: "distribution mean",
+		PopParam:   "popsize",
 		New:        func() Optimizer { return &SepCMAES{} },
 	})
 }

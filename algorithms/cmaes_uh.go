@@ -15,6 +15,7 @@ func init() {
 		Name:       "uh-cmaes",
 		Summary:    "UH-CMA-ES: CMA-ES that measures noise by re-evaluation rank changes and then averages more evaluations (Hansen et al. 2009)",
 		Recommends: "distribution mean",
+		PopParam:   "popsize",
 		New:        func() Optimizer { return &UHCMAES{} },
 	})
 }

@@ -144,6 +144,7 @@ func TestNoiseDefaultsToTheObjectives(t *testing.T) {
 func TestPopMeansTheMethodsParameter(t *testing.T) {
 	for _, c := range []struct{ alg, param, n string }{
 		{"simple-es", "pop", "0"}, {"simple-es", "pop", "12"}, {"gonum-cmaes", "popsize", "0"}, {"gonum-cmaes", "popsize", "6"},
+		{"cmaes", "popsize", "12"}, {"sep-cmaes", "popsize", "6"}, {"uh-cmaes", "popsize", "10"}, {"ipop-cmaes", "popsize", "6"},
 	} {
 		base := []string{"--alg", c.alg, "--budget", "60"}
 		out1, _, err1 := runArgs(t, append(base, "--pop", c.n)...)
