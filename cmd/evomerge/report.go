@@ -27,13 +27,13 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	preface := fs.String("preface", "", "a markdown file whose text goes under the title")
 	rankAgainst := fs.String("rank-against", "", "run records of other cells (the mock scenarios): say how well each predicted the rankings here")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: evomerge report [flags] RUNS.jsonl...\n\nRebuilds a results page from the run records written by evomerge bench --journal or --format jsonl.")
+		fmt.Fprintln(fs.Output(), "usage: evomerge report --out FOLDER [flags] RUNS.jsonl...\n\nRebuilds a results page from the run records written by evomerge bench --journal or --format jsonl.")
 		fs.PrintDefaults()
 	}
 	// Flags may follow the file names, as in evomerge evolve.
 	var files []string
 	for rest := args; len(rest) > 0; {
-		if err := fs.Parse(rest); err != nil {
+		if err := parseFlags(fs, rest, stdout, stderr); err != nil {
 			return err
 		}
 		rest = fs.Args()

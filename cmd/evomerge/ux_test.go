@@ -26,6 +26,9 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "zoo"}, []string{"zoo baselines"}},
 		{[]string{"zoo", "build", "-h"}, []string{"-seed"}},
 		{[]string{"evolve", "--help"}, []string{"usage: evomerge evolve", "docs/evolve.md"}},
+		{[]string{"report", "--help"}, []string{"usage: evomerge report", "-out"}},
+		{[]string{"merge", "-h"}, []string{"usage: evomerge merge", "-max-shard-size"}},
+		{[]string{"help", "merge"}, []string{"usage: evomerge merge"}},
 	}
 	for _, c := range cases {
 		out, errOut, err := runArgs(t, c.args...)

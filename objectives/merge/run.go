@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -301,12 +302,23 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	force := fs.Bool("force", false, "replace OUT_DIR if it exists and is not empty")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: evomerge merge [flags] RECIPE.yml OUT_DIR\n\nMerges the models of a mergekit recipe into OUT_DIR, as mergekit-yaml does.\nMethods: %s\n\nFlags:\n", strings.Join(MethodNames(), ", "))
+		fmt.Fprintf(fs.Output(), "usage: evomerge merge [flags] RECIPE.yml OUT_DIR\n\nMerges the models of a mergekit recipe into OUT_DIR, as mergekit-yaml does.\nMethods: %s\n\nFlags:\n", strings.Join(MethodNames(), ", "))
 		fs.PrintDefaults()
 	}
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		// Help a user asked for is output (stdout); a bad flag is an error
+		// (stderr).
+		var buf bytes.Buffer
+		fs.SetOutput(&buf)
+		err := fs.Parse(args)
+		fs.SetOutput(stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			stdout.Write(buf.Bytes())
+			return err
+		}
+		stderr.Write(buf.Bytes())
+		if err != nil {
 			return err
 		}
 		if fs.NArg() == 0 {
