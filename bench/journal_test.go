@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -207,6 +208,11 @@ func TestReportRankAgreement(t *testing.T) {
 	want := "## How well the mock scenarios predicted these rankings"
 	if !bytes.Contains(page, []byte(want)) || !bytes.Contains(page, []byte(b[0].Cell())) {
 		t.Errorf("page lacks the rank agreement section or the other cell:\n%s", page)
+	}
+	// Each ρ carries its bootstrap interval, and the page warns that the
+	// largest of the pairs is a selection.
+	if !regexp.MustCompile(`\| -?\d\.\d\d \[-?\d\.\d\d, -?\d\.\d\d\] \|`).Match(page) || !bytes.Contains(page, []byte("best of 1 comparisons")) {
+		t.Errorf("the rank agreement lacks intervals or the note on selection:\n%s", page)
 	}
 }
 

@@ -768,7 +768,7 @@ func writeRankAgreement(b *bytes.Buffer, cells []Cell, analyses [][]CellStats, o
 		otherStats[i] = a
 	}
 	b.WriteString("## How well the mock scenarios predicted these rankings\n\n")
-	b.WriteString("Spearman's ρ between the ranking of the algorithms in each cell of this page (rows; by median held-out score of the recommendation) and in each mock scenario (columns; by median true score of the recommendation), over the algorithms both ran. ρ = 1: the mock ranks the methods exactly as the real merge does.\n\n| cell |")
+	fmt.Fprintf(b, "Spearman's ρ between the ranking of the algorithms in each cell of this page (rows; by median held-out score of the recommendation) and in each mock scenario (columns; by median true score of the recommendation), over the algorithms both ran, with a 95%% bootstrap interval over seeds (%d resamples of each algorithm's runs in both cells). ρ = 1: the mock ranks the methods exactly as the real merge does. The table holds %d pairs: its largest entry is the best of %d comparisons, chosen after looking, so read a pair you chose beforehand (the mock whose dimension, budget and noise match your merge) with its interval, never the maximum as a finding.\n\n| cell |", rankBootstrap, len(cells)*len(others), len(cells)*len(others))
 	for _, c := range others {
 		fmt.Fprintf(b, " %s |", c.Key)
 	}
@@ -785,12 +785,57 @@ func writeRankAgreement(b *bytes.Buffer, cells []Cell, analyses [][]CellStats, o
 				b.WriteString(" — |")
 				continue
 			}
-			fmt.Fprintf(b, " %.2f |", rho)
+			rng := rand.New(rand.NewPCG(DeriveSeed(o.Seed, "rank", c.Key, others[j].Key), 0x72686f)) // "rho"
+			lo, hi := spearmanInterval(analyses[i], otherStats[j], rng)
+			fmt.Fprintf(b, " %.2f [%.2f, %.2f] |", rho, lo, hi)
 		}
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
 	return nil
+}
+
+// rankBootstrap is the number of resamples of spearmanInterval.
+const rankBootstrap = 1000
+
+// spearmanInterval is a 95% percentile bootstrap interval of Spearman's ρ
+// between two cells' rankings: each resample draws every algorithm's runs
+// with replacement in both cells and ranks the medians again.
+func spearmanInterval(a, b []CellStats, rng *rand.Rand) (lo, hi float64) {
+	var rhos []float64
+	for range rankBootstrap {
+		ra, rb := resampledScores(a, rng), resampledScores(b, rng)
+		if rho, n := spearman(ra, rb); n >= 3 && !math.IsNaN(rho) {
+			rhos = append(rhos, rho)
+		}
+	}
+	if len(rhos) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	sort.Float64s(rhos)
+	return stats.Quantile(rhos, 0.025), stats.Quantile(rhos, 0.975)
+}
+
+// resampledScores is scoresByAlg on one bootstrap resample of each
+// algorithm's runs.
+func resampledScores(a []CellStats, rng *rand.Rand) map[string]float64 {
+	m := map[string]float64{}
+	for _, s := range a {
+		xs := s.HeldOuts
+		if len(xs) == 0 {
+			xs = s.RecTrues
+		}
+		if len(xs) == 0 {
+			continue
+		}
+		r := make([]float64, len(xs))
+		for i := range r {
+			r[i] = xs[rng.IntN(len(xs))]
+		}
+		sort.Float64s(r)
+		m[s.Algorithm] = stats.Quantile(r, 0.5)
+	}
+	return m
 }
 
 func scoresByAlg(a []CellStats) map[string]float64 {
