@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -44,12 +45,21 @@ type TuneRow struct {
 	// defaults themselves).
 	P      float64
 	Better bool // the median beats the defaults'
+	// SameAs lists, on the defaults' row, the grid settings that ran
+	// exactly as the defaults did on every seed (a value equal to the one
+	// a formula default resolves to, such as sigma0=0.3 on a unit box):
+	// they are one sample, not two, so they get no row and no test.
+	SameAs []map[string]string
 }
 
 // Label prints the setting as name=value pairs.
 func (r TuneRow) Label() string {
 	if r.IsDefault {
-		return "(defaults)"
+		l := "(defaults)"
+		for _, same := range r.SameAs {
+			l += " = " + TuneRow{Setting: same}.Label()
+		}
+		return l
 	}
 	keys := make([]string, 0, len(r.Setting))
 	for k := range r.Setting {
@@ -177,6 +187,17 @@ func (t *Tuning) Run(ctx context.Context, progress io.Writer) ([]TuneRow, error)
 		row.ETT = stats.Quantile(ett, 0.5)
 		rows[i] = row
 	}
+	// Settings that ran exactly as the defaults did are folded into the
+	// defaults' row.
+	keptRows, keptSamples := rows[:1], samples[:1]
+	for i := 1; i < len(rows); i++ {
+		if sameRuns(runs[i*n:(i+1)*n], runs[:n]) {
+			rows[0].SameAs = append(rows[0].SameAs, rows[i].Setting)
+			continue
+		}
+		keptRows, keptSamples = append(keptRows, rows[i]), append(keptSamples, samples[i])
+	}
+	rows, samples = keptRows, keptSamples
 	var ps []float64
 	for i := 1; i < len(rows); i++ {
 		p, err := stats.MannWhitney(samples[i], samples[0])
@@ -205,4 +226,16 @@ func (t *Tuning) Run(ctx context.Context, progress io.Writer) ([]TuneRow, error)
 		return rows[i].ETT < rows[j].ETT
 	})
 	return rows, nil
+}
+
+// sameRuns reports whether two runs of each seed went exactly alike: the
+// same evaluations, trace and recommendation.
+func sameRuns(a, b []*Run) bool {
+	for i := range a {
+		if a[i].EvalsUsed != b[i].EvalsUsed || !slices.Equal(a[i].Recommended, b[i].Recommended) || !slices.Equal(a[i].Trace, b[i].Trace) ||
+			a[i].BestObserved != b[i].BestObserved {
+			return false
+		}
+	}
+	return true
 }
