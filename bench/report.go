@@ -448,12 +448,18 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	// The first screen: who wins where.
 	fmt.Fprintf(&b, "## Who wins where\n\n")
 	fmt.Fprintf(&b, "Ranked by the median true score of the point each method recommends at the end of its budget (what a user would ship), or by its held-out score where the objective has held-out items (real merges). \"Runner-up\" is the second row; its p is the Holm-corrected two-sided Mann–Whitney test against the winner (~ = not significant at α = 0.05). \"Fastest\" is the lowest aRT to the cell's target.\n\n")
-	fmt.Fprintf(&b, "| cell | winner (median true) | runner-up (median true, p) | fastest to target (aRT) | random search (median true) |\n|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "Scores in this table are medians of the true score, or of the held-out score (marked \"held-out\") in cells ranked by it.\n\n")
+	fmt.Fprintf(&b, "| cell | winner (median) | runner-up (median, p) | fastest to target (aRT) | random search (median) |\n|---|---|---|---|---|\n")
 	for i, c := range cells {
 		a := analyses[i]
+		// The score the cell is ranked by: held-out where it is.
+		score := func(s CellStats) string { return fmtScore(s.RecTrue.Median) }
+		if a[0].ByHeldOut {
+			score = func(s CellStats) string { return fmtScore(s.HeldOut) + " held-out" }
+		}
 		runner := "—"
 		if len(a) > 1 {
-			runner = fmt.Sprintf("%s (%s, %s)", a[1].Algorithm, fmtScore(a[1].RecTrue.Median), fmtP(a[1].PTrue))
+			runner = fmt.Sprintf("%s (%s, %s)", a[1].Algorithm, score(a[1]), fmtP(a[1].PTrue))
 		}
 		fast := a[0]
 		for _, s := range a {
@@ -468,10 +474,10 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 		rnd := "—"
 		for _, s := range a {
 			if s.Algorithm == "random" {
-				rnd = fmtScore(s.RecTrue.Median)
+				rnd = score(s)
 			}
 		}
-		fmt.Fprintf(&b, "| [%s](#%s) | **%s** (%s) | %s | %s | %s |\n", c.Key, anchor(c.Key), a[0].Algorithm, fmtScore(a[0].RecTrue.Median), runner, fastS, rnd)
+		fmt.Fprintf(&b, "| [%s](#%s) | **%s** (%s) | %s | %s | %s |\n", c.Key, anchor(c.Key), a[0].Algorithm, score(a[0]), runner, fastS, rnd)
 	}
 	b.WriteString("\n")
 
