@@ -27,7 +27,14 @@ type BatchObjective interface {
 // error. When obj is a BatchObjective each generation is scored in one
 // EvalBatch call. A partly evaluated batch is discarded: the harness has
 // already recorded each evaluation, so nothing the user sees is lost.
+//
+// When obj is a Pool (several slots, a simulated clock) the generation's
+// members are handed out as slots free up (Generations and DriveAsync);
+// with one slot that is the same sequence of samples and updates.
 func Drive(ctx context.Context, s Stepper, obj Objective, rng *rand.Rand) error {
+	if pool, ok := obj.(Pool); ok {
+		return DriveAsync(ctx, Generations(s), pool, rng)
+	}
 	batch, _ := obj.(BatchObjective)
 	for {
 		xs := s.Ask(rng)
