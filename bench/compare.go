@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -36,46 +37,54 @@ type Comparison struct {
 	// Progress, if non-nil, receives a one-line count of finished runs.
 	Progress io.Writer
 	// Skip, if set, reports jobs already recorded, so that a resumed suite
-	// does not repeat them (see Run.ResumeKey and Comparison.JobKey).
+	// does not repeat them (see Resume).
 	Skip func(Job) bool
 	// Reeval sets the re-evaluation recommendation policy of every run.
 	Reeval Reeval
+	// Slots and EvalTime set every job's evaluations in flight and
+	// evaluation-time model (see Job).
+	Slots    int
+	EvalTime EvalTime
 	// Done, if set, is called as each run finishes (from one goroutine at a
 	// time), e.g. to append it to a journal.
 	Done func(*Run) error
 }
 
-// CellKey is the Run.Cell of every run of the comparison. It builds the
-// objective, whose name and dimension are part of the key.
-func (c *Comparison) CellKey() (string, error) {
+// Cell is the Run.Cell of every run of the comparison. It builds the
+// objective, whose name, dimension and default target are part of it.
+func (c *Comparison) Cell() (Cell, error) {
 	spec := c.Objective
 	spec.Seed = c.Seed
 	f, err := objectives.New(spec)
 	if err != nil {
-		return "", err
+		return Cell{}, err
 	}
-	r := Run{Scenario: c.Scenario, Objective: f.Name(), Dim: f.Dim(), Noise: c.Objective.Noise,
-		Items: c.Objective.Items, Landscape: c.Objective.Landscape, NoiseModel: c.Objective.NoiseModel,
-		FailRate: c.Objective.FailRate, Width: c.Objective.Width, Options: c.Objective.Options, Optimum: c.Objective.Optimum,
-		Budget: c.Budget, Target: c.Target}
-	if c.Reeval.Top > 0 {
-		r.Policy = c.Reeval.String()
+	target := c.Target
+	if math.IsNaN(target) {
+		target = f.DefaultTarget() // as ExecuteOn records it
 	}
-	return r.Cell(), nil
+	o := c.Objective
+	return Cell{
+		Scenario: c.Scenario, Objective: f.Name(), Dim: f.Dim(), Noise: canonFloat(o.Noise), Items: o.Items,
+		Landscape: o.Landscape, NoiseModel: o.NoiseModel, FailRate: canonFloat(o.FailRate), Width: canonFloat(o.Width),
+		Optimum: canonFloats(o.Optimum), Options: canonOptions(o.Options),
+		Budget: c.Budget, Target: canonFloat(target), Policy: c.Reeval.Policy(),
+		Slots: canonSlots(c.Slots), EvalTime: c.EvalTime.String(),
+	}, nil
 }
 
-// JobKey is the Run.ResumeKey the job's record will have, in a comparison
-// whose runs have the given cell key.
-func JobKey(cell string, j Job) (string, error) {
+// JobKey is the Run.RunKey the job's record will have, in a comparison
+// whose runs have the given cell.
+func JobKey(cell Cell, j Job) (RunKey, error) {
 	_, params, err := algorithms.Configure(j.Algorithm, j.Settings)
 	if err != nil {
-		return "", err
+		return RunKey{}, err
 	}
 	m := map[string]string{}
 	for _, p := range params {
 		m[p.Name] = p.Value
 	}
-	return ResumeKey(cell, j.Algorithm, j.Seed, m), nil
+	return RunKey{Entry: Entry{Cell: cell, Alg: j.Algorithm, Params: formatParams(m)}, Seed: j.Seed}, nil
 }
 
 // Jobs expands the comparison into its jobs, in a fixed order. A job's seed
@@ -89,6 +98,9 @@ func (c *Comparison) Jobs() ([]Job, error) {
 	}
 	if c.Budget < 1 {
 		return nil, fmt.Errorf("budget %d: must be at least 1 evaluation", c.Budget)
+	}
+	if c.Reeval != (Reeval{}) && c.Reeval.Reserve() >= c.Budget {
+		return nil, fmt.Errorf("--reeval %s reserves %d of a budget of %d evaluations: nothing would be left to search", c.Reeval, c.Reeval.Reserve(), c.Budget)
 	}
 	for i, alg := range c.Algorithms {
 		if contains(c.Algorithms[:i], alg) {
@@ -117,6 +129,7 @@ func (c *Comparison) Jobs() ([]Job, error) {
 				Scenario: c.Scenario, Algorithm: alg, Settings: c.Settings[alg], Objective: obj,
 				Seed:   DeriveSeed(c.Seed, alg, strconv.Itoa(i)),
 				Budget: c.Budget, Target: c.Target, EvalTimeout: c.EvalTimeout, Reeval: c.Reeval,
+				Slots: c.Slots, EvalTime: c.EvalTime,
 			})
 		}
 	}
@@ -249,11 +262,11 @@ func RunJobs(ctx context.Context, jobs []Job, spec objectives.Spec, parallel int
 // comparison's cell drawn from another master seed are refused: their
 // objective differs, so they are not the runs this comparison would make.
 func (c *Comparison) Resume(journal string, done []*Run) error {
-	cell, err := c.CellKey()
+	cell, err := c.Cell()
 	if err != nil {
 		return err
 	}
-	recorded := map[string]bool{}
+	recorded := map[RunKey]bool{}
 	for _, r := range done {
 		if r.Cell() != cell {
 			continue
@@ -262,7 +275,7 @@ func (c *Comparison) Resume(journal string, done []*Run) error {
 			return fmt.Errorf("journal %s holds runs of %s drawn from master seed %d; this comparison uses --seed %d (use another journal)", journal, cell, *r.ObjectiveSeed, c.Seed)
 		}
 		if r.Error == "" {
-			recorded[r.ResumeKey()] = true
+			recorded[r.RunKey()] = true
 		}
 	}
 	c.Skip = func(j Job) bool {

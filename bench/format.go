@@ -175,24 +175,25 @@ func WriteBenchFormat(w io.Writer, runs []*Run) error {
 	return nil
 }
 
-// benchName keys a run by its cell, in benchstat's name=value form (no
-// spaces or slashes inside a value).
+// benchName keys a run by its cell and algorithm in benchstat's
+// name=value form (no spaces or slashes inside a value): the cell's name
+// parts (Cell.String), so runs benchstat pools are runs of one cell.
 func benchName(r *Run) string {
+	parts := r.Cell().nameParts()
 	if r.Scenario != "" {
-		return "BenchmarkConverge/scenario=" + r.Scenario + "/alg=" + r.Algorithm
+		parts[0] = "scenario=" + parts[0]
+	} else {
+		parts[0] = "obj=" + r.Objective
 	}
-	name := fmt.Sprintf("BenchmarkConverge/obj=%s/dim=%d/noise=%s", strings.ReplaceAll(r.Objective, "/", "-"), r.Dim, fmtG(r.Noise))
-	if r.Items > 0 {
-		name += fmt.Sprintf("/items=%d", r.Items)
+	for i, p := range parts {
+		name, v, _ := strings.Cut(p, "=")
+		parts[i] = name + "=" + benchValue.Replace(v)
 	}
-	if r.Landscape != "" {
-		name += "/landscape=" + r.Landscape
-	}
-	if r.Policy != "" {
-		name += "/policy=" + strings.ReplaceAll(r.Policy, " ", "-")
-	}
-	return name + "/alg=" + r.Algorithm
+	return "BenchmarkConverge/" + strings.Join(parts, "/") + "/alg=" + benchValue.Replace(r.Algorithm)
 }
+
+// benchValue keeps a value inside one name=value part of a benchmark name.
+var benchValue = strings.NewReplacer("/", "-", " ", "-")
 
 func fmtG(v float64) string {
 	if math.IsNaN(v) {
@@ -350,7 +351,8 @@ func writeTable(w io.Writer, markdown bool, h Header, runs []*Run) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("no runs to tabulate")
 	}
-	a, err := AnalyzeCell(Cell{Key: runs[0].Cell(), Runs: runs}, h.Seed)
+	c := runs[0].Cell()
+	a, err := AnalyzeCell(CellRuns{Cell: c, Name: c.String(), Runs: runs}, h.Seed)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,16 +64,65 @@ type Job struct {
 	// the one with the best mean of these fresh evaluations is recommended
 	// (the first observation is left out: it was selected for being lucky).
 	Reeval Reeval
+	// Slots is the number of evaluations in flight (0 or 1: one at a
+	// time) and EvalTime the evaluation-time model of the simulated clock
+	// (the zero value: none).
+	Slots    int
+	EvalTime EvalTime
 	// Observe, if set, is called after every evaluation with the run so
 	// far; returning false ends the run.
 	Observe func(Progress) bool
 }
 
-// Reeval configures the re-evaluation recommendation policy.
+// Reeval configures the re-evaluation recommendation policy. The zero
+// value is no policy: each method recommends its own point. It is a
+// flag.Value reading TOPxTIMES, as bench and tune's --reeval take it.
 type Reeval struct{ Top, Times int }
 
-// String prints the policy as "reeval TOPxTIMES".
-func (r Reeval) String() string { return fmt.Sprintf("reeval %dx%d", r.Top, r.Times) }
+// String prints the policy as Set reads it ("3x4"), "" for none.
+func (r Reeval) String() string {
+	if r == (Reeval{}) {
+		return ""
+	}
+	return fmt.Sprintf("%dx%d", r.Top, r.Times)
+}
+
+// Policy is the policy as run records and headers name it ("reeval 3x4"),
+// "" for none.
+func (r Reeval) Policy() string {
+	if r == (Reeval{}) {
+		return ""
+	}
+	return "reeval " + r.String()
+}
+
+// Set reads TOPxTIMES (e.g. 3x4: re-evaluate the 3 best observed points 4
+// times each); an empty string is no policy.
+func (r *Reeval) Set(s string) error {
+	if s == "" {
+		*r = Reeval{}
+		return nil
+	}
+	top, times, ok := strings.Cut(s, "x")
+	t1, err1 := strconv.Atoi(top)
+	t2, err2 := strconv.Atoi(times)
+	if !ok || err1 != nil || err2 != nil || t1 < 1 || t2 < 1 {
+		return fmt.Errorf("%q: want TOPxTIMES with both at least 1, e.g. 3x4", s)
+	}
+	// Top·Times evaluations come out of the budget: a product that
+	// overflows could pass the check against the budget.
+	if t1 > maxReeval || t2 > maxReeval {
+		return fmt.Errorf("%q: at most %d points and %d re-evaluations", s, maxReeval, maxReeval)
+	}
+	*r = Reeval{Top: t1, Times: t2}
+	return nil
+}
+
+// maxReeval bounds TOP and TIMES so that their product fits any int.
+const maxReeval = 1 << 15
+
+// Reserve is the number of evaluations the policy keeps from the budget.
+func (r Reeval) Reserve() int { return r.Top * r.Times }
 
 // Progress is what an observer sees after each evaluation.
 type Progress struct {
@@ -126,6 +176,11 @@ type Run struct {
 	// Policy is the recommendation policy when the harness sets one
 	// ("reeval 3x4"); empty means the method's own (see algorithms.Entry).
 	Policy string `json:"policy,omitempty"`
+	// Slots is the number of evaluations the run kept in flight (0 or 1:
+	// one at a time) and EvalTime the evaluation-time model of its
+	// simulated clock ("" for none); both are part of its Cell.
+	Slots    int    `json:"slots,omitempty"`
+	EvalTime string `json:"eval_time,omitempty"`
 	// Recommendation says which point Recommended is and how it was
 	// chosen: "best observed", "distribution mean", "best after re-
 	// evaluation", "none" (no evaluation succeeded), … Every point it names
@@ -151,74 +206,6 @@ type Run struct {
 	PhaseEvals map[string]int `json:"phase_evals,omitempty"`
 	// Trace lists the evaluations at which the best true value improved.
 	Trace []TracePoint `json:"trace"`
-}
-
-// Cell identifies the objective configuration a run belongs to: the
-// scenario name, or the objective's settings. Runs of one cell are
-// comparable.
-func (r *Run) Cell() string {
-	if r.Scenario != "" {
-		return r.Scenario
-	}
-	if strings.Contains(r.Objective, "/") {
-		// A registered objective whose name already lists its settings
-		// (mnist-merge/ties/densities/…): add only what it leaves out.
-		c := fmt.Sprintf("%s/dim=%d", r.Objective, r.Dim)
-		if r.Items > 0 {
-			c += fmt.Sprintf("/items=%d", r.Items)
-		}
-		if r.Policy != "" {
-			c += "/" + strings.ReplaceAll(r.Policy, " ", "=")
-		}
-		return c + fmt.Sprintf("/budget=%d/target=%s", r.Budget, fmtG(r.Target))
-	}
-	c := fmt.Sprintf("%s/dim=%d/noise=%s", r.Objective, r.Dim, fmtG(r.Noise))
-	if r.Items > 0 {
-		c += fmt.Sprintf("/items=%d", r.Items)
-	}
-	if r.Landscape != "" {
-		c += "/landscape=" + r.Landscape
-	}
-	if r.NoiseModel != "" {
-		c += "/noise-model=" + r.NoiseModel
-	}
-	if r.FailRate > 0 {
-		c += "/fail-rate=" + fmtG(r.FailRate)
-	}
-	if r.Width > 0 {
-		c += "/width=" + fmtG(r.Width)
-	}
-	if len(r.Optimum) > 0 {
-		parts := make([]string, len(r.Optimum))
-		for i, v := range r.Optimum {
-			parts[i] = fmtG(v)
-		}
-		c += "/optimum=" + strings.Join(parts, ",")
-	}
-	keys := make([]string, 0, len(r.Options))
-	for k := range r.Options {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		c += "/" + k + "=" + r.Options[k]
-	}
-	if r.Policy != "" {
-		c += "/" + strings.ReplaceAll(r.Policy, " ", "=")
-	}
-	return c + fmt.Sprintf("/budget=%d/target=%s", r.Budget, fmtG(r.Target))
-}
-
-// ResumeKey identifies a run for --resume: its cell, algorithm, seed and
-// every hyperparameter, so a run made with other settings is never taken
-// for this one.
-func (r *Run) ResumeKey() string {
-	return ResumeKey(r.Cell(), r.Algorithm, r.Seed, r.Params)
-}
-
-// ResumeKey is Run.ResumeKey from its parts.
-func ResumeKey(cell, alg string, seed uint64, params map[string]string) string {
-	return fmt.Sprintf("%s|%s|%d|%s", cell, alg, seed, formatParams(params))
 }
 
 // FinalCheck is the end-of-run comparison that keeps an unevaluated point
@@ -313,6 +300,7 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		Optimum: job.Objective.Optimum, ObjectiveSeed: &job.Objective.Seed,
 		Budget: job.Budget, Target: target, Params: map[string]string{},
 		Sense: f.Sense().String(), Best: f.Best(),
+		Slots: job.Slots, EvalTime: job.EvalTime.String(),
 	}
 	for _, p := range params {
 		run.Params[p.Name] = p.Value
@@ -340,10 +328,10 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	if job.Reeval.Top > 0 || job.Reeval.Times > 0 {
 		reserve := job.Reeval.Top * job.Reeval.Times
 		if job.Reeval.Top < 1 || job.Reeval.Times < 1 || reserve >= job.Budget {
-			return nil, fmt.Errorf("%s: needs at least one point and one re-evaluation, and fewer than the budget of %d evaluations", job.Reeval, job.Budget)
+			return nil, fmt.Errorf("%s: needs at least one point and one re-evaluation, and fewer than the budget of %d evaluations", job.Reeval.Policy(), job.Budget)
 		}
 		t.limit = job.Budget - reserve
-		run.Policy = job.Reeval.String()
+		run.Policy = job.Reeval.Policy()
 	}
 	prob.Budget = t.limit
 

@@ -184,7 +184,7 @@ func TestSummaryAndFormats(t *testing.T) {
 			}
 		case "bench":
 			for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-				if !strings.HasPrefix(line, "BenchmarkConverge/obj=mock/dim=4/noise=1/alg=") || !strings.Contains(line, " 1 ") || !strings.Contains(line, " evals-to-target ") {
+				if !strings.HasPrefix(line, "BenchmarkConverge/obj=mock/dim=4/noise=1/budget=300/target=99/alg=") || !strings.Contains(line, " 1 ") || !strings.Contains(line, " evals-to-target ") {
 					t.Errorf("bad benchmark line %q", line)
 				}
 			}
@@ -246,8 +246,8 @@ func TestReevaluationPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.EvalsUsed != 100 || r.Policy != "reeval 3x5" || !strings.Contains(r.Cell(), "reeval=3x5") {
-		t.Fatalf("evals %d, policy %q, cell %q", r.EvalsUsed, r.Policy, r.Cell())
+	if r.EvalsUsed != 100 || r.Policy != "reeval 3x5" || !strings.Contains(r.Cell().String(), "reeval=3x5") {
+		t.Fatalf("evals %d, policy %q, cell %q", r.EvalsUsed, r.Policy, r.Cell().String())
 	}
 	// The last 15 evaluations re-evaluate 3 earlier points 5 times each.
 	last := seen[85:]

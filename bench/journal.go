@@ -173,29 +173,31 @@ func parseRuns(rd io.Reader, name string) ([]*Run, int64, error) {
 // Resolve applies the journal's retry rule to records read back from
 // journals. A run recorded with an error is not done for good: --resume
 // runs it again and appends the new record, which supersedes the old. So of
-// the records of one run (one ResumeKey) Resolve keeps the one without an
+// the records of one run (one RunKey) Resolve keeps the one without an
 // error, or the last if every one has an error. Two records of one run
 // without errors are refused: the same records given twice, or two writers
 // on one journal, would otherwise count one run as two samples. report and
 // --resume both read records through Resolve, so they agree. The kept
 // records stay in their input order.
 func Resolve(runs []*Run) ([]*Run, error) {
-	keep := map[string]int{} // key → index in runs of the record kept
+	keep := map[RunKey]int{} // key → index in runs of the record kept
+	keys := make([]RunKey, len(runs))
 	for i, r := range runs {
-		k := r.ResumeKey()
+		k := r.RunKey()
+		keys[i] = k
 		j, ok := keep[k]
 		switch {
 		case !ok:
 			keep[k] = i
 		case runs[j].Error == "" && r.Error == "":
-			return nil, fmt.Errorf("the run of %s, seed %d in %s is recorded twice with results: duplicates would count as two samples", r.Algorithm, r.Seed, r.Cell())
+			return nil, fmt.Errorf("%s is recorded twice with results: duplicates would count as two samples", k)
 		case runs[j].Error != "":
 			keep[k] = i // a retry, or a later error of a run that failed before
 		}
 	}
 	out := make([]*Run, 0, len(keep))
 	for i, r := range runs {
-		if keep[r.ResumeKey()] == i {
+		if keep[keys[i]] == i {
 			out = append(out, r)
 		}
 	}

@@ -206,7 +206,7 @@ func TestReportRankAgreement(t *testing.T) {
 	}
 	page, _ := os.ReadFile(filepath.Join(dir, "README.md"))
 	want := "## How well the mock scenarios predicted these rankings"
-	if !bytes.Contains(page, []byte(want)) || !bytes.Contains(page, []byte(b[0].Cell())) {
+	if !bytes.Contains(page, []byte(want)) || !bytes.Contains(page, []byte(b[0].Cell().String())) {
 		t.Errorf("page lacks the rank agreement section or the other cell:\n%s", page)
 	}
 	// Each ρ carries its bootstrap interval, and the page warns that the

@@ -121,7 +121,7 @@ func TestResumeRetriesErroredRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	j.Close()
-	if len(rerun) != 1 || rerun[0].ResumeKey() != bad.ResumeKey() || rerun[0].Error != "" {
+	if len(rerun) != 1 || rerun[0].RunKey() != bad.RunKey() || rerun[0].Error != "" {
 		t.Fatalf("resume ran %d runs, want only the errored one again", len(rerun))
 	}
 	after, _ := ReadRuns(path)
@@ -195,7 +195,7 @@ func TestReportAndResumeAgreeOnDuplicates(t *testing.T) {
 	}
 	for _, d := range done {
 		if d.Error != "" {
-			t.Errorf("resume kept the superseded error of %s", d.ResumeKey())
+			t.Errorf("resume kept the superseded error of %s", d.RunKey())
 		}
 	}
 }

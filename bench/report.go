@@ -53,43 +53,55 @@ func (o ReportOptions) wrote(rel string) {
 	}
 }
 
-// Cell holds the runs of one objective configuration.
-type Cell struct {
-	Key  string
+// CellRuns holds the runs of one cell. Name is the cell's name on pages
+// and in tables (Cell.String), or its Key where two cells of one report
+// would otherwise share a heading.
+type CellRuns struct {
+	Cell Cell
+	Name string
 	Runs []*Run
 }
 
 // GroupCells splits runs by Run.Cell, scenarios first in preset order, and
 // sorts each cell's runs by algorithm order of first appearance, then seed,
 // so that the report does not depend on the order runs finished.
-func GroupCells(runs []*Run) []Cell {
-	by := map[string][]*Run{}
-	var keys []string
+func GroupCells(runs []*Run) []CellRuns {
+	by := map[Cell][]*Run{}
+	var cells []CellRuns
 	for _, r := range runs {
-		k := r.Cell()
-		if _, ok := by[k]; !ok {
-			keys = append(keys, k)
+		c := r.Cell()
+		if _, ok := by[c]; !ok {
+			cells = append(cells, CellRuns{Cell: c, Name: c.String()})
 		}
-		by[k] = append(by[k], r)
+		by[c] = append(by[c], r)
+	}
+	// Names are headings and anchors: two cells must not share one.
+	named := map[string]int{}
+	for _, c := range cells {
+		named[anchor(c.Name)]++
+	}
+	for i, c := range cells {
+		if named[anchor(c.Name)] > 1 {
+			cells[i].Name = c.Cell.Key()
+		}
 	}
 	rank := map[string]int{}
 	for i, s := range Scenarios {
 		rank[s.Name] = i
 	}
-	sort.SliceStable(keys, func(i, j int) bool {
-		ri, iok := rank[keys[i]]
-		rj, jok := rank[keys[j]]
+	sort.SliceStable(cells, func(i, j int) bool {
+		ri, iok := rank[cells[i].Cell.Scenario]
+		rj, jok := rank[cells[j].Cell.Scenario]
 		if iok != jok {
 			return iok
 		}
-		if iok {
+		if iok && ri != rj {
 			return ri < rj
 		}
-		return keys[i] < keys[j]
+		return cells[i].Name < cells[j].Name
 	})
-	cells := make([]Cell, len(keys))
-	for i, k := range keys {
-		rs := by[k]
+	for i := range cells {
+		rs := by[cells[i].Cell]
 		sort.SliceStable(rs, func(a, b int) bool {
 			if ra, rb := algRank(rs[a].Algorithm), algRank(rs[b].Algorithm); ra != rb {
 				return ra < rb
@@ -99,7 +111,7 @@ func GroupCells(runs []*Run) []Cell {
 			}
 			return rs[a].Seed < rs[b].Seed
 		})
-		cells[i] = Cell{Key: k, Runs: rs}
+		cells[i].Runs = rs
 	}
 	return cells
 }
@@ -203,7 +215,7 @@ func Ladder(r *Run) []float64 {
 // lowest), with U-tests against the top row (true score of the
 // recommendation) and against the algorithm of lowest aRT (evaluations to
 // target), Holm-corrected within the cell.
-func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
+func AnalyzeCell(c CellRuns, seed uint64) ([]CellStats, error) {
 	var order []string
 	by := map[string][]*Run{}
 	label := entryLabels(c.Runs)
@@ -251,18 +263,18 @@ func AnalyzeCell(c Cell, seed uint64) ([]CellStats, error) {
 		s.SuccessLo, s.SuccessHi = stats.Wilson(s.Successes, s.Runs, 0.95)
 		var err error
 		if s.ETT, err = stats.Median(s.ETTs, 0.95); err != nil {
-			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
+			return nil, fmt.Errorf("cell %s, %s: %v", c.Name, alg, err)
 		}
 		s.P10, s.P90 = stats.Quantile(s.ETTs, 0.1), stats.Quantile(s.ETTs, 0.9)
 		if s.ART, err = stats.ART(sruns); err != nil {
-			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
+			return nil, fmt.Errorf("cell %s, %s: %v", c.Name, alg, err)
 		}
-		rng := rand.New(rand.NewPCG(DeriveSeed(seed, c.Key, alg), 0x617274))
+		rng := rand.New(rand.NewPCG(DeriveSeed(seed, c.Name, alg), 0x617274))
 		if s.ARTLo, s.ARTHi, err = stats.ARTBootstrap(sruns, 0.95, 2000, rng); err != nil {
-			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
+			return nil, fmt.Errorf("cell %s, %s: %v", c.Name, alg, err)
 		}
 		if s.RecTrue, err = stats.Median(s.RecTrues, 0.95); err != nil {
-			return nil, fmt.Errorf("cell %s, %s: %v", c.Key, alg, err)
+			return nil, fmt.Errorf("cell %s, %s: %v", c.Name, alg, err)
 		}
 		s.RecP10, s.RecWorst = lowTail(s.RecTrues, rs[0].Maximizes())
 		s.BestObserved = stats.Quantile(obs, 0.5)
@@ -415,7 +427,7 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 		for _, c := range cells {
 			for _, kind := range []string{"-ecdf", "-convergence"} {
 				for _, ext := range []string{".svg", ".png"} {
-					planned = append(planned, "plots/"+anchor(c.Key)+kind+ext)
+					planned = append(planned, "plots/"+anchor(c.Name)+kind+ext)
 				}
 			}
 		}
@@ -477,7 +489,7 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 				rnd = score(s)
 			}
 		}
-		fmt.Fprintf(&b, "| [%s](#%s) | **%s** (%s) | %s | %s | %s |\n", c.Key, anchor(c.Key), a[0].Algorithm, score(a[0]), runner, fastS, rnd)
+		fmt.Fprintf(&b, "| [%s](#%s) | **%s** (%s) | %s | %s | %s |\n", c.Name, anchor(c.Name), a[0].Algorithm, score(a[0]), runner, fastS, rnd)
 	}
 	b.WriteString("\n")
 
@@ -534,9 +546,9 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	return nil
 }
 
-func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
+func writeCell(b *bytes.Buffer, o ReportOptions, c CellRuns, a []CellStats) error {
 	r0 := c.Runs[0]
-	fmt.Fprintf(b, "## %s\n\n", c.Key)
+	fmt.Fprintf(b, "## %s\n\n", c.Name)
 	if s, err := LookupScenario(r0.Scenario); err == nil {
 		fmt.Fprintf(b, "%s. ", s.From)
 	}
@@ -637,9 +649,9 @@ func writeCell(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats) error {
 	return nil
 }
 
-func writeCellPlots(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats, ladder []float64) error {
+func writeCellPlots(b *bytes.Buffer, o ReportOptions, c CellRuns, a []CellStats, ladder []float64) error {
 	r0 := c.Runs[0]
-	base := anchor(c.Key)
+	base := anchor(c.Name)
 	by := map[string][]*Run{}
 	label := entryLabels(c.Runs)
 	for _, r := range c.Runs {
@@ -669,18 +681,18 @@ func writeCellPlots(b *bytes.Buffer, o ReportOptions, c Cell, a []CellStats, lad
 		if len(traces) > 0 {
 			ser, err := plots.SeriesFromTraces(s.Algorithm, traces, at)
 			if err != nil {
-				return fmt.Errorf("report: %s %s: %v", c.Key, s.Algorithm, err)
+				return fmt.Errorf("report: %s %s: %v", c.Name, s.Algorithm, err)
 			}
 			conv = append(conv, ser)
 		}
 	}
 	for _, ext := range []string{".svg", ".png"} {
-		if err := plots.ECDF(filepath.Join(o.Dir, "plots", base+"-ecdf"+ext), c.Key+": runtime ECDF over targets", ecdf); err != nil {
+		if err := plots.ECDF(filepath.Join(o.Dir, "plots", base+"-ecdf"+ext), c.Name+": runtime ECDF over targets", ecdf); err != nil {
 			return fmt.Errorf("report: %v", err)
 		}
 		o.wrote("plots/" + base + "-ecdf" + ext)
 		if len(conv) > 0 {
-			if err := plots.Convergence(filepath.Join(o.Dir, "plots", base+"-convergence"+ext), c.Key+": best true score (median, IQR)", conv, plots.LogX()); err != nil {
+			if err := plots.Convergence(filepath.Join(o.Dir, "plots", base+"-convergence"+ext), c.Name+": best true score (median, IQR)", conv, plots.LogX()); err != nil {
 				return fmt.Errorf("report: %v", err)
 			}
 			o.wrote("plots/" + base + "-convergence" + ext)
@@ -763,7 +775,7 @@ func WriteFileAtomic(path string, data []byte) error {
 // o.RankAgainst, how well the ranking of the algorithms there (by median
 // true score of the recommendation, held-out where known) agrees with the
 // ranking here: Spearman's ρ over the algorithms both cells ran.
-func writeRankAgreement(b *bytes.Buffer, cells []Cell, analyses [][]CellStats, o ReportOptions) error {
+func writeRankAgreement(b *bytes.Buffer, cells []CellRuns, analyses [][]CellStats, o ReportOptions) error {
 	others := GroupCells(o.RankAgainst)
 	otherStats := make([][]CellStats, len(others))
 	for i, c := range others {
@@ -776,7 +788,7 @@ func writeRankAgreement(b *bytes.Buffer, cells []Cell, analyses [][]CellStats, o
 	b.WriteString("## How well the mock scenarios predicted these rankings\n\n")
 	fmt.Fprintf(b, "Spearman's ρ between the ranking of the algorithms in each cell of this page (rows; by median held-out score of the recommendation) and in each mock scenario (columns; by median true score of the recommendation), over the algorithms both ran, with a 95%% bootstrap interval over seeds (%d resamples of each algorithm's runs in both cells). ρ = 1: the mock ranks the methods exactly as the real merge does. The table holds %d pairs: its largest entry is the best of %d comparisons, chosen after looking, so read a pair you chose beforehand (the mock whose dimension, budget and noise match your merge) with its interval, never the maximum as a finding.\n\n| cell |", rankBootstrap, len(cells)*len(others), len(cells)*len(others))
 	for _, c := range others {
-		fmt.Fprintf(b, " %s |", c.Key)
+		fmt.Fprintf(b, " %s |", c.Name)
 	}
 	b.WriteString("\n|---|")
 	for range others {
@@ -784,14 +796,14 @@ func writeRankAgreement(b *bytes.Buffer, cells []Cell, analyses [][]CellStats, o
 	}
 	b.WriteString("\n")
 	for i, c := range cells {
-		fmt.Fprintf(b, "| %s |", c.Key)
+		fmt.Fprintf(b, "| %s |", c.Name)
 		for j := range others {
 			rho, n := spearman(scoresByAlg(analyses[i]), scoresByAlg(otherStats[j]))
 			if n < 3 {
 				b.WriteString(" — |")
 				continue
 			}
-			rng := rand.New(rand.NewPCG(DeriveSeed(o.Seed, "rank", c.Key, others[j].Key), 0x72686f)) // "rho"
+			rng := rand.New(rand.NewPCG(DeriveSeed(o.Seed, "rank", c.Name, others[j].Name), 0x72686f)) // "rho"
 			lo, hi := spearmanInterval(analyses[i], otherStats[j], rng)
 			fmt.Fprintf(b, " %.2f [%.2f, %.2f] |", rho, lo, hi)
 		}

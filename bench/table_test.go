@@ -125,7 +125,7 @@ func TestTableRanksByRecommendedScore(t *testing.T) {
 	for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
 		runs[i], runs[j] = runs[j], runs[i]
 	}
-	a, err := AnalyzeCell(Cell{Key: runs[0].Cell(), Runs: runs}, 1)
+	a, err := AnalyzeCell(CellRuns{Cell: runs[0].Cell(), Name: runs[0].Cell().String(), Runs: runs}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestReportPageShowsLowTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := AnalyzeCell(Cell{Key: runs[0].Cell(), Runs: runs}, 1)
+	a, err := AnalyzeCell(CellRuns{Cell: runs[0].Cell(), Name: runs[0].Cell().String(), Runs: runs}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

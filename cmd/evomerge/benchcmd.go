@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -43,7 +42,7 @@ type benchFlags struct {
 	report                  string
 	force                   bool
 	opts                    options
-	reeval                  string
+	reeval                  bench.Reeval
 }
 
 // options collects repeatable --opt name=value flags.
@@ -67,7 +66,6 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.format, "format", "table", "output: "+strings.Join(bench.Formats, "|"))
 	b.sets = map[string]map[string]string{}
 	fs.Var(b.sets, "set", "hyperparameter alg.param=value (repeatable; unknown names are an error)")
-	fs.StringVar(&b.reeval, "reeval", "", "recommendation policy \"best after re-evaluation\": TOPxTIMES (e.g. 3x4) keeps TOP·TIMES evaluations of the budget to re-evaluate the TOP best observed points TIMES each, and recommends the best mean")
 	fs.StringVar(&b.scenario, "scenario", "", "run a preset scenario (see --list-scenarios); sets objective, dimension, items, landscape, budget and target")
 	fs.BoolVar(&b.suite, "suite", false, "run every scenario")
 	fs.BoolVar(&b.listScenarios, "list-scenarios", false, "list the scenarios and exit")
@@ -97,6 +95,7 @@ func (b *benchFlags) registerObjective(fs *flag.FlagSet) {
 	fs.Float64Var(&b.width, "width", 0, "mock only: peak width per coordinate (0 means 0.25, the pycma set-up; scenarios use 0.5)")
 	b.opts = options{}
 	fs.Var(b.opts, "opt", "option of a registered objective, name=value (repeatable), e.g. --objective mnist-merge --opt method=ties")
+	fs.Var(&b.reeval, "reeval", "recommendation policy \"best after re-evaluation\": `TOPxTIMES` (e.g. 3x4) keeps TOP·TIMES evaluations of the budget to re-evaluate the TOP best observed points TIMES each, and recommends the best mean")
 }
 
 // comparison builds the comparison the flags describe; scenario, when not
@@ -173,7 +172,7 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	}
 	c := &bench.Comparison{
 		Scenario: scenario, Algorithms: algs, Settings: b.sets, Objective: spec, Seeds: b.seeds, Seed: b.seed,
-		Budget: budget, Target: target, Parallel: b.parallel, EvalTimeout: b.evalTimeout,
+		Budget: budget, Target: target, Parallel: b.parallel, EvalTimeout: b.evalTimeout, Reeval: b.reeval,
 	}
 	if b.progress {
 		c.Progress = stderr
@@ -192,7 +191,10 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	h = bench.Header{Objective: name, Dim: spec.Dim, Noise: spec.Noise, Items: spec.Items, Budget: budget,
 		Target: target, Seeds: b.seeds, Seed: b.seed, TargetMeaning: meaning,
 		NoiseModel: spec.NoiseModel, FailRate: spec.FailRate, Width: spec.Width, Optimum: spec.Optimum, Options: spec.Options,
-		EvalTimeout: b.evalTimeout.Seconds()}
+		EvalTimeout: b.evalTimeout.Seconds(), Policy: b.reeval.Policy()}
+	if _, err := c.Jobs(); err != nil { // bad settings fail before any run
+		return nil, h, err
+	}
 	return c, h, nil
 }
 
@@ -242,16 +244,6 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	} else if b.force {
 		return fmt.Errorf("--force applies to --report, which is not given")
 	}
-	var reeval bench.Reeval
-	if b.reeval != "" {
-		top, times, ok := strings.Cut(b.reeval, "x")
-		var err1, err2 error
-		reeval.Top, err1 = strconv.Atoi(top)
-		reeval.Times, err2 = strconv.Atoi(times)
-		if !ok || err1 != nil || err2 != nil || reeval.Top < 1 || reeval.Times < 1 {
-			return fmt.Errorf("--reeval %q: want TOPxTIMES, e.g. 3x4", b.reeval)
-		}
-	}
 	if b.suite && !set["algs"] {
 		b.algs = strings.Join(algorithms.Names(), ",")
 	}
@@ -269,13 +261,6 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		c, h, err := b.comparison(stderr, set, sc)
 		if err != nil {
 			return err
-		}
-		c.Reeval = reeval
-		if reeval.Top > 0 {
-			h.Policy = reeval.String()
-		}
-		if reeval.Top > 0 && reeval.Top*reeval.Times >= c.Budget {
-			return fmt.Errorf("--reeval %s reserves %d of a budget of %d evaluations", b.reeval, reeval.Top*reeval.Times, c.Budget)
 		}
 		comps = append(comps, c)
 		headers = append(headers, h)

@@ -104,6 +104,9 @@ func TestBadInputGivesClearErrors(t *testing.T) {
 		{[]string{"bench", "--algs", "ga", "--set", "ga.pop=1"}, "pop 1: must be ≥ 2"},
 		{[]string{"bench", "--algs", "cmaes", "--set", "cmaes.recommend=nope"}, "recommend"},
 		{[]string{"bench", "--reeval", "50x50"}, "reserves"},
+		{[]string{"bench", "--suite", "--algs", "random", "--reeval", "5x4"}, "reserves 20 of a budget of 20"}, // sd-block-merge, before any run
+		{[]string{"tune", "--reeval", "3"}, "TOPxTIMES"},
+		{[]string{"tune", "--reeval", "50x50"}, "reserves"},
 		{[]string{"bench", "--opt", "method=ties"}, "takes no options"},
 	}
 	for _, c := range cases {
