@@ -9,6 +9,7 @@ import (
 
 	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench"
+	"github.com/evomerge/evomerge/internal/cli"
 	"github.com/evomerge/evomerge/objectives"
 )
 
@@ -37,7 +38,7 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, args []string) e
 		fmt.Fprintln(fs.Output(), "\nWith no command, evomerge replays the original simulator: it searches merge ratios for a secret optimum under a noisy mock evaluation. Its flags:")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+	if err := cli.Parse(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench"
+	"github.com/evomerge/evomerge/internal/cli"
 )
 
 func init() {
@@ -68,7 +69,7 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 		fmt.Fprintln(fs.Output(), "usage: evomerge tune [flags]\n\nRuns every setting of a hyperparameter grid on the same seeds and ranks the settings by the true score of the final recommendation, each with a 95% interval and a Holm-corrected Mann–Whitney test against the defaults.\nIt tunes on --scenario mergekit-evolve unless told otherwise; to tune on your own objective flags, give --scenario \"\" with them.")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+	if err := cli.Parse(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
