@@ -21,6 +21,8 @@ func init() {
 		Summary:    "CMA-ES (Hansen's tutorial as pycma 4.4 implements it: active CMA, CSA, BoundTransform box handling)",
 		Recommends: "distribution mean",
 		PopParam:   "popsize",
+		Pop:        defaultLambda,
+		Grid:       cmaGrid(),
 		New:        func() Optimizer { return &CMAES{} },
 	})
 }
@@ -202,6 +204,13 @@ func initialSigma(own float64, p Problem) float64 {
 
 // defaultLambda is pycma's default population size 4+⌊3 ln n⌋.
 func defaultLambda(n int) int { return 4 + int(3*math.Log(float64(n))) }
+
+// cmaGrid is the tuning grid of the CMA-ES family: the population and the
+// initial step, the knobs that matter at real-merge budgets ("0" is the
+// formula default λ = 4+⌊3 ln n⌋).
+func cmaGrid() map[string][]string {
+	return map[string][]string{"popsize": {"0", "8", "16"}, "sigma0": {"0.1", "0.2", "0.3", "0.5"}}
+}
 
 // cmaNumbers estimates the float64 values one CMA-ES distribution of
 // dimension n and population λ holds: C, B, the eigenvectors and the copy

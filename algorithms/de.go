@@ -15,9 +15,15 @@ func init() {
 		Summary:    "differential evolution DE/rand/1/bin (Storn & Price 1997), bounded by a random repair, never re-evaluating a point",
 		Recommends: "best observed",
 		PopParam:   "pop",
+		Pop:        dePop,
+		Grid:       map[string][]string{"pop": {"0", "10", "20", "40"}, "f": {"0.3", "0.5", "0.8"}, "cr": {"0.5", "0.9"}},
 		New:        func() Optimizer { return &DE{F: 0.5, CR: 0.9} },
 	})
 }
+
+// dePop is the population of DE when Pop is 0: Storn & Price's 10·n,
+// capped to [5, 20] (see DE).
+func dePop(n int) int { return min(max(10*n, 5), 20) }
 
 // DE is differential evolution, DE/rand/1/bin, of R. Storn and K. Price,
 // "Differential Evolution – A Simple and Efficient Heuristic for Global
@@ -81,7 +87,7 @@ func (d *DE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 	d.phases.reset()
 	np, fw := d.Pop, d.F
 	if np == 0 {
-		np = min(max(10*p.Dim, 5), 20)
+		np = dePop(p.Dim)
 	}
 	if fw == 0 {
 		fw = 0.5

@@ -17,11 +17,16 @@ func init() {
 		Summary:    "a generational genetic algorithm on eaopt: tournament selection, uniform crossover, additive Gaussian mutation",
 		Recommends: "best observed",
 		PopParam:   "pop",
+		Pop:        func(int) int { return gaPop },
+		Grid:       map[string][]string{"pop": {"10", "20", "40"}, "mut-rate": {"0.5", "0.8", "1"}, "sigma": {"0.05", "0.1", "0.2"}},
 		New: func() Optimizer {
 			return &GA{Pop: 20, Tournament: 3, CrossRate: 0.7, MutRate: 0.8, Sigma: 0.1}
 		},
 	})
 }
+
+// gaPop is the population of GA when Pop is 0.
+const gaPop = 20
 
 // GA is a generational genetic algorithm run by github.com/MaxHalford/eaopt
 // (ModGenerational with tournament selection) on a Genome of our own,
@@ -72,7 +77,7 @@ func (g *GA) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 	g.phases.reset()
 	pop, tour, geneRate, sigma := g.Pop, g.Tournament, g.GeneRate, g.Sigma
 	if pop == 0 {
-		pop = 20
+		pop = gaPop
 	}
 	if tour == 0 {
 		tour = 3

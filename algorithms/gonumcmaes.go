@@ -18,6 +18,8 @@ func init() {
 		Summary:    "gonum's optimize.CmaEsChol, a Cholesky CMA variant, as a named comparison entry",
 		Recommends: "best observed",
 		PopParam:   "popsize",
+		Pop:        defaultLambda,
+		Grid:       cmaGrid(),
 		New:        func() Optimizer { return &GonumCMAES{} },
 	})
 }

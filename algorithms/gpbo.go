@@ -18,6 +18,9 @@ func init() {
 		Name:       "gp-bo",
 		Summary:    "Bayesian optimisation with a Matérn-5/2 ARD Gaussian process (marginal-likelihood fit, noise fitted) and log expected improvement",
 		Recommends: "best posterior mean among evaluated points",
+		// The initial design and one length scale per coordinate are what
+		// a model fitted on 20–100 points is most sensitive to.
+		Grid: map[string][]string{"init": {"0", "3", "10", "20"}, "ard": {"true", "false"}},
 		New: func() Optimizer {
 			return &GPBO{MaxPoints: 100, FitPoints: 60, ARD: true, Candidates: 32, Refine: 10, RefitGrowth: 1.5}
 		},

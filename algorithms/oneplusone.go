@@ -13,6 +13,7 @@ func init() {
 		Name:       "one-plus-one-es",
 		Summary:    "(1+1)-ES with isotropic Gaussian mutation and the 1/5th success rule (Kern et al. 2004), reflection at the box",
 		Recommends: "the parent (the best observed unless reeval is set)",
+		Grid:       map[string][]string{"sigma": {"0.05", "0.1", "0.2", "0.3"}},
 		New:        func() Optimizer { return &OnePlusOneES{Sigma: 0.3, Up: 1.0 / 3, Target: 0.2} },
 	})
 }

@@ -14,11 +14,16 @@ func init() {
 		Summary:    "particle swarm optimisation SPSO-2011 (Clerc 2012): hypersphere moves, adaptive random topology, clamped to the box",
 		Recommends: "best observed",
 		PopParam:   "pop",
+		Pop:        psoPop,
+		Grid:       map[string][]string{"pop": {"0", "10", "20", "40"}},
 		New: func() Optimizer {
 			return &PSO{W: 1 / (2 * math.Ln2), C: 0.5 + math.Ln2, K: 3}
 		},
 	})
 }
+
+// psoPop is the swarm size of PSO when Pop is 0: 10 + ⌊2√n⌋ (see PSO).
+func psoPop(n int) int { return 10 + int(2*math.Sqrt(float64(n))) }
 
 // PSO is the Standard Particle Swarm Optimisation 2011 of M. Clerc,
 // "Standard Particle Swarm Optimisation" (2012, hal-00764996), analysed by
@@ -78,7 +83,7 @@ func (s *PSO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 	s.phases.reset()
 	np, c, k := s.Pop, s.C, s.K
 	if np == 0 {
-		np = 10 + int(2*math.Sqrt(float64(p.Dim)))
+		np = psoPop(p.Dim)
 	}
 	if c == 0 {
 		c = 0.5 + math.Ln2

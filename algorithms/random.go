@@ -13,9 +13,13 @@ func init() {
 		Summary:    "uniform random search in the box, the baseline every method must beat",
 		Recommends: "best observed",
 		PopParam:   "batch",
-		New:        func() Optimizer { return &Random{Batch: 20} },
+		Pop:        func(int) int { return randomBatch },
+		New:        func() Optimizer { return &Random{Batch: randomBatch} },
 	})
 }
+
+// randomBatch is the batch of Random when Batch is 0.
+const randomBatch = 20
 
 // Random samples the box uniformly. It is the honest baseline: at the
 // budgets of real merges (20–100 evaluations) it is often hard to beat.

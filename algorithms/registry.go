@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -16,13 +17,46 @@ type Entry struct {
 	Summary string
 	// Recommends says which point the method returns as its answer:
 	// "best observed" or "distribution mean" (see Optimizer.Minimize).
+	// Whether a configured optimiser may hand over a point it never
+	// evaluated is not fixed per method (cmaes with recommend=best does
+	// not): that is the optional interface UnevaluatedRecommender.
 	Recommends string
 	// PopParam names the hyperparameter that sets the population (the
 	// evaluations per generation), so generic front ends such as the
 	// simulator's --pop can set it; empty if the method has none.
 	PopParam string
+	// Pop is the method's default population rule: the population it
+	// uses in dimension dim when PopParam is 0. It lives here, with the
+	// method, so front ends that group evaluations into generations (the
+	// simulator's lines, the overhead benchmark) need not repeat the
+	// formula; nil exactly when PopParam is empty. See Population.
+	Pop func(dim int) int
+	// Grid is the hyperparameter values `evomerge tune` tries when the
+	// user gives no --grid: the knobs that matter at real-merge budgets,
+	// a few values each around the defaults ("0" selects a formula
+	// default). Nil only for a method none of whose hyperparameters
+	// changes its search (random), so there is nothing to tune.
+	Grid map[string][]string
 	// New returns a fresh optimiser with default hyperparameters.
 	New func() Optimizer
+}
+
+// Population is the population a run of the method configured with
+// params (as Configure returns them) uses in dimension dim: PopParam's
+// value if it is positive, else the default rule Pop; 0 if the method has
+// no population.
+func (e Entry) Population(dim int, params []Param) int {
+	if e.PopParam == "" || e.Pop == nil {
+		return 0
+	}
+	for _, p := range params {
+		if p.Name == e.PopParam {
+			if v, err := strconv.Atoi(p.Value); err == nil && v > 0 {
+				return v
+			}
+		}
+	}
+	return e.Pop(dim)
 }
 
 var registry = map[string]Entry{}

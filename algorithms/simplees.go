@@ -15,9 +15,14 @@ func init() {
 		Summary:    "the original simulator's evolution strategy: keep the elites, mutate them with a shrinking Gaussian step",
 		Recommends: "best observed",
 		PopParam:   "pop",
+		Pop:        func(int) int { return esPop },
+		Grid:       map[string][]string{"pop": {"10", "20", "40"}, "elite": {"0.1", "0.2", "0.4"}, "sigma": {"0.1", "0.2", "0.3"}},
 		New:        func() Optimizer { return &SimpleES{Pop: 20, EliteFrac: 0.2, Sigma: 0.2, Decay: 0.95, MinSigma: 0.005} },
 	})
 }
+
+// esPop is the population of SimpleES when Pop is 0.
+const esPop = 20
 
 // SimpleES is the evolution strategy of the original Python simulator.
 // Generation 0 is Pop points drawn uniformly in the box. Each following
@@ -66,7 +71,7 @@ func (s *SimpleES) options(p Problem) (esOptions, error) {
 	o := esOptions{pop: s.Pop, decay: s.Decay}
 	frac, sigma := s.EliteFrac, s.Sigma
 	if o.pop == 0 {
-		o.pop = 20
+		o.pop = esPop
 	}
 	if frac == 0 {
 		frac = 0.2

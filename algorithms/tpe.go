@@ -15,6 +15,7 @@ func init() {
 		Name:       "tpe",
 		Summary:    "Tree-structured Parzen Estimator as Optuna's default TPESampler (Bergstra et al. 2011): univariate truncated-Gaussian Parzen windows in the box",
 		Recommends: "best observed",
+		Grid:       map[string][]string{"startup": {"5", "10", "20"}, "candidates": {"24", "64"}},
 		New: func() Optimizer {
 			return &TPE{Startup: 10, GammaFrac: 0.1, GammaCap: 25, Candidates: 24, PriorWeight: 1, MagicClip: true}
 		},

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -69,8 +68,9 @@ func (f *free) Eval(ctx context.Context, x []float64) (float64, error) {
 }
 
 // BenchmarkOverhead reports each optimiser's own cost per generation
-// (ns/op, one op = one generation of its default population) on a free
-// objective, at n = 4 and 64.
+// (ns/op, one op = one generation of its default population, or one
+// evaluation for a method without a population) on a free objective, at
+// n = 4 and 64.
 func BenchmarkOverhead(b *testing.B) {
 	for _, alg := range algorithms.Names() {
 		for _, n := range []int{4, 64} {
@@ -80,14 +80,9 @@ func BenchmarkOverhead(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				gen := 0
-				for _, p := range params {
-					if p.Name == e.PopParam {
-						gen, _ = strconv.Atoi(p.Value)
-					}
-				}
-				if gen <= 0 {
-					gen = 4 + int(math.Floor(3*math.Log(float64(n))))
+				gen := e.Population(n, params)
+				if gen == 0 {
+					gen = 1 // a method without a population: one op is one evaluation
 				}
 				p := algorithms.Problem{Dim: n, Lower: make([]float64, n), Upper: make([]float64, n), Bounded: true}
 				for i := range p.Upper {

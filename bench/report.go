@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -116,11 +117,11 @@ func GroupCells(runs []*Run) []CellRuns {
 	return cells
 }
 
+// algRank orders a cell's methods as tables show them: the default
+// comparison first, in its order, then every other by name.
 func algRank(name string) int {
-	for i, n := range []string{"simple-es", "cmaes", "ga", "random", "gonum-cmaes"} {
-		if n == name {
-			return i
-		}
+	if i := slices.Index(algorithms.DefaultNames(), name); i >= 0 {
+		return i
 	}
 	return 100
 }

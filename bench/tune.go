@@ -13,24 +13,6 @@ import (
 	"github.com/evomerge/evomerge/bench/stats"
 )
 
-// DefaultGrids are the hyperparameter values `evomerge tune` tries when the
-// user gives no --grid: the knobs that matter at real-merge budgets (the
-// population, the initial step, selection pressure), a few values each
-// around the defaults ("0" selects a method's formula default).
-var DefaultGrids = map[string]map[string][]string{
-	"simple-es":       {"pop": {"10", "20", "40"}, "elite": {"0.1", "0.2", "0.4"}, "sigma": {"0.1", "0.2", "0.3"}},
-	"cmaes":           {"popsize": {"0", "8", "16"}, "sigma0": {"0.1", "0.2", "0.3", "0.5"}},
-	"sep-cmaes":       {"popsize": {"0", "8", "16"}, "sigma0": {"0.1", "0.2", "0.3", "0.5"}},
-	"ipop-cmaes":      {"popsize": {"0", "8", "16"}, "sigma0": {"0.1", "0.2", "0.3", "0.5"}},
-	"bipop-cmaes":     {"popsize": {"0", "8", "16"}, "sigma0": {"0.1", "0.2", "0.3", "0.5"}},
-	"gonum-cmaes":     {"popsize": {"0", "8", "16"}, "sigma0": {"0.1", "0.2", "0.3", "0.5"}},
-	"ga":              {"pop": {"10", "20", "40"}, "mut-rate": {"0.5", "0.8", "1"}, "sigma": {"0.05", "0.1", "0.2"}},
-	"de":              {"pop": {"0", "10", "20", "40"}, "f": {"0.3", "0.5", "0.8"}, "cr": {"0.5", "0.9"}},
-	"pso":             {"pop": {"0", "10", "20", "40"}},
-	"one-plus-one-es": {"sigma": {"0.05", "0.1", "0.2", "0.3"}},
-	"tpe":             {"startup": {"5", "10", "20"}, "candidates": {"24", "64"}},
-}
-
 // TuneRow is one setting's result: the true score of the recommendation
 // over the seeds, with its interval and a test against the defaults.
 type TuneRow struct {
@@ -78,22 +60,38 @@ func (r TuneRow) Label() string {
 // seeds and master seed; its Algorithms are ignored).
 type Tuning struct {
 	Algorithm string
-	Grid      map[string][]string
-	Base      Comparison
+	// Grid maps each hyperparameter to the values to try; nil or empty
+	// means the algorithm's own grid (algorithms.Entry.Grid).
+	Grid map[string][]string
+	Base Comparison
 	// MaxSettings bounds the size of the grid's product (default 100).
 	MaxSettings int
 }
 
-// Settings expands the grid into its settings, in a fixed order.
-func (t *Tuning) Settings() ([]map[string]string, error) {
-	if _, err := algorithms.Lookup(t.Algorithm); err != nil {
+// ResolvedGrid is the grid the tuning runs: Grid, or if that is empty the
+// algorithm's own.
+func (t *Tuning) ResolvedGrid() (map[string][]string, error) {
+	e, err := algorithms.Lookup(t.Algorithm)
+	if err != nil {
 		return nil, err
 	}
-	if len(t.Grid) == 0 {
+	if len(t.Grid) > 0 {
+		return t.Grid, nil
+	}
+	return e.Grid, nil
+}
+
+// Settings expands the grid into its settings, in a fixed order.
+func (t *Tuning) Settings() ([]map[string]string, error) {
+	grid, err := t.ResolvedGrid()
+	if err != nil {
+		return nil, err
+	}
+	if len(grid) == 0 {
 		return nil, fmt.Errorf("tune: no grid for %s: give --grid param=v1,v2,…", t.Algorithm)
 	}
-	keys := make([]string, 0, len(t.Grid))
-	for k, vs := range t.Grid {
+	keys := make([]string, 0, len(grid))
+	for k, vs := range grid {
 		if len(vs) == 0 {
 			return nil, fmt.Errorf("tune: grid of %s is empty", k)
 		}
@@ -104,7 +102,7 @@ func (t *Tuning) Settings() ([]map[string]string, error) {
 	for _, k := range keys {
 		var next []map[string]string
 		for _, s := range settings {
-			for _, v := range t.Grid[k] {
+			for _, v := range grid[k] {
 				c := map[string]string{k: v}
 				for kk, vv := range s {
 					c[kk] = vv

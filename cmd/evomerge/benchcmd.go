@@ -15,6 +15,7 @@ import (
 
 	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench"
+	"github.com/evomerge/evomerge/internal/cli"
 	"github.com/evomerge/evomerge/objectives"
 )
 
@@ -207,7 +208,7 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		fmt.Fprintln(fs.Output(), "usage: evomerge bench [flags]\n\nRuns every selected algorithm × seed concurrently on one objective and compares them.")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+	if err := cli.Parse(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/evomerge/evomerge/bench/evolve"
+	"github.com/evomerge/evomerge/internal/cli"
 	"github.com/evomerge/evomerge/objectives/merge"
 )
 
@@ -27,16 +28,9 @@ func runEvolve(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		fs.PrintDefaults()
 	}
 	// Flags may follow the config path.
-	var pos []string
-	for len(args) > 0 {
-		if err := parseFlags(fs, args, stdout, stderr); err != nil {
-			return err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
+	pos, err := cli.ParseInterspersed(fs, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		fs.Usage()

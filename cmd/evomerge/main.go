@@ -15,7 +15,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -85,24 +84,6 @@ func dispatch(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		return c.run(ctx, stdout, stderr, args[1:])
 	}
 	return runSimulate(ctx, stdout, stderr, args)
-}
-
-// parseFlags parses args into fs. Asked for help (-h, --help), it prints
-// fs.Usage to stdout — help a user requested is output, not an error — and
-// returns flag.ErrHelp, which run turns into success; a bad flag prints its
-// error and the usage to stderr and returns the error. fs.Usage must write
-// to fs.Output().
-func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
-	var buf bytes.Buffer
-	fs.SetOutput(&buf)
-	err := fs.Parse(args)
-	fs.SetOutput(stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		stdout.Write(buf.Bytes())
-		return err
-	}
-	stderr.Write(buf.Bytes())
-	return err
 }
 
 func usage(w io.Writer) {

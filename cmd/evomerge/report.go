@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/evomerge/evomerge/bench"
+	"github.com/evomerge/evomerge/internal/cli"
 )
 
 func init() {
@@ -31,16 +32,9 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		fs.PrintDefaults()
 	}
 	// Flags may follow the file names, as in evomerge evolve.
-	var files []string
-	for rest := args; len(rest) > 0; {
-		if err := parseFlags(fs, rest, stdout, stderr); err != nil {
-			return err
-		}
-		rest = fs.Args()
-		if len(rest) > 0 {
-			files = append(files, rest[0])
-			rest = rest[1:]
-		}
+	files, err := cli.ParseInterspersed(fs, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
 	if len(files) == 0 {
 		fs.Usage()
@@ -60,7 +54,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		}
 		runs = append(runs, rs...)
 	}
-	runs, err := bench.Resolve(runs) // as the page counts them
+	runs, err = bench.Resolve(runs) // as the page counts them
 	if err != nil {
 		return fmt.Errorf("report: %v (the same records given twice?)", err)
 	}

@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
 
 	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench"
+	"github.com/evomerge/evomerge/internal/cli"
 	"github.com/evomerge/evomerge/objectives"
 )
 
@@ -38,7 +38,7 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, args []string) e
 		fmt.Fprintln(fs.Output(), "\nWith no command, evomerge replays the original simulator: it searches merge ratios for a secret optimum under a noisy mock evaluation. Its flags:")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+	if err := cli.Parse(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -82,15 +82,16 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, args []string) e
 		}
 		return err
 	}
-	gen := 0
-	for _, p := range params {
-		if p.Name == entry.PopParam {
-			gen, _ = strconv.Atoi(p.Value)
+	gen := entry.Population(*dim, params)
+	if gen == 0 {
+		// A method without a population (one candidate at a time) gets a
+		// line every CMA-ES generation, so its lines line up with the
+		// default comparison's.
+		cma, err := algorithms.Lookup("cmaes")
+		if err != nil {
+			return err
 		}
-	}
-	if gen <= 0 {
-		// Methods whose population defaults to a formula of n (CMA-ES).
-		gen = 4 + int(math.Floor(3*math.Log(float64(*dim))))
+		gen = cma.Pop(*dim)
 	}
 	spec := objectives.Spec{Name: "mock", Dim: *dim, Noise: *noise, Items: *items, Optimum: optimum, Seed: *seed}
 	if spec.Optimum == nil && *dim == len(objectives.SimulatorOptimum) {

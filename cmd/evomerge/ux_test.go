@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -175,5 +176,38 @@ func TestDefaultBenchTableFits(t *testing.T) {
 	}
 	if !strings.Contains(out, "vs #1") || !strings.Contains(out, "median (p10, worst)") {
 		t.Errorf("the table lacks the test column or the low tail:\n%s", out)
+	}
+}
+
+// TestSimulatorGenerationIsThePopulation: the simulator's "N per
+// generation" and its Gen lines follow the population the method really
+// uses (its Entry's rule), not CMA-ES's 4+⌊3 ln n⌋ for every method: DE at
+// n = 4 evaluates 20 points a generation and PSO 14.
+func TestSimulatorGenerationIsThePopulation(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		gen  int
+	}{
+		{[]string{"--alg", "de"}, 20},               // min(max(10·4, 5), 20)
+		{[]string{"--alg", "de", "--dim", "1"}, 10}, // 10·1
+		{[]string{"--alg", "de", "--pop", "0"}, 20},
+		{[]string{"--alg", "pso"}, 14}, // 10+⌊2√4⌋
+		{[]string{"--alg", "cmaes"}, 8},
+		{[]string{"--alg", "gonum-cmaes", "--dim", "10"}, 10}, // 4+⌊3 ln 10⌋
+		{[]string{"--alg", "simple-es"}, 20},
+		{[]string{"--alg", "ga", "--pop", "0"}, 20},
+		{[]string{"--alg", "tpe"}, 8}, // no population: lines every CMA-ES generation
+	} {
+		args := append([]string{"--budget", "60", "--target", "100"}, c.args...)
+		out, _, err := runArgs(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if want := fmt.Sprintf("(%d per generation,", c.gen); !strings.Contains(out, want) {
+			t.Errorf("%v: header lacks %q:\n%s", args, want, out)
+		}
+		if extra := fmt.Sprintf("Gen %d: ", (60+c.gen-1)/c.gen+1); strings.Contains(out, extra) {
+			t.Errorf("%v: %q: more lines than %d-evaluation generations in a budget of 60:\n%s", args, extra, c.gen, out)
+		}
 	}
 }

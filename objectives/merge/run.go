@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/cli"
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
 
@@ -305,27 +305,11 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 		fmt.Fprintf(fs.Output(), "usage: evomerge merge [flags] RECIPE.yml OUT_DIR\n\nMerges the models of a mergekit recipe into OUT_DIR, as mergekit-yaml does.\nMethods: %s\n\nFlags:\n", strings.Join(MethodNames(), ", "))
 		fs.PrintDefaults()
 	}
-	var pos []string
-	for {
-		// Help a user asked for is output (stdout); a bad flag is an error
-		// (stderr).
-		var buf bytes.Buffer
-		fs.SetOutput(&buf)
-		err := fs.Parse(args)
-		fs.SetOutput(stderr)
-		if errors.Is(err, flag.ErrHelp) {
-			stdout.Write(buf.Bytes())
-			return err
-		}
-		stderr.Write(buf.Bytes())
-		if err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	// Help a user asked for is output (stdout); a bad flag is an error
+	// (stderr).
+	pos, err := cli.ParseInterspersed(fs, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 2 {
 		fs.Usage()

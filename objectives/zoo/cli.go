@@ -1,15 +1,15 @@
 package zoo
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/evomerge/evomerge/internal/cli"
 )
 
 // maxItems bounds an item list parsed from the command line (the MNIST test
@@ -95,22 +95,6 @@ const Usage = `usage: evomerge zoo build [flags]            train (or find cache
 // UsageFooter closes Usage.
 const UsageFooter = `Run "evomerge zoo build -h" or "evomerge zoo eval -h" for the flags.`
 
-// parseFlags parses args into fs, printing help a user asked for (-h) to
-// stdout and returning flag.ErrHelp; a bad flag's error and the usage go
-// to stderr.
-func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
-	var buf bytes.Buffer
-	fs.SetOutput(&buf)
-	err := fs.Parse(args)
-	fs.SetOutput(stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		stdout.Write(buf.Bytes())
-	} else {
-		stderr.Write(buf.Bytes())
-	}
-	return err
-}
-
 func cliBuild(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("zoo build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -119,7 +103,7 @@ func cliBuild(stdout, stderr io.Writer, args []string) error {
 	init := fs.String("init", "", "weight initialisation: pytorch (default) or he (harder merges)")
 	cache := fs.String("cache", "", "cache folder (default $EVOMERGE_ZOO_CACHE or the user cache)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
-	if err := parseFlags(fs, args, stdout, stderr); err != nil {
+	if err := cli.Parse(fs, args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -153,16 +137,9 @@ func cliEval(stdout, stderr io.Writer, args []string) error {
 	fs.SetOutput(stderr)
 	task := fs.String("task", "target", "task: "+strings.Join(Tasks(), ", "))
 	itemList := fs.String("items", "1000:10000", "MNIST test items: ranges lo:hi (hi excluded) and single items, comma-separated")
-	var pos []string
-	for {
-		if err := parseFlags(fs, args, stdout, stderr); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := cli.ParseInterspersed(fs, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
 		return fmt.Errorf("zoo eval: want one MODEL_DIR, got %d arguments", len(pos))
