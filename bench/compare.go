@@ -43,6 +43,9 @@ type Comparison struct {
 	// Done, if set, is called as each run finishes (from one goroutine at a
 	// time), e.g. to append it to a journal.
 	Done func(*Run) error
+	// Slots and EvalTime are every job's (see Job).
+	Slots    int
+	EvalTime EvalTime
 }
 
 // CellKey is the Run.Cell of every run of the comparison. It builds the
@@ -60,6 +63,9 @@ func (c *Comparison) CellKey() (string, error) {
 		Budget: c.Budget, Target: c.Target}
 	if c.Reeval.Top > 0 {
 		r.Policy = c.Reeval.String()
+	}
+	if c.Slots > 1 || c.EvalTime.Kind != "" {
+		r.Slots, r.EvalTime = max(c.Slots, 1), c.EvalTime.String()
 	}
 	return r.Cell(), nil
 }
@@ -117,6 +123,7 @@ func (c *Comparison) Jobs() ([]Job, error) {
 				Scenario: c.Scenario, Algorithm: alg, Settings: c.Settings[alg], Objective: obj,
 				Seed:   DeriveSeed(c.Seed, alg, strconv.Itoa(i)),
 				Budget: c.Budget, Target: c.Target, EvalTimeout: c.EvalTimeout, Reeval: c.Reeval,
+				Slots: c.Slots, EvalTime: c.EvalTime,
 			})
 		}
 	}
