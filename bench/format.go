@@ -518,6 +518,9 @@ func writeTable(w io.Writer, markdown bool, h Header, runs []*Run) error {
 		}
 		fmt.Fprintln(w, wrap(l, TableWidth))
 	}
+	if runs[0].EvalTime != "" {
+		return writeClockTable(w, markdown, runs, a)
+	}
 	return nil
 }
 
