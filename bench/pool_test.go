@@ -211,6 +211,9 @@ func TestSimulatedClusterSameAtAnyParallelism(t *testing.T) {
 			if r.Error != "" || r.EvalsUsed != r.Budget {
 				t.Errorf("%s: %d of %d evaluations, error %q", r.Algorithm, r.EvalsUsed, r.Budget, r.Error)
 			}
+			if r.Algorithm == "cmaes" && r.FinalCheck == nil {
+				t.Errorf("cmaes on 8 slots: no final check of its mean (%s)", r.Recommendation)
+			}
 		}
 		if err := WriteJSONL(&b, runs); err != nil {
 			t.Fatal(err)
