@@ -45,6 +45,10 @@ type Header struct {
 	Policy string `json:"policy,omitempty"`
 	// EvalTimeout is the per-evaluation limit in seconds; 0 means none.
 	EvalTimeout float64 `json:"eval_timeout_s,omitempty"`
+	// Slots and EvalTime describe a simulated cluster (Run.Slots,
+	// Run.EvalTime); zero: one slot, no clock.
+	Slots    int    `json:"slots,omitempty"`
+	EvalTime string `json:"eval_time,omitempty"`
 }
 
 // Write prints the comparison in one of Formats.
@@ -100,15 +104,32 @@ func WriteJSONL(w io.Writer, runs []*Run) error {
 
 // MarshalRun encodes a run as one JSON line; non-finite numbers (a run
 // that never evaluated) become null, which encoding/json cannot do itself.
+// A run on a simulated clock always carries its three time fields, null
+// where there is no figure (the target never reached, no time elapsed);
+// a run without one carries none.
 func MarshalRun(r *Run) ([]byte, error) {
 	type alias Run
 	c := *r
+	var ttt, util json.RawMessage
+	if r.EvalTime != "" {
+		ttt, util = nullOr(r.SimTimeToTarget), nullOr(r.SlotUtilisation)
+	}
 	return json.Marshal(struct {
 		*alias
-		BestObserved  *float64 `json:"best_observed"`
-		BestTrue      *float64 `json:"best_true"`
-		RecommendTrue *float64 `json:"recommended_true"`
-	}{(*alias)(&c), finiteOrNil(r.BestObserved), finiteOrNil(r.BestTrue), finiteOrNil(r.RecommendTrue)})
+		BestObserved    *float64        `json:"best_observed"`
+		BestTrue        *float64        `json:"best_true"`
+		RecommendTrue   *float64        `json:"recommended_true"`
+		SimTimeToTarget json.RawMessage `json:"sim_time_to_target_s,omitempty"`
+		SlotUtilisation json.RawMessage `json:"slot_utilisation,omitempty"`
+	}{(*alias)(&c), finiteOrNil(r.BestObserved), finiteOrNil(r.BestTrue), finiteOrNil(r.RecommendTrue), ttt, util})
+}
+
+// nullOr encodes a present figure, or null.
+func nullOr(p *float64) json.RawMessage {
+	if p == nil || math.IsNaN(*p) || math.IsInf(*p, 0) {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(strconv.FormatFloat(*p, 'g', -1, 64))
 }
 
 // UnmarshalRun decodes a line written by MarshalRun.
@@ -304,8 +325,12 @@ func (h Header) Describe() string {
 	if h.EvalTimeout > 0 {
 		limit = fmt.Sprintf(", evaluation timeout %gs", h.EvalTimeout)
 	}
-	return fmt.Sprintf("%s, %d dimensions, %s; budget %d evaluations%s, target %s %g, %s; %d seeds (master seed %d)",
-		h.Objective, h.Dim, noise, h.Budget, limit, h.TargetMeaning, h.Target, rec, h.Seeds, h.Seed)
+	cluster := ""
+	if h.EvalTime != "" {
+		cluster = fmt.Sprintf("; simulated cluster of %d slots, evaluation time %s", h.Slots, h.EvalTime)
+	}
+	return fmt.Sprintf("%s, %d dimensions, %s; budget %d evaluations%s, target %s %g, %s%s; %d seeds (master seed %d)",
+		h.Objective, h.Dim, noise, h.Budget, limit, h.TargetMeaning, h.Target, rec, cluster, h.Seeds, h.Seed)
 }
 
 // paramLines prints each algorithm's hyperparameters, as run, one line
@@ -494,6 +519,9 @@ func writeTable(w io.Writer, markdown bool, h Header, runs []*Run) error {
 			continue
 		}
 		fmt.Fprintln(w, wrap(l, TableWidth))
+	}
+	if runs[0].EvalTime != "" {
+		return writeClockTable(w, markdown, runs, a)
 	}
 	return nil
 }

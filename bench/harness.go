@@ -64,10 +64,14 @@ type Job struct {
 	// the one with the best mean of these fresh evaluations is recommended
 	// (the first observation is left out: it was selected for being lucky).
 	Reeval Reeval
-	// Slots is the number of evaluations in flight (0 or 1: one at a
-	// time) and EvalTime the evaluation-time model of the simulated clock
-	// (the zero value: none).
-	Slots    int
+	// Slots is how many evaluations may be in flight at once; 0 means 1.
+	// With more than one, or with an EvalTime, the optimiser sees a Pool
+	// (see pool.go): methods that propose batches keep every slot busy.
+	Slots int
+	// EvalTime, when set, runs the job on a simulated clock on which each
+	// evaluation takes a drawn duration: the run records the simulated
+	// time to target and at budget and the slot utilisation. Without it,
+	// several slots evaluate concurrently for real.
 	EvalTime EvalTime
 	// Observe, if set, is called after every evaluation with the run so
 	// far; returning false ends the run.
@@ -139,6 +143,10 @@ type Progress struct {
 type TracePoint struct {
 	Eval int     `json:"eval"`
 	True float64 `json:"true"`
+	// T is the simulated time in seconds at which the evaluation finished,
+	// on a run with an evaluation-time model (absent otherwise), so time to
+	// any target can be read off the trace.
+	T float64 `json:"t,omitempty"`
 }
 
 // Run is the record of one finished job.
@@ -206,6 +214,14 @@ type Run struct {
 	PhaseEvals map[string]int `json:"phase_evals,omitempty"`
 	// Trace lists the evaluations at which the best true value improved.
 	Trace []TracePoint `json:"trace"`
+	// SimTime is the simulated wall-clock, in seconds, when the last
+	// evaluation of the budget finished; SimTimeToTarget when the first
+	// evaluation reaching the target finished (nil: never); and
+	// SlotUtilisation the slots' busy time ÷ (slots × SimTime). Present
+	// only with an evaluation-time model (see MarshalRun for the nulls).
+	SimTime         *float64 `json:"sim_time_s,omitempty"`
+	SimTimeToTarget *float64 `json:"sim_time_to_target_s,omitempty"`
+	SlotUtilisation *float64 `json:"slot_utilisation,omitempty"`
 }
 
 // FinalCheck is the end-of-run comparison that keeps an unevaluated point
@@ -277,6 +293,9 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	if job.Budget < 1 {
 		return nil, fmt.Errorf("budget %d: must be at least 1 evaluation", job.Budget)
 	}
+	if job.Slots < 0 {
+		return nil, fmt.Errorf("slots %d: must be at least 1", job.Slots)
+	}
 	opt, params, err := algorithms.Configure(job.Algorithm, job.Settings)
 	if err != nil {
 		return nil, err
@@ -305,15 +324,12 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	for _, p := range params {
 		run.Params[p.Name] = p.Value
 	}
-	t := &tracker{
-		f: f, job: job, target: target, box: box,
-		bestObserved: math.NaN(), bestTrue: math.NaN(),
-		penalty: FailurePenalty{Maximize: f.Sense() == objectives.Maximize, Floor: true},
+	t := newTracker(job, f, target)
+	if t.pool != nil {
+		run.Slots, run.EvalTime = t.pool.slots, job.EvalTime.String()
 	}
-	t.noise = rand.New(&t.pcg)
 	algRNG := rand.New(rand.NewPCG(job.Seed, 0x616c67)) // "alg"
-	t.limit = job.Budget
-	entry, _ := algorithms.Lookup(job.Algorithm) // Configure succeeded: it exists
+	entry, _ := algorithms.Lookup(job.Algorithm)        // Configure succeeded: it exists
 	ur, _ := opt.(algorithms.UnevaluatedRecommender)
 	unevaluated := ur != nil && ur.RecommendsUnevaluated()
 	finalEvals := 0
@@ -336,7 +352,7 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	prob.Budget = t.limit
 
 	start := time.Now()
-	rec, runErr := safeMinimize(ctx, opt, prob, t, algRNG)
+	rec, runErr := safeMinimize(ctx, opt, prob, t.objective(), algRNG)
 	if rec != nil && (len(rec) != f.Dim() || !allFinite(rec)) {
 		rec = nil // not an answer: fall back to the best observed point
 	}
@@ -378,6 +394,9 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		// over the unscored answer.
 		rec, how = nil, "best observed (the run ended before the method's "+entry.Recommends+" could be scored)"
 	}
+	if t.pool != nil {
+		t.pool.close() // evaluations still running after a fault are cancelled
+	}
 	run.WallMS = float64(time.Since(start).Microseconds()) / 1000
 
 	if ctx.Err() != nil {
@@ -395,6 +414,17 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	if t.hit > 0 {
 		h := t.hit
 		run.EvalsToTarget = &h
+	}
+	if t.pool != nil && t.pool.sim {
+		now, hitAt := t.pool.now, t.hitAt
+		run.SimTime = &now
+		if t.hit > 0 {
+			run.SimTimeToTarget = &hitAt
+		}
+		if now > 0 {
+			u := t.pool.busy / (float64(t.pool.slots) * now)
+			run.SlotUtilisation = &u
+		}
 	}
 	switch {
 	case t.fault != nil:
@@ -452,19 +482,22 @@ func safeMinimize(ctx context.Context, opt algorithms.Optimizer, p algorithms.Pr
 
 // tracker is the objective every optimiser sees. It counts, refuses
 // evaluations past the budget, converts scores to losses, and records the
-// trace. A run uses it from one goroutine.
+// trace. A run uses it from one goroutine; on several slots only the
+// evaluations themselves run elsewhere (pool.go).
 type tracker struct {
 	f      objectives.Function
 	job    Job
 	target float64
 	box    objectives.Box
 
-	used         int
+	used         int // evaluations recorded
+	submitted    int // evaluations admitted: the budget counts these
 	bestObserved float64
 	bestLoss     float64
 	bestX        []float64
 	bestTrue     float64
 	hit          int
+	hitAt        float64 // simulated time of the hit
 	trace        []TracePoint
 	fault        error // a failure of the objective or a rule broken by the optimiser
 	stopped      bool
@@ -476,6 +509,33 @@ type tracker struct {
 	limit        int        // evaluations the optimiser may use
 	top          []scoredX  // the best observed points, best first (Reeval)
 	final        bool       // the search is over: scoring the final check
+	pool         *pool      // several slots or a simulated clock; nil: Eval one at a time
+}
+
+// newTracker is the tracker of job on f, with the whole budget open to
+// the optimiser.
+func newTracker(job Job, f objectives.Function, target float64) *tracker {
+	t := &tracker{
+		f: f, job: job, target: target, box: f.Box(),
+		bestObserved: math.NaN(), bestTrue: math.NaN(),
+		penalty: FailurePenalty{Maximize: f.Sense() == objectives.Maximize, Floor: true},
+		limit:   job.Budget,
+	}
+	t.noise = rand.New(&t.pcg)
+	if job.Slots > 1 || job.EvalTime.Kind != "" {
+		t.pool = newPool(t, max(job.Slots, 1), job.EvalTime.Kind != "")
+	}
+	return t
+}
+
+// objective is the tracker as the optimiser sees it: a Pool when the job
+// has several slots or a simulated clock, else a plain Objective (so Drive
+// keeps its one-at-a-time path).
+func (t *tracker) objective() algorithms.Objective {
+	if t.pool != nil {
+		return poolTracker{t}
+	}
+	return t
 }
 
 // scoredX is an observed point and its loss.
@@ -507,22 +567,47 @@ func (t *tracker) keepTop(loss float64, x []float64) {
 func (t *tracker) reevaluate(ctx context.Context) ([]float64, error) {
 	t.limit = t.job.Budget
 	top := slices.Clone(t.top)
+	n := t.job.Reeval.Times
+	var xs [][]float64
+	for _, c := range top {
+		for range n {
+			xs = append(xs, c.x)
+		}
+	}
+	fs, err := t.evalMany(ctx, xs)
 	var best []float64
 	bestMean := math.Inf(1)
-	for _, c := range top {
+	for i, c := range top {
 		sum := 0.0
-		for range t.job.Reeval.Times {
-			f, err := t.Eval(ctx, c.x)
-			if err != nil {
-				return best, err
-			}
-			sum += f
+		for _, f := range fs[i*n : (i+1)*n] {
+			sum += f // NaN if cut short: such a point is not chosen
 		}
-		if m := sum / float64(t.job.Reeval.Times); m < bestMean {
+		if m := sum / float64(n); m < bestMean {
 			bestMean, best = m, c.x
 		}
 	}
-	return best, nil
+	return best, err
+}
+
+// evalMany evaluates xs in order (on every slot of a pool) and returns
+// their losses in the order of xs; an error ends it, leaving NaN for the
+// evaluations it cut short.
+func (t *tracker) evalMany(ctx context.Context, xs [][]float64) ([]float64, error) {
+	fs := make([]float64, len(xs))
+	for i := range fs {
+		fs[i] = math.NaN()
+	}
+	if t.pool != nil {
+		return fs, t.pool.evalMany(ctx, xs, fs)
+	}
+	for i, x := range xs {
+		f, err := t.Eval(ctx, x)
+		if err != nil {
+			return fs, err
+		}
+		fs[i] = f
+	}
+	return fs, nil
 }
 
 // finalCheck scores the method's answer x and the best observed point k
@@ -532,13 +617,20 @@ func (t *tracker) reevaluate(ctx context.Context) ([]float64, error) {
 func (t *tracker) finalCheck(ctx context.Context, x []float64, k int) (*FinalCheck, error) {
 	t.limit, t.stopped, t.final = t.job.Budget, false, true
 	c := &FinalCheck{Method: slices.Clone(x), BestObserved: slices.Clone(t.bestX)}
-	score := func(p []float64) (float64, []float64, error) {
+	var xs [][]float64
+	for range k {
+		xs = append(xs, c.Method)
+	}
+	for range k {
+		xs = append(xs, c.BestObserved)
+	}
+	fs, err := t.evalMany(ctx, xs)
+	if err != nil {
+		return nil, err
+	}
+	score := func(losses []float64) (float64, []float64) {
 		sum, scores := 0.0, make([]float64, 0, k)
-		for range k {
-			loss, err := t.Eval(ctx, p)
-			if err != nil {
-				return 0, nil, err
-			}
+		for _, loss := range losses {
 			sum += loss
 			s := loss
 			if t.f.Sense() == objectives.Maximize {
@@ -546,16 +638,10 @@ func (t *tracker) finalCheck(ctx context.Context, x []float64, k int) (*FinalChe
 			}
 			scores = append(scores, s)
 		}
-		return sum / float64(k), scores, nil
+		return sum / float64(k), scores
 	}
-	mLoss, mScores, err := score(c.Method)
-	if err != nil {
-		return nil, err
-	}
-	bLoss, bScores, err := score(c.BestObserved)
-	if err != nil {
-		return nil, err
-	}
+	mLoss, mScores := score(fs[:k])
+	bLoss, bScores := score(fs[k:])
 	c.MethodScores, c.BestScores = mScores, bScores
 	c.Chosen = "method"
 	if bLoss < mLoss {
@@ -564,8 +650,28 @@ func (t *tracker) finalCheck(ctx context.Context, x []float64, k int) (*FinalChe
 	return c, nil
 }
 
-// Eval implements algorithms.Objective.
+// Eval implements algorithms.Objective: one evaluation, admitted,
+// evaluated and recorded at once. On a pool (several slots or a simulated
+// clock) it is a submission and a wait for that one candidate.
 func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
+	if t.pool != nil {
+		return t.pool.evalOne(ctx, x)
+	}
+	index, err := t.admit(ctx, x)
+	if err != nil {
+		return 0, err
+	}
+	NoiseSource(&t.pcg, t.job.Seed, index)
+	v, err := t.evaluate(ctx, x, t.noise)
+	return t.record(ctx, x, v, err, 0)
+}
+
+// admit checks candidate x and reserves one evaluation of the budget for
+// it: an evaluation counts when it is submitted, so evaluations in flight
+// on several slots can never exceed the budget. It returns the
+// evaluation's index (1-based, in the order candidates were admitted),
+// which seeds its noise and its simulated duration.
+func (t *tracker) admit(ctx context.Context, x []float64) (int, error) {
 	if t.fault != nil {
 		return 0, t.fault
 	}
@@ -575,7 +681,7 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	if t.stopped {
 		return 0, errStopped
 	}
-	if t.used >= t.limit {
+	if t.submitted >= t.limit {
 		return 0, ErrBudget
 	}
 	if len(x) != t.f.Dim() {
@@ -592,7 +698,18 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 			return 0, t.fault
 		}
 	}
-	v, err := t.evaluate(ctx, x)
+	t.submitted++
+	return t.submitted, nil
+}
+
+// record takes the outcome of one admitted evaluation of x, in the order
+// outcomes come back (on several slots, the order evaluations finish), at
+// time at on the run's clock (0 without one). It counts the evaluation,
+// keeps the failure penalty, best point, trace and hit, calls the
+// observer, and returns the loss to tell the optimiser or the error that
+// ends the run. "Evaluation n" in the trace and the hit counts outcomes
+// in this order.
+func (t *tracker) record(ctx context.Context, x []float64, v objectives.Value, err error, at float64) (float64, error) {
 	if errors.Is(err, objectives.ErrEvalFailed) && ctx.Err() == nil {
 		// A failed merge or benchmark: the evaluation is spent and the run
 		// goes on; the optimiser is told the worst loss seen so far, a
@@ -631,10 +748,10 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	}
 	if math.IsNaN(t.bestTrue) || better(t.f.Sense(), v.True, t.bestTrue) {
 		t.bestTrue = v.True
-		t.trace = append(t.trace, TracePoint{Eval: t.used, True: v.True})
+		t.trace = append(t.trace, TracePoint{Eval: t.used, True: v.True, T: at})
 	}
 	if t.hit == 0 && objectives.Reached(t.f, v.True, t.target) {
-		t.hit = t.used
+		t.hit, t.hitAt = t.used, at
 		if t.job.StopAtTarget && !t.final {
 			t.stopped = true
 		}
@@ -654,11 +771,11 @@ func better(s objectives.Sense, a, b float64) bool {
 	return a < b
 }
 
-// evaluate calls the objective, turning a panic into an error and, when
-// the job sets a timeout, abandoning an evaluation that hangs.
-func (t *tracker) evaluate(ctx context.Context, x []float64) (objectives.Value, error) {
-	NoiseSource(&t.pcg, t.job.Seed, t.used+1)
-	noise := t.noise
+// evaluate calls the objective with the evaluation's noise source,
+// turning a panic into an error and, when the job sets a timeout,
+// abandoning an evaluation that hangs. It touches no tracker state, so
+// evaluations on several slots may run it at once.
+func (t *tracker) evaluate(ctx context.Context, x []float64, noise *rand.Rand) (objectives.Value, error) {
 	if t.job.EvalTimeout <= 0 {
 		return protect(ctx, t.f, x, noise)
 	}

@@ -494,13 +494,18 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	}
 	b.WriteString("\n")
 
+	clocks, err := clockAnalyses(cells, analyses)
+	if err != nil {
+		return err
+	}
+	writeSoonest(&b, cells, clocks)
 	if len(o.RankAgainst) > 0 {
 		if err := writeRankAgreement(&b, cells, analyses, o); err != nil {
 			return err
 		}
 	}
 	for i, c := range cells {
-		if err := writeCell(&b, o, c, analyses[i]); err != nil {
+		if err := writeCell(&b, o, c, analyses[i], clocks[i]); err != nil {
 			return err
 		}
 	}
@@ -515,7 +520,14 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	b.WriteString("- **success** is shown with its 95% Wilson interval; **aRT** (evaluations in all runs ÷ successes, COCO) with a 95% bootstrap interval by simulated restarts.\n")
 	b.WriteString("- **recommended true**: the true score of the point the method hands over at the end (its distribution mean for CMA-ES variants, the best observed point otherwise); **best observed** is what it saw through the noise — the gap is the winner's curse. **p10, worst**: the 10th percentile and the worst run of that score (for losses, the 90th percentile and the highest), so a method that sometimes hands over a poor point shows it; \"none\" is a run with no recommendation (no evaluation succeeded).\n")
 	b.WriteString("- **best true at x% budget**: the fixed-budget view, the median best true value among the first x% of evaluations.\n")
-	b.WriteString("- **p** columns: two-sided Mann–Whitney U tests, Holm-corrected within the cell; \"~\" means not significant at α = 0.05, \"best\" marks the reference row.\n\n")
+	b.WriteString("- **p** columns: two-sided Mann–Whitney U tests, Holm-corrected within the cell; \"~\" means not significant at α = 0.05, \"best\" marks the reference row.\n")
+	for _, cs := range clocks {
+		if cs != nil {
+			b.WriteString("- **simulated time** (cells with slots and an evaluation-time model): each evaluation's duration is drawn from the run's seed and the evaluation's index, and a discrete-event clock runs the slots; time to target is the clock when the first evaluation reaching the target finished (∞ if none), time at budget when the last finished, slot utilisation the busy slot-time ÷ (slots × time at budget). Evaluations are counted in the order their results came back.\n")
+			break
+		}
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "Built with %s", runtime.Version())
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		var deps []string
@@ -547,7 +559,7 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	return nil
 }
 
-func writeCell(b *bytes.Buffer, o ReportOptions, c CellRuns, a []CellStats) error {
+func writeCell(b *bytes.Buffer, o ReportOptions, c CellRuns, a []CellStats, clock []ClockStats) error {
 	r0 := c.Runs[0]
 	fmt.Fprintf(b, "## %s\n\n", c.Name)
 	if s, err := LookupScenario(r0.Scenario); err == nil {
@@ -642,6 +654,9 @@ func writeCell(b *bytes.Buffer, o ReportOptions, c CellRuns, a []CellStats) erro
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
+	if clock != nil {
+		writeCellClock(b, c, clock)
+	}
 	if o.Plots {
 		if err := writeCellPlots(b, o, c, a, ladder); err != nil {
 			return err

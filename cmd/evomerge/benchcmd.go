@@ -44,6 +44,8 @@ type benchFlags struct {
 	force                   bool
 	opts                    options
 	reeval                  bench.Reeval
+	slots                   int
+	evalTime                bench.EvalTime
 }
 
 // options collects repeatable --opt name=value flags.
@@ -74,6 +76,8 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.resume, "resume", false, "with --journal: skip the runs the journal already holds and continue it")
 	fs.StringVar(&b.report, "report", "", "with --journal: afterwards, rebuild the markdown report (tables, plots) of every run in the journal into this folder")
 	fs.BoolVar(&b.force, "force", false, "with --report: write into the folder even if it holds files no report wrote")
+	fs.IntVar(&b.slots, "slots", 1, "evaluation slots (GPUs) per run: candidates in flight at once; more than 1 needs --eval-time")
+	fs.Var(&b.evalTime, "eval-time", "simulate a cluster: each evaluation takes a duration drawn from the run's seed, `fixed:5m or lognormal:median=5m,sigma=0.5`, on a simulated clock (nothing sleeps; results do not depend on --parallel); records simulated time to target, at budget and slot utilisation")
 	fs.BoolVar(&b.progress, "progress", term.IsTerminal(int(os.Stderr.Fd())), "show progress on stderr (default: when stderr is a terminal)")
 }
 
@@ -174,6 +178,7 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	c := &bench.Comparison{
 		Scenario: scenario, Algorithms: algs, Settings: b.sets, Objective: spec, Seeds: b.seeds, Seed: b.seed,
 		Budget: budget, Target: target, Parallel: b.parallel, EvalTimeout: b.evalTimeout, Reeval: b.reeval,
+		Slots: b.slots, EvalTime: b.evalTime,
 	}
 	if b.progress {
 		c.Progress = stderr
@@ -192,7 +197,10 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	h = bench.Header{Objective: name, Dim: spec.Dim, Noise: spec.Noise, Items: spec.Items, Budget: budget,
 		Target: target, Seeds: b.seeds, Seed: b.seed, TargetMeaning: meaning,
 		NoiseModel: spec.NoiseModel, FailRate: spec.FailRate, Width: spec.Width, Optimum: spec.Optimum, Options: spec.Options,
-		EvalTimeout: b.evalTimeout.Seconds(), Policy: b.reeval.Policy()}
+		EvalTimeout: b.evalTimeout.Seconds(), Policy: b.reeval.Policy(), EvalTime: b.evalTime.String()}
+	if b.slots > 1 || b.evalTime.Kind != "" {
+		h.Slots = max(b.slots, 1)
+	}
 	if _, err := c.Jobs(); err != nil { // bad settings fail before any run
 		return nil, h, err
 	}
@@ -244,6 +252,15 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		}
 	} else if b.force {
 		return fmt.Errorf("--force applies to --report, which is not given")
+	}
+	if b.slots < 1 {
+		return fmt.Errorf("--slots %d: want at least 1 evaluation slot", b.slots)
+	}
+	if b.slots > 1 && b.evalTime.Kind == "" {
+		// bench's objectives answer in microseconds: several slots only mean
+		// something on a simulated clock, and real concurrency would make
+		// the order of results, and so the results, depend on the machine.
+		return fmt.Errorf("--slots %d needs --eval-time (e.g. lognormal:median=5m,sigma=0.5): bench simulates the cluster's clock", b.slots)
 	}
 	if b.suite && !set["algs"] {
 		b.algs = strings.Join(algorithms.Names(), ",")

@@ -1,0 +1,234 @@
+package bench
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+
+	"github.com/evomerge/evomerge/algorithms"
+	"github.com/evomerge/evomerge/objectives"
+)
+
+// pool is the part of a tracker that evaluates on several slots, or on a
+// simulated clock. The tracker still owns everything a result changes
+// (admit before an evaluation, record after it); the pool decides only
+// when an evaluation runs and in which order results come back:
+//
+//   - on a simulated clock (bench --eval-time: in-process objectives that
+//     answer in microseconds standing in for merges that take minutes),
+//     Submit evaluates at once and schedules the result at now + a duration
+//     drawn from the run's seed and the evaluation's index; Next pops the
+//     earliest (ties by submission order) and advances the clock. Nothing
+//     sleeps and nothing depends on the machine, so a run is the same at
+//     any --parallel;
+//   - for real (several slots, no time model), Submit starts the
+//     evaluation on its own goroutine and Next takes the first to finish.
+//     The order of results then depends on the machine, as it does for
+//     real GPUs; a fault cancels the evaluations still running.
+type pool struct {
+	t     *tracker
+	slots int
+	sim   bool
+	// inflight counts evaluations submitted and not yet handed back.
+	inflight int
+	// evalID numbers the candidates of Eval and evalMany: negative, so they
+	// never meet the IDs of an Asker, which count up from 0.
+	evalID int
+
+	// The simulated clock: now and busy in seconds.
+	now, busy float64
+	queue     events
+
+	// Real concurrency: bctx is cancelled by a fault or by close.
+	bctx   context.Context
+	cancel context.CancelFunc
+	done   chan event
+	wg     sync.WaitGroup
+}
+
+// event is an evaluation in flight, with its outcome once known.
+type event struct {
+	end, dur float64 // simulated finish time and duration
+	index    int     // submission order (1-based)
+	id       int     // the candidate's ID
+	x        []float64
+	v        objectives.Value
+	err      error
+}
+
+// events is a min-heap of evaluations by finish time, then by submission
+// order, so simultaneous finishes come back in a fixed order.
+type events []event
+
+func (q events) Len() int { return len(q) }
+func (q events) Less(i, j int) bool {
+	if q[i].end != q[j].end {
+		return q[i].end < q[j].end
+	}
+	return q[i].index < q[j].index
+}
+func (q events) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *events) Push(x any)   { *q = append(*q, x.(event)) }
+func (q *events) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+func newPool(t *tracker, slots int, sim bool) *pool {
+	return &pool{t: t, slots: slots, sim: sim}
+}
+
+// poolTracker is a tracker seen as an algorithms.Pool. The tracker itself
+// is not one, so that Drive keeps its one-at-a-time path (and its exact
+// results) for a job of one slot without a clock.
+type poolTracker struct{ *tracker }
+
+var _ algorithms.Pool = poolTracker{}
+
+func (p poolTracker) Slots() int { return p.pool.slots }
+
+func (p poolTracker) Submit(ctx context.Context, c algorithms.Candidate) error {
+	return p.pool.submit(ctx, c)
+}
+
+func (p poolTracker) Next(ctx context.Context) (int, float64, error) { return p.pool.next(ctx) }
+
+// submit admits c and starts its evaluation.
+func (p *pool) submit(ctx context.Context, c algorithms.Candidate) error {
+	t := p.t
+	if p.inflight >= p.slots {
+		if t.fault == nil {
+			t.fault = fmt.Errorf("optimiser submitted candidate %d while all %d slots were busy", c.ID, p.slots)
+		}
+		return t.fault
+	}
+	index, err := t.admit(ctx, c.X)
+	if err != nil {
+		return err
+	}
+	x := slices.Clone(c.X) // the optimiser may reuse its slice
+	if p.sim {
+		NoiseSource(&t.pcg, t.job.Seed, index)
+		v, err := t.evaluate(ctx, x, t.noise)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d := t.job.EvalTime.Seconds(t.job.Seed, index)
+		heap.Push(&p.queue, event{end: p.now + d, dur: d, index: index, id: c.ID, x: x, v: v, err: err})
+		p.inflight++
+		return nil
+	}
+	if p.bctx == nil {
+		p.bctx, p.cancel = context.WithCancel(ctx)
+		p.done = make(chan event, p.slots) // a finished evaluation never blocks
+	}
+	p.inflight++
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		var pcg rand.PCG // evaluations in flight at once each need a source
+		NoiseSource(&pcg, t.job.Seed, index)
+		v, err := t.evaluate(p.bctx, x, rand.New(&pcg))
+		p.done <- event{index: index, id: c.ID, x: x, v: v, err: err}
+	}()
+	return nil
+}
+
+// next waits for the next evaluation to finish, records it and returns its
+// candidate's ID and loss.
+func (p *pool) next(ctx context.Context) (int, float64, error) {
+	t := p.t
+	if p.inflight == 0 {
+		return 0, 0, errors.New("bench: Next with no evaluation in flight")
+	}
+	var e event
+	if p.sim {
+		e = heap.Pop(&p.queue).(event)
+		p.now = e.end
+		p.busy += e.dur
+	} else {
+		select {
+		case e = <-p.done:
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		}
+	}
+	p.inflight--
+	at := 0.0
+	if p.sim {
+		at = p.now
+	}
+	loss, err := t.record(ctx, e.x, e.v, e.err, at)
+	if err != nil && p.cancel != nil {
+		p.cancel() // a fault ends the run: stop the rest of the batch
+	}
+	return e.id, loss, err
+}
+
+// evalOne is Eval on a pool: a submission and a wait for it, one slot
+// busy. Methods that evaluate one point at a time run this way.
+func (p *pool) evalOne(ctx context.Context, x []float64) (float64, error) {
+	if p.inflight > 0 {
+		if p.t.fault == nil {
+			p.t.fault = errors.New("optimiser called Eval while candidates it submitted were in flight")
+		}
+		return 0, p.t.fault
+	}
+	p.evalID--
+	id := p.evalID
+	if err := p.submit(ctx, algorithms.Candidate{ID: id, X: x}); err != nil {
+		return 0, err
+	}
+	got, loss, err := p.next(ctx)
+	if err == nil && got != id {
+		err = fmt.Errorf("bench: pool returned candidate %d for %d", got, id) // cannot happen: one in flight
+	}
+	return loss, err
+}
+
+// evalMany evaluates xs on every slot, submitting them in order (so each
+// has the noise and duration it has one at a time), and stores each loss
+// in fs at its position. An error stops the submissions and is returned
+// at once.
+func (p *pool) evalMany(ctx context.Context, xs [][]float64, fs []float64) error {
+	base := p.evalID
+	p.evalID -= len(xs)
+	sent := 0
+	var stop error
+	for {
+		for stop == nil && sent < len(xs) && p.inflight < p.slots {
+			if err := p.submit(ctx, algorithms.Candidate{ID: base - 1 - sent, X: xs[sent]}); err != nil {
+				stop = err
+				break
+			}
+			sent++
+		}
+		if p.inflight == 0 {
+			return stop
+		}
+		id, loss, err := p.next(ctx)
+		if err != nil {
+			return err
+		}
+		if i := base - 1 - id; i >= 0 && i < len(xs) {
+			fs[i] = loss
+		}
+	}
+}
+
+// close cancels the evaluations still running (after a fault or a panic
+// of the optimiser) and waits for their goroutines, so none outlives the
+// run. An evaluation that ignores its context ends at the per-evaluation
+// timeout; without one, close waits for it, as the serial path would.
+func (p *pool) close() {
+	if p.cancel != nil {
+		p.cancel()
+		p.wg.Wait()
+	}
+}
