@@ -6,9 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -34,6 +36,17 @@ var sequenceRuns = []struct {
 
 const sequenceLength = 60
 
+// sequenceSettings are non-default settings whose code paths the default
+// runs miss, recorded on the first of sequenceRuns.
+var sequenceSettings = []struct {
+	name     string
+	settings map[string]string
+}{
+	{"one-plus-one-es", map[string]string{"reeval": "3"}},
+	{"tpe", map[string]string{"multivariate": "true", "startup": "5"}},
+	{"gp-bo", map[string]string{"init": "3", "refit-growth": "1.2"}},
+}
+
 func formatVec(x []float64) string {
 	s := make([]string, len(x))
 	for i, v := range x {
@@ -51,11 +64,31 @@ func formatVec(x []float64) string {
 // to make a changed method pass.
 func TestOneSlotSequences(t *testing.T) {
 	var out bytes.Buffer
+	type config struct {
+		name     string
+		settings map[string]string
+	}
+	var configs []config
 	for _, name := range algorithms.Names() {
-		for _, sr := range sequenceRuns {
+		configs = append(configs, config{name, nil})
+	}
+	for _, c := range sequenceSettings {
+		configs = append(configs, config{c.name, c.settings})
+	}
+	for _, c := range configs {
+		runs := sequenceRuns
+		name := c.name
+		if c.settings != nil {
+			runs = runs[:1]
+			keys := slices.Sorted(maps.Keys(c.settings))
+			for _, k := range keys {
+				name += " " + k + "=" + c.settings[k]
+			}
+		}
+		for _, sr := range runs {
 			p := unitProblem(4, sr.bounded)
 			p.Budget = sr.budget
-			opt, _, err := algorithms.Configure(name, nil)
+			opt, _, err := algorithms.Configure(c.name, c.settings)
 			if err != nil {
 				t.Fatal(err)
 			}
