@@ -15,6 +15,7 @@ func init() {
 		Summary:    "IPOP-CMA-ES: CMA-ES restarted with doubled population from a uniform start in the box (Auger & Hansen 2005)",
 		Recommends: "best observed",
 		PopParam:   "popsize",
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &RestartCMAES{} },
 	})
 	Register(Entry{
@@ -22,6 +23,7 @@ func init() {
 		Summary:    "BIPOP-CMA-ES: restarts alternating large and small local populations (Hansen 2009)",
 		Recommends: "best observed",
 		PopParam:   "popsize",
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &RestartCMAES{BIPOP: true} },
 	})
 }

@@ -14,6 +14,7 @@ func init() {
 		Summary:    "sep-CMA-ES: CMA-ES with a diagonal covariance matrix, O(n) per candidate (Ros & Hansen 2008)",
 		Recommends: "distribution mean",
 		PopParam:   "popsize",
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &SepCMAES{} },
 	})
 }

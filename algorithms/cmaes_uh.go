@@ -16,6 +16,7 @@ func init() {
 		Summary:    "UH-CMA-ES: CMA-ES that measures noise by re-evaluation rank changes and then averages more evaluations (Hansen et al. 2009)",
 		Recommends: "distribution mean",
 		PopParam:   "popsize",
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &UHCMAES{} },
 	})
 }
