@@ -52,6 +52,11 @@ var registry = map[string]Entry{}
 // Register adds an entry; it is called from init functions, so a duplicate
 // name is a programming error and panics.
 func Register(e Entry) {
+	switch e.Batch {
+	case BatchAsync, BatchGeneration, BatchOneSlot:
+	default:
+		panic(fmt.Sprintf("algorithms: %s registered with batch capability %q", e.Name, e.Batch))
+	}
 	if _, dup := registry[e.Name]; dup {
 		panic("algorithms: duplicate registration of " + e.Name)
 	}
