@@ -7,6 +7,12 @@
 // cancelled, objective failed) and then returns that error. This is why no
 // optimiser can miscount evaluations and why libraries that run their own
 // loop (eaopt, gonum) fit the same interface as native ask/tell methods.
+//
+// When the objective is a Pool (several evaluation slots, e.g. GPUs), the
+// native methods propose through Asker and DriveAsync: one candidate per
+// free slot, losses told in the order evaluations finish. Entry.Batch says
+// how each method fills the slots. With one slot every method asks for the
+// same points with the same random draws as a plain loop would.
 package algorithms
 
 import (

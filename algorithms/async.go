@@ -126,6 +126,33 @@ func PoolOf(obj Objective) Pool {
 	return &serialPool{Objective: obj}
 }
 
+// serialObjective is the Objective of a method that evaluates one point
+// at a time inside a library's own loop (gonum's optimize.Minimize): on a
+// Pool each Eval is one Submit and its Next, so the harness sees every
+// evaluation through the same two calls whatever the method.
+type serialObjective struct {
+	pool Pool
+	id   int // the next candidate's ID
+}
+
+func (s *serialObjective) Eval(ctx context.Context, x []float64) (float64, error) {
+	if err := s.pool.Submit(ctx, Candidate{ID: s.id, X: x}); err != nil {
+		return 0, err
+	}
+	s.id++
+	_, f, err := s.pool.Next(ctx)
+	return f, err
+}
+
+// oneSlot returns obj for a method that evaluates one point at a time:
+// obj itself, or an Objective over its single slot when obj is a Pool.
+func oneSlot(obj Objective) Objective {
+	if p, ok := obj.(Pool); ok {
+		return &serialObjective{pool: p}
+	}
+	return obj
+}
+
 // Generations turns a Stepper, which proposes a whole generation and
 // learns from it at once, into an Asker: the members of a generation are
 // handed out as slots free up and the next generation is asked once every
@@ -177,6 +204,9 @@ func (g *generations) TellID(id int, loss float64) {
 	}
 	g.fs[i], g.received[i] = loss, true
 	g.told++
+	if mt, ok := g.s.(memberTeller); ok {
+		mt.tellMember(i)
+	}
 	if g.told == len(g.xs) {
 		g.s.Tell(g.xs, g.fs)
 	}

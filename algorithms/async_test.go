@@ -138,3 +138,23 @@ func TestDriveAsyncRefusesAnIdleOptimiser(t *testing.T) {
 		t.Fatal("an optimiser that proposes nothing must end the run with an error")
 	}
 }
+
+// The restart variants start new runs (with other populations) inside
+// Ask; through Generations on several slots every candidate is still told
+// once and the runs restart as they do on one slot.
+func TestRestartsOverSlots(t *testing.T) {
+	for _, bipop := range []bool{false, true} {
+		r := &RestartCMAES{BIPOP: bipop}
+		p := Problem{Dim: 4, Lower: []float64{0, 0, 0, 0}, Upper: []float64{1, 1, 1, 1}, Bounded: true}
+		pool := &shufflePool{f: sphere4, k: 3, limit: 4000, rng: rand.New(rand.NewPCG(4, 1))}
+		if _, err := r.Minimize(context.Background(), p, pool, rand.New(rand.NewPCG(1, 2))); !errors.Is(err, errSpent) {
+			t.Fatalf("bipop=%v: run ended with %v", bipop, err)
+		}
+		if pool.used != 4000 || len(pool.told) != 4000 || pool.maxOut > 3 {
+			t.Errorf("bipop=%v: %d submitted, %d told, up to %d in flight", bipop, pool.used, len(pool.told), pool.maxOut)
+		}
+		if r.Restarts() < 2 {
+			t.Errorf("bipop=%v: %d restarts in 4,000 evaluations of a sphere", bipop, r.Restarts())
+		}
+	}
+}

@@ -23,6 +23,7 @@ func init() {
 		PopParam:   "popsize",
 		Pop:        defaultLambda,
 		Grid:       cmaGrid(),
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &CMAES{} },
 	})
 }
@@ -50,7 +51,12 @@ func init() {
 //     changes slowly (see EigenGap).
 //
 // The strategy is a Stepper (Start, Ask, Tell); Minimize drives it until
-// the objective refuses an evaluation.
+// the objective refuses an evaluation. On several evaluation slots
+// (BatchGeneration) a generation's λ samples fill the slots as they free
+// up and the next generation is sampled once all λ losses are back
+// (Generations says why: samples drawn early from the old distribution
+// would change the update). The restart variants and UH-CMA-ES, whose
+// generations also carry re-evaluations, are driven the same way.
 //
 // Box constraints (Problem.Bounded) are handled as pycma's default
 // BoundTransform does: every sampled point (genotype) is mapped into the

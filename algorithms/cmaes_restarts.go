@@ -17,6 +17,7 @@ func init() {
 		PopParam:   "popsize",
 		Pop:        defaultLambda,
 		Grid:       cmaGrid(),
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &RestartCMAES{} },
 	})
 	Register(Entry{
@@ -26,6 +27,7 @@ func init() {
 		PopParam:   "popsize",
 		Pop:        defaultLambda,
 		Grid:       cmaGrid(),
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &RestartCMAES{BIPOP: true} },
 	})
 }

@@ -16,6 +16,7 @@ func init() {
 		PopParam:   "popsize",
 		Pop:        defaultLambda,
 		Grid:       cmaGrid(),
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &SepCMAES{} },
 	})
 }

@@ -18,6 +18,7 @@ func init() {
 		PopParam:   "popsize",
 		Pop:        defaultLambda,
 		Grid:       cmaGrid(),
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &UHCMAES{} },
 	})
 }

@@ -17,6 +17,7 @@ func init() {
 		PopParam:   "pop",
 		Pop:        dePop,
 		Grid:       map[string][]string{"pop": {"0", "10", "20", "40"}, "f": {"0.3", "0.5", "0.8"}, "cr": {"0.5", "0.9"}},
+		Batch:      BatchAsync,
 		New:        func() Optimizer { return &DE{F: 0.5, CR: 0.9} },
 	})
 }
@@ -37,6 +38,22 @@ func dePop(n int) int { return min(max(10*n, 5), 20) }
 //     coordinate j_rand always, x_i,j elsewhere (binomial crossover);
 //   - all trials of a generation are made from the same population, then
 //     each replaces its target when f(u) ≤ f(x_i) (ties accepted).
+//
+// Several evaluation slots (BatchAsync): a generation's trials are handed
+// out as slots free up, and the next generation's trials are drawn as soon
+// as the last of this one is handed out, from the population as it is then
+// (the results still out join it when they arrive, each compared with its
+// target's loss at that moment); no slot waits for a generation's tail.
+// This is the asynchronous DE of A. Milani and V. Santucci, "Asynchronous
+// Differential Evolution", IEEE CEC 2010 (doi:10.1109/CEC.2010.5586107),
+// in which an improved vector joins the population at once rather than
+// at the end of a generation, with the generation kept as the unit in
+// which trials are drawn. With one slot every result is back before the
+// next generation is drawn, which is the synchronous DE above exactly. A
+// member may have trials of successive generations out at once; the
+// selection compares each with the member as it stands when the trial's
+// loss arrives, and a trial told before its target's own initial loss
+// waits for it.
 //
 // Population: Pop, or 0 for Storn & Price's 10·n capped to [5, 20]. At the
 // budgets of real merges 10·n is too many (in 6-D, 60 members would leave
@@ -103,67 +120,132 @@ func (d *DE) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 	if err := checkMemory("de", fmt.Sprintf("pop %d in dimension %d", np, p.Dim), "the population and its trials", 2*float64(np)*float64(p.Dim+1)); err != nil {
 		return nil, err
 	}
-	n := p.Dim
-	seen := map[string]bool{}
-	key := func(x []float64) string {
-		b := make([]byte, 0, 8*len(x))
-		for _, v := range x {
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
-		}
-		return string(b)
-	}
+	return nil, DriveAsync(ctx, &deAsker{d: d, p: p, np: np, fw: fw, seen: map[string]bool{}, out: map[int]deTrial{}}, PoolOf(obj), rng)
+}
 
-	xs := make([][]float64, np)
-	fs := make([]float64, np)
-	for i := range xs {
-		x := make([]float64, n)
-		for j := range x {
-			x[j] = p.Lower[j] + rng.Float64()*(p.Upper[j]-p.Lower[j])
-		}
-		f, err := obj.Eval(ctx, x)
-		if err != nil {
-			return nil, err
-		}
-		d.phases.count(true)
-		seen[key(x)] = true
-		xs[i], fs[i] = x, orWorst(f)
-	}
+// deAsker is one run of DE as an Asker. Candidates are handed out in
+// sweeps: first the uniform population, then, sweep after sweep, one
+// trial per member drawn from the population as it is when the sweep
+// begins. A sweep begins as soon as the previous one is handed out, and a
+// trial's result replaces its target as soon as it arrives.
+type deAsker struct {
+	d      *DE
+	p      Problem
+	np     int
+	fw     float64
+	xs     [][]float64 // the population
+	fs     []float64
+	scored []bool      // whether member i's own loss is known
+	wait   [][]deTrial // trials of member i told before its own loss
+	seen   map[string]bool
+	queue  []deTrial // this sweep's candidates not yet handed out
+	out    map[int]deTrial
+	id     int
+	spread []float64
+}
 
-	trials := make([][]float64, np)
-	for i := range trials {
-		trials[i] = make([]float64, n)
+// deTrial is a candidate in flight: a trial for target i, or the initial
+// member i itself.
+type deTrial struct {
+	id, i   int
+	initial bool
+	x       []float64
+	f       float64
+}
+
+func deKey(x []float64) string {
+	b := make([]byte, 0, 8*len(x))
+	for _, v := range x {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
 	}
-	spread := make([]float64, n)
-	for {
-		for i, u := range trials {
-			ok := false
-			for try := 0; try < 20 && !ok; try++ {
-				d.trial(p, xs, i, u, fw, rng)
-				ok = !seen[key(u)]
-			}
-			for !ok {
-				popSpread(p, xs, spread)
-				for j := range u {
-					u[j] += spread[j] * rng.NormFloat64()
-				}
-				if p.Bounded {
-					repair(p, xs[i], u, rng)
-				}
-				ok = !seen[key(u)]
-			}
-			seen[key(u)] = true
+	return string(b)
+}
+
+func (a *deAsker) AskK(rng *rand.Rand, k int) []Candidate {
+	var cs []Candidate
+	for len(cs) < k {
+		if len(a.queue) == 0 {
+			a.sweep(rng)
 		}
-		for i, u := range trials {
-			fu, err := obj.Eval(ctx, u)
-			if err != nil {
-				return nil, err
+		t := a.queue[0]
+		a.queue = a.queue[1:]
+		a.out[t.id] = t
+		cs = append(cs, Candidate{ID: t.id, X: t.x})
+	}
+	return cs
+}
+
+// sweep queues the uniform population (first call) or one trial per
+// member, each with the next ID.
+func (a *deAsker) sweep(rng *rand.Rand) {
+	p, n := a.p, a.p.Dim
+	if a.xs == nil {
+		a.xs, a.fs = make([][]float64, a.np), make([]float64, a.np)
+		a.scored, a.wait = make([]bool, a.np), make([][]deTrial, a.np)
+		a.spread = make([]float64, n)
+		for i := range a.xs {
+			x := make([]float64, n)
+			for j := range x {
+				x[j] = p.Lower[j] + rng.Float64()*(p.Upper[j]-p.Lower[j])
 			}
-			d.phases.count(false)
-			if fu = orWorst(fu); fu <= fs[i] {
-				xs[i], trials[i] = u, xs[i]
-				fs[i] = fu
-			}
+			a.seen[deKey(x)] = true
+			a.xs[i] = x
+			a.queue = append(a.queue, deTrial{id: a.id, i: i, initial: true, x: x})
+			a.id++
 		}
+		return
+	}
+	for i := range a.xs {
+		u := make([]float64, n)
+		ok := false
+		for try := 0; try < 20 && !ok; try++ {
+			a.d.trial(p, a.xs, i, u, a.fw, rng)
+			ok = !a.seen[deKey(u)]
+		}
+		for !ok {
+			popSpread(p, a.xs, a.spread)
+			for j := range u {
+				u[j] += a.spread[j] * rng.NormFloat64()
+			}
+			if p.Bounded {
+				repair(p, a.xs[i], u, rng)
+			}
+			ok = !a.seen[deKey(u)]
+		}
+		a.seen[deKey(u)] = true
+		a.queue = append(a.queue, deTrial{id: a.id, i: i, x: u})
+		a.id++
+	}
+}
+
+func (a *deAsker) TellID(id int, loss float64) {
+	t, ok := a.out[id]
+	if !ok {
+		panic(fmt.Sprintf("de: TellID(%d) is not a candidate in flight", id))
+	}
+	delete(a.out, id)
+	a.d.phases.count(t.initial)
+	t.f = orWorst(loss)
+	if t.initial {
+		a.fs[t.i], a.scored[t.i] = t.f, true
+		for _, w := range a.wait[t.i] {
+			a.select1(w)
+		}
+		a.wait[t.i] = nil
+		return
+	}
+	if !a.scored[t.i] {
+		a.wait[t.i] = append(a.wait[t.i], t)
+		return
+	}
+	a.select1(t)
+}
+
+// select1 is DE's selection: the trial replaces its target when its loss
+// is not worse (ties accepted).
+func (a *deAsker) select1(t deTrial) {
+	if t.f <= a.fs[t.i] {
+		a.xs[t.i], a.fs[t.i] = t.x, t.f
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -47,5 +48,47 @@ func TestDEBinomialCrossover(t *testing.T) {
 		if diff != 1 {
 			t.Errorf("trial %d differs from its target in %d coordinates, want 1", i, diff)
 		}
+	}
+}
+
+// Asynchronous DE: the next generation's trials are drawn as soon as the
+// last of this one is handed out; a trial told before its target's own
+// loss waits for it and then competes.
+func TestDEAsync(t *testing.T) {
+	d := &DE{Pop: 4, F: 0.5, CR: 0.9}
+	p := mineBox(2, true)
+	a := &deAsker{d: d, p: p, np: 4, fw: 0.5, seen: map[string]bool{}, out: map[int]deTrial{}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	cs := a.AskK(rng, 10) // 4 members, 4 trials, 2 trials of the next generation
+	if len(cs) != 10 || len(a.out) != 10 {
+		t.Fatalf("%d candidates, %d out; want 10 and 10", len(cs), len(a.out))
+	}
+	for i, c := range cs {
+		if c.ID != i {
+			t.Fatalf("candidate %d has ID %d", i, c.ID)
+		}
+	}
+	// Trial 4 (target 0) comes back before member 0, better than it.
+	a.TellID(4, 1)
+	if a.scored[0] || len(a.wait[0]) != 1 {
+		t.Fatalf("trial for an unscored member applied at once")
+	}
+	a.TellID(0, 2)
+	if a.fs[0] != 1 || !slices.Equal(a.xs[0], cs[4].X) || len(a.wait[0]) != 0 {
+		t.Errorf("member 0 is %v with %g, want the trial %v with 1", a.xs[0], a.fs[0], cs[4].X)
+	}
+	// Trial 8 (target 0, next generation) is worse: member 0 stays.
+	a.TellID(8, 3)
+	if a.fs[0] != 1 {
+		t.Errorf("a worse trial replaced member 0 (loss %g)", a.fs[0])
+	}
+	// A trial equal to its target replaces it (ties accepted).
+	a.TellID(1, 5)
+	a.TellID(5, 5)
+	if !slices.Equal(a.xs[1], cs[5].X) {
+		t.Errorf("a tie did not replace member 1")
+	}
+	if c := d.phases.PhaseEvals(); c[PhaseInitial] != 2 || c[PhaseModel] != 3 {
+		t.Errorf("phase counts %v, want 2 initial and 3 model", c)
 	}
 }

@@ -23,36 +23,38 @@ type BatchObjective interface {
 	EvalBatch(ctx context.Context, xs [][]float64) ([]float64, error)
 }
 
+// memberTeller is an optional interface of a Stepper: tellMember(i) is
+// called when the loss of member i of the current generation has arrived,
+// before the generation is complete and Tell is called. Steppers that
+// count evaluated candidates (PhaseCounter) use it, because a run usually
+// ends part-way through a generation and those evaluations count too.
+type memberTeller interface {
+	tellMember(i int)
+}
+
 // Drive runs s against obj until an evaluation fails, and returns that
 // error. When obj is a BatchObjective each generation is scored in one
-// EvalBatch call. A partly evaluated batch is discarded: the harness has
-// already recorded each evaluation, so nothing the user sees is lost.
-//
-// When obj is a Pool (several slots, a simulated clock) the generation's
-// members are handed out as slots free up (Generations and DriveAsync);
-// with one slot that is the same sequence of samples and updates.
+// EvalBatch call; a partly evaluated batch is discarded (the harness has
+// already recorded each evaluation, so nothing the user sees is lost).
+// Otherwise the generation's members are handed out through Generations
+// and DriveAsync: as slots free up when obj is a Pool, one by one in
+// generation order when it is a plain Objective.
 func Drive(ctx context.Context, s Stepper, obj Objective, rng *rand.Rand) error {
-	if pool, ok := obj.(Pool); ok {
-		return DriveAsync(ctx, Generations(s), pool, rng)
+	batch, ok := obj.(BatchObjective)
+	if _, pool := obj.(Pool); pool || !ok {
+		return DriveAsync(ctx, Generations(s), PoolOf(obj), rng)
 	}
-	batch, _ := obj.(BatchObjective)
+	mt, _ := s.(memberTeller)
 	for {
 		xs := s.Ask(rng)
-		if batch != nil {
-			fs, err := batch.EvalBatch(ctx, xs)
-			if err != nil {
-				return err
-			}
-			s.Tell(xs, fs)
-			continue
+		fs, err := batch.EvalBatch(ctx, xs)
+		if err != nil {
+			return err
 		}
-		fs := make([]float64, len(xs))
-		for i, x := range xs {
-			f, err := obj.Eval(ctx, x)
-			if err != nil {
-				return err
+		if mt != nil {
+			for i := range fs {
+				mt.tellMember(i)
 			}
-			fs[i] = f
 		}
 		s.Tell(xs, fs)
 	}

@@ -2,11 +2,15 @@ package algorithms
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"iter"
 	"math"
 	randv1 "math/rand"
 	"math/rand/v2"
+
+	"slices"
 
 	"github.com/MaxHalford/eaopt"
 )
@@ -19,6 +23,7 @@ func init() {
 		PopParam:   "pop",
 		Pop:        func(int) int { return gaPop },
 		Grid:       map[string][]string{"pop": {"10", "20", "40"}, "mut-rate": {"0.5", "0.8", "1"}, "sigma": {"0.05", "0.1", "0.2"}},
+		Batch:      BatchGeneration,
 		New: func() Optimizer {
 			return &GA{Pop: 20, Tournament: 3, CrossRate: 0.7, MutRate: 0.8, Sigma: 0.1}
 		},
@@ -48,7 +53,18 @@ const gaPop = 20
 //     harness, since eaopt's hall of fame misses a partial last generation.
 //   - eaopt's RNG: nil means clock-seeded and ParallelEval makes the order of
 //     evaluations depend on scheduling; we pass a seeded math/rand source
-//     derived from the run's generator and evaluate serially.
+//     derived from the run's generator and never use ParallelEval.
+//
+// Several evaluation slots (BatchGeneration): eaopt evaluates a generation
+// one genome at a time and needs each loss before it asks for the next, so
+// its loop runs as a coroutine (iter.Pull) whose first Evaluate of a
+// generation hands the generation's unscored genomes to Drive, which
+// scores them as slots free up; the loop then resumes with every loss
+// known. eaopt's own code and order are unchanged: its public Model
+// interface (gaBatches, which notes the offspring its generational model
+// left unevaluated) and Genome interface are all this uses. The next
+// generation is bred from the whole scored population, so it waits for a
+// generation's last loss.
 type GA struct {
 	Pop        int     // population size, ≥ 2; 0 means 20
 	Tournament int     // contestants per tournament, in [1, pop]; 0 means 3
@@ -110,16 +126,19 @@ func (g *GA) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 	for i := range steps {
 		steps[i] = sigma * (p.Upper[i] - p.Lower[i])
 	}
-	ops := &gaOps{ctx: ctx, p: p, obj: obj, steps: steps, geneRate: geneRate, pop: pop, phases: &g.phases}
+	ops := &gaOps{p: p, steps: steps, geneRate: geneRate}
 	cfg := eaopt.GAConfig{
 		NPops:        1,
 		PopSize:      uint(pop),
 		NGenerations: math.MaxUint32,
 		HofSize:      1,
-		Model: eaopt.ModGenerational{
-			Selector:  eaopt.SelTournament{NContestants: uint(tour)},
-			MutRate:   g.MutRate,
-			CrossRate: g.CrossRate,
+		Model: gaBatches{
+			ModGenerational: eaopt.ModGenerational{
+				Selector:  eaopt.SelTournament{NContestants: uint(tour)},
+				MutRate:   g.MutRate,
+				CrossRate: g.CrossRate,
+			},
+			ops: ops,
 		},
 		RNG: randv1.New(randv1.NewSource(int64(rng.Uint64() >> 1))),
 	}
@@ -127,43 +146,129 @@ func (g *GA) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.R
 	if err != nil {
 		return nil, fmt.Errorf("ga: %v", err)
 	}
-	err = ga.Minimize(func(r *randv1.Rand) eaopt.Genome {
-		x := make([]float64, p.Dim)
-		for i := range x {
-			x[i] = p.Lower[i] + r.Float64()*(p.Upper[i]-p.Lower[i])
-		}
-		return &gaGenome{x: x, ops: ops}
+	// eaopt's loop runs as a coroutine (iter.Pull: no goroutine runs at
+	// the same time as this one, so the run is as deterministic as a
+	// plain loop) that yields each generation's unscored genomes, and
+	// Drive scores them as a generation.
+	var end error // why eaopt's loop returned
+	next, stop := iter.Pull(func(yield func([]*gaGenome) bool) {
+		ops.yield = yield
+		end = ga.Minimize(func(r *randv1.Rand) eaopt.Genome {
+			x := make([]float64, p.Dim)
+			for i := range x {
+				x[i] = p.Lower[i] + r.Float64()*(p.Upper[i]-p.Lower[i])
+			}
+			gn := &gaGenome{x: x, ops: ops}
+			ops.pending = append(ops.pending, gn)
+			return gn
+		})
 	})
-	if err == nil {
-		err = fmt.Errorf("ga: eaopt stopped before the budget was spent")
+	defer stop()
+	st := &gaStepper{next: next, ph: &g.phases}
+	err = Drive(ctx, st, obj, rng)
+	if st.ended {
+		if end == nil {
+			return nil, errors.New("ga: eaopt stopped before the budget was spent")
+		}
+		return nil, fmt.Errorf("ga: %v", end)
 	}
 	return nil, err
 }
 
-// gaOps is what every genome of one run shares.
-type gaOps struct {
-	ctx      context.Context
-	p        Problem
-	obj      Objective
-	steps    []float64
-	geneRate float64
-	pop      int     // the first pop evaluations are the uniform initial population
-	phases   *phases // counts the evaluations of each phase
+// errGAStopped ends eaopt's loop when the run is over.
+var errGAStopped = errors.New("ga: run ended")
+
+// gaStepper hands out the generations eaopt's loop yields: Ask resumes
+// the loop until it yields the next generation's unscored genomes, Tell
+// stores their losses where the loop reads them.
+type gaStepper struct {
+	next  func() ([]*gaGenome, bool)
+	batch []*gaGenome
+	gen   int // generations asked
+	ended bool
+	ph    *phases
 }
 
-type gaGenome struct {
-	x   []float64
+func (s *gaStepper) Ask(*rand.Rand) [][]float64 {
+	batch, ok := s.next()
+	if !ok {
+		s.batch, s.ended = nil, true
+		return nil
+	}
+	s.batch = batch
+	s.gen++
+	xs := make([][]float64, len(batch))
+	for i, gn := range batch {
+		xs[i] = slices.Clone(gn.x)
+	}
+	return xs
+}
+
+func (s *gaStepper) tellMember(int) { s.ph.count(s.gen == 1) }
+
+func (s *gaStepper) Tell(xs [][]float64, fs []float64) {
+	for i, gn := range s.batch {
+		gn.f, gn.scored = fs[i], true
+	}
+}
+
+// gaOps is what every genome of one run shares.
+type gaOps struct {
+	p        Problem
+	steps    []float64
+	geneRate float64
+	// pending are the genomes eaopt will evaluate next, in the order it
+	// will: the initial population as it is created, then each
+	// generation's offspring that need an evaluation (gaBatches).
+	pending []*gaGenome
+	yield   func([]*gaGenome) bool
+}
+
+// gaBatches is eaopt's generational model followed by a note of the
+// offspring eaopt will evaluate, so that they are scored as one
+// generation (eaopt evaluates the individuals whose Evaluated flag its
+// operators cleared, in population order).
+type gaBatches struct {
+	eaopt.ModGenerational
 	ops *gaOps
 }
 
-// Evaluate scores the genome through the harness's objective.
-func (g *gaGenome) Evaluate() (float64, error) {
-	f, err := g.ops.obj.Eval(g.ops.ctx, g.x)
-	if err == nil {
-		c := g.ops.phases
-		c.count(c.initial < g.ops.pop && c.model == 0)
+// Apply implements eaopt.Model.
+func (m gaBatches) Apply(pop *eaopt.Population) error {
+	if err := m.ModGenerational.Apply(pop); err != nil {
+		return err
 	}
-	return f, err
+	for _, indi := range pop.Individuals {
+		if !indi.Evaluated {
+			m.ops.pending = append(m.ops.pending, indi.Genome.(*gaGenome))
+		}
+	}
+	return nil
+}
+
+type gaGenome struct {
+	x      []float64
+	f      float64
+	scored bool // f is the loss of x
+	ops    *gaOps
+}
+
+// Evaluate returns the genome's loss. The first Evaluate of a generation
+// yields the generation's pending genomes to the driver, which scores
+// them all before the loop resumes.
+func (g *gaGenome) Evaluate() (float64, error) {
+	if !g.scored {
+		ops := g.ops
+		batch := ops.pending
+		ops.pending = nil
+		if !ops.yield(batch) {
+			return 0, errGAStopped
+		}
+		if !g.scored {
+			return 0, errors.New("ga: eaopt evaluated a genome outside the generation it was scored with")
+		}
+	}
+	return g.f, nil
 }
 
 // Mutate adds Gaussian noise to some genes (at least one) and clips.
@@ -180,6 +285,7 @@ func (g *gaGenome) Mutate(r *randv1.Rand) {
 		g.x[i] += g.ops.steps[i] * r.NormFloat64()
 	}
 	g.ops.p.Clip(g.x)
+	g.scored = false
 }
 
 // Crossover changes only the receiver: each gene is taken from the mate
@@ -191,9 +297,10 @@ func (g *gaGenome) Crossover(mate eaopt.Genome, r *randv1.Rand) {
 			g.x[i] = m.x[i]
 		}
 	}
+	g.scored = false
 }
 
-// Clone deep-copies the genome.
+// Clone deep-copies the genome with its loss.
 func (g *gaGenome) Clone() eaopt.Genome {
-	return &gaGenome{x: append([]float64(nil), g.x...), ops: g.ops}
+	return &gaGenome{x: append([]float64(nil), g.x...), f: g.f, scored: g.scored, ops: g.ops}
 }

@@ -15,11 +15,12 @@ import (
 func init() {
 	Register(Entry{
 		Name:       "gonum-cmaes",
-		Summary:    "gonum's optimize.CmaEsChol, a Cholesky CMA variant, as a named comparison entry",
+		Summary:    "gonum's optimize.CmaEsChol, a Cholesky CMA variant, as a named comparison entry (one evaluation slot)",
 		Recommends: "best observed",
 		PopParam:   "popsize",
 		Pop:        defaultLambda,
 		Grid:       cmaGrid(),
+		Batch:      BatchOneSlot,
 		New:        func() Optimizer { return &GonumCMAES{} },
 	})
 }
@@ -36,6 +37,15 @@ func init() {
 // evaluated at its projection clip(x) into the box and CmaEsChol is told
 // f(clip(x)) + ‖x − clip(x)‖² · |f(clip(x))| + ‖x − clip(x)‖², a penalty
 // that steers the distribution back inside without ever evaluating outside.
+//
+// One evaluation slot (BatchOneSlot), whatever the slots: gonum's own
+// concurrency (Settings.Concurrent, which CmaEsChol accepts up to λ) calls
+// the objective from several goroutines at once, so the order in which
+// the harness sees, counts and refuses evaluations would depend on the
+// scheduler, and a run would not be reproducible from its seed. Driving
+// CmaEsChol's task channels directly would mean reimplementing gonum's
+// Minimize loop around it; the project's own cmaes is the CMA-ES that
+// fills the slots with its generations.
 type GonumCMAES struct {
 	PopSize int     // λ; 0 means 4+⌊3 ln n⌋
 	Sigma0  float64 // initial step as a fraction of the box width; 0 means Problem.Sigma0, else 0.3
@@ -79,6 +89,7 @@ func (g *GonumCMAES) Minimize(ctx context.Context, p Problem, obj Objective, rng
 		sigma = p.Sigma0
 	}
 	var stop error
+	obj = oneSlot(obj)
 	y := make([]float64, p.Dim)
 	problem := optimize.Problem{Func: func(x []float64) float64 {
 		if stop != nil {

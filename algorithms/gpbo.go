@@ -20,7 +20,8 @@ func init() {
 		Recommends: "best posterior mean among evaluated points",
 		// The initial design and one length scale per coordinate are what
 		// a model fitted on 20–100 points is most sensitive to.
-		Grid: map[string][]string{"init": {"0", "3", "10", "20"}, "ard": {"true", "false"}},
+		Grid:  map[string][]string{"init": {"0", "3", "10", "20"}, "ard": {"true", "false"}},
+		Batch: BatchAsync,
 		New: func() Optimizer {
 			return &GPBO{MaxPoints: 100, FitPoints: 60, ARD: true, Candidates: 32, Refine: 10, RefitGrowth: 1.5}
 		},
@@ -82,6 +83,15 @@ func init() {
 // 17 s under the race detector; with these defaults it takes about 1.4 s
 // (4.6 s under -race). At budgets up to ~150 the cap never binds. Set
 // max-points=200 for long runs where the overhead does not matter.
+//
+// Several evaluation slots (BatchAsync): every slot that frees up gets a
+// proposal at once, made with the Kriging believer (believe): each point
+// still being evaluated enters the GP with its posterior mean as a
+// fantasised loss before the next point is chosen, so the proposals of
+// one moment spread out instead of piling on the same maximum of EI. The
+// start-up design lasts until Init losses are known (up to Init+k−1
+// uniform points on k slots). With one slot nothing is pending at a
+// proposal and the method is the sequential one above.
 //
 // GP-BO samples only inside the box, also when the box is not a
 // constraint (Problem.Bounded false): the GP's scaling and the
@@ -191,42 +201,97 @@ func (g *GPBO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand
 	if err := cfg.check(p); err != nil {
 		return nil, err
 	}
-	n := p.Dim
-	init := cfg.initPoints(p)
-	s := &gpState{g: cfg, n: n}
-	toBox := func(u []float64) []float64 {
-		x := make([]float64, n)
-		for d := range x {
-			x[d] = min(max(p.Lower[d]+u[d]*(p.Upper[d]-p.Lower[d]), p.Lower[d]), p.Upper[d])
-		}
-		return x
-	}
-	var rec []float64
-	lastFit := 0
-	for {
+	pool := PoolOf(obj)
+	a := &gpAsker{p: p, init: cfg.initPoints(p), ph: &g.phases, s: &gpState{g: cfg, n: p.Dim, extra: pool.Slots() - 1}}
+	err := DriveAsync(ctx, a, pool, rng)
+	return a.recommendation(), err
+}
+
+// gpAsker is one run of GP-BO as an Asker. Losses are appended to the
+// GP's observations in the order they are told.
+type gpAsker struct {
+	p       Problem
+	init    int
+	ph      *phases
+	s       *gpState
+	lastFit int // observations at the last fit, 0 before the first
+	modeled bool
+	pending []gpPending // in ID order
+	next    int         // the next candidate's ID
+}
+
+// gpPending is a candidate being evaluated, in the unit box.
+type gpPending struct {
+	id      int
+	u       []float64
+	initial bool
+}
+
+func (a *gpAsker) AskK(rng *rand.Rand, k int) []Candidate {
+	s, cfg, n := a.s, a.s.g, a.s.n
+	cs := make([]Candidate, 0, k)
+	for range k {
 		u := make([]float64, n)
-		initial := len(s.ys) < init
+		// The start-up design lasts until init losses are known, so the
+		// first GP is fitted on init points whatever the slots.
+		initial := len(s.ys) < a.init
 		if initial {
 			for d := range u {
 				u[d] = rng.Float64()
 			}
 		} else {
-			if lastFit == 0 || float64(len(s.ys)) >= cfg.RefitGrowth*float64(lastFit) || s.shared && min(len(s.ys), cfg.FitPoints) >= n+1 {
+			if a.lastFit == 0 || float64(len(s.ys)) >= cfg.RefitGrowth*float64(a.lastFit) || s.shared && min(len(s.ys), cfg.FitPoints) >= n+1 {
 				s.fit()
-				lastFit = len(s.ys)
+				a.lastFit = len(s.ys)
 			}
 			s.update()
-			rec = toBox(s.us[s.recommend()])
+			a.modeled = true
+			pend := make([][]float64, len(a.pending))
+			for i, q := range a.pending {
+				pend[i] = q.u
+			}
+			s.believe(pend)
 			s.suggest(u, rng)
+			s.forget()
 		}
-		f, err := obj.Eval(ctx, toBox(u))
-		if err != nil {
-			return rec, err
-		}
-		g.phases.count(initial)
-		s.us, s.ys = append(s.us, u), append(s.ys, f)
-		s.sanitise()
+		cs = append(cs, Candidate{ID: a.next, X: a.toBox(u)})
+		a.pending = append(a.pending, gpPending{id: a.next, u: u, initial: initial})
+		a.next++
 	}
+	return cs
+}
+
+func (a *gpAsker) TellID(id int, loss float64) {
+	i := slices.IndexFunc(a.pending, func(q gpPending) bool { return q.id == id })
+	if i < 0 {
+		panic(fmt.Sprintf("gp-bo: TellID(%d) is not a candidate in flight", id))
+	}
+	q := a.pending[i]
+	a.pending = slices.Delete(a.pending, i, i+1)
+	a.ph.count(q.initial)
+	s := a.s
+	s.us, s.ys = append(s.us, q.u), append(s.ys, loss)
+	s.sanitise()
+}
+
+// toBox maps a point of the unit box into the problem's box.
+func (a *gpAsker) toBox(u []float64) []float64 {
+	p := a.p
+	x := make([]float64, len(u))
+	for d := range x {
+		x[d] = min(max(p.Lower[d]+u[d]*(p.Upper[d]-p.Lower[d]), p.Lower[d]), p.Upper[d])
+	}
+	return x
+}
+
+// recommendation is the method's answer from every loss told (see GPBO),
+// nil if the GP was never used.
+func (a *gpAsker) recommendation() []float64 {
+	if !a.modeled {
+		return nil
+	}
+	a.s.update()
+	return a.toBox(a.s.us[a.s.recommend()])
 }
 
 // sanitise replaces a non-finite loss (a failed evaluation the harness
@@ -248,10 +313,12 @@ func (s *gpState) sanitise() {
 
 // gpState is one run: every observation (in the unit box) and the GP.
 type gpState struct {
-	g  *GPBO
-	n  int
-	us [][]float64 // observations scaled to [0,1]^n
-	ys []float64
+	g     *GPBO
+	n     int
+	extra int         // most fantasised points held at once (believe): the slots − 1
+	us    [][]float64 // observations scaled to [0,1]^n
+	ys    []float64
+	real  int // GP points that are observations; the rest are fantasised
 
 	// Hyperparameters: log length scales (n of them, or 1), log σ_f², log σ_n².
 	theta []float64
@@ -408,7 +475,7 @@ func backward(l []float64, stride, m int, b []float64) {
 func (s *gpState) rebuild() {
 	s.set = s.choose(s.g.MaxPoints)
 	s.ymean, s.yscl = s.standardise(s.set)
-	s.stride = s.g.MaxPoints + gpRebuildEvery + 1
+	s.stride = s.g.MaxPoints + gpRebuildEvery + 1 + s.extra
 	if len(s.l) < s.stride*s.stride {
 		s.l = make([]float64, s.stride*s.stride)
 	}
@@ -464,6 +531,12 @@ func (s *gpState) update() {
 			s.z = append(s.z, zc...)
 		}
 	}
+	s.real = len(s.set)
+	s.posterior()
+}
+
+// posterior computes α, the posterior means at the GP's points and η.
+func (s *gpState) posterior() {
 	m := len(s.set)
 	s.alpha = append(s.alpha[:0], s.y...)
 	forward(s.l, s.stride, m, s.alpha)
@@ -476,6 +549,50 @@ func (s *gpState) update() {
 		s.mu = append(s.mu, v)
 		s.eta = min(s.eta, v)
 	}
+}
+
+// believe conditions the GP on the points us (unit box) being evaluated,
+// each with its posterior mean as a fantasised observation, one after the
+// other: the Kriging believer of D. Ginsbourger, R. Le Riche and L.
+// Carraro, "Kriging is well-suited to parallelize optimization", in
+// Y. Tenne and C.-K. Goh (eds.), Computational Intelligence in Expensive
+// Optimization Problems, Springer 2010. The posterior mean is unchanged,
+// but the variance at and near a pending point collapses, so expected
+// improvement there vanishes and the next proposal goes elsewhere. The
+// hyperparameters and the standardisation are those of the real
+// observations. A point whose row of the Cholesky factor is not positive
+// (one numerically equal to a GP point) is left out: it adds nothing the
+// GP does not already hold. forget removes the fantasies.
+func (s *gpState) believe(us [][]float64) {
+	if len(us) == 0 {
+		return
+	}
+	n := s.n
+	zc := make([]float64, n)
+	k := make([]float64, len(s.set)+len(us)+1)
+	for _, u := range us {
+		m := len(s.set)
+		if m+1 > s.stride {
+			break // more pending points than slots: cannot happen through DriveAsync
+		}
+		s.scaled(u, zc)
+		s.kvec(zc, k[:m])
+		mean := floats.Dot(k[:m], s.alpha)
+		k[m] = s.sf2 + s.sn2
+		if !cholRow(s.l, s.stride, m, k[:m+1]) {
+			continue
+		}
+		s.set = append(s.set, -1)
+		s.y = append(s.y, mean)
+		s.z = append(s.z, zc...)
+		s.posterior()
+	}
+}
+
+// forget removes the fantasised points of believe; α, the means and η are
+// recomputed by the next update.
+func (s *gpState) forget() {
+	s.set, s.y, s.z = s.set[:s.real], s.y[:s.real], s.z[:s.real*s.n]
 }
 
 // recommend returns the observation of lowest posterior mean.
@@ -560,13 +677,14 @@ func (s *gpState) suggest(out []float64, rng *rand.Rand) {
 		}
 		add(u)
 	}
-	// Centres: the five GP points of lowest posterior mean.
-	order := make([]int, m)
+	// Centres: the five observed GP points of lowest posterior mean (not
+	// the fantasised ones: believe made their neighbourhood uninteresting).
+	order := make([]int, s.real)
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return s.mu[order[a]] < s.mu[order[b]] })
-	centres := order[:min(5, m)]
+	centres := order[:min(5, len(order))]
 	scales := []float64{0.05, 0.2, 0.5}
 	for c := range half {
 		x := s.us[s.set[centres[c%len(centres)]]]

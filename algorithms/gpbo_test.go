@@ -142,3 +142,68 @@ func TestGPBORecommendsPosteriorMean(t *testing.T) {
 		t.Errorf("recommendations (mean true loss %g) no better than the best observed points (%g)", recSum/seeds, obsSum/seeds)
 	}
 }
+
+// The Kriging believer: conditioning on a pending point at its posterior
+// mean leaves the mean unchanged and collapses the variance there, so the
+// next proposal goes elsewhere; forget restores the GP of the
+// observations.
+func TestGPBOKrigingBeliever(t *testing.T) {
+	f := func(u []float64) float64 { return math.Sin(3*u[0]) + u[1]*u[1] }
+	s := gpWith(2, 20, f, []float64{math.Log(0.3), math.Log(0.3), 0, math.Log(1e-4)})
+	s.extra = 2
+	s.rebuild()
+	s.update()
+	m := len(s.set)
+	pend := [][]float64{{0.5, 0.5}, {0.52, 0.49}}
+	probe := []float64{0.6, 0.2}
+	z, k := make([]float64, 2), make([]float64, m+len(pend))
+	mean0, var0 := s.predict(pend[0], z, k)
+	probeMean0, _ := s.predict(probe, z, k)
+	s.believe(pend)
+	if len(s.set) != m+2 {
+		t.Fatalf("GP has %d points after believing 2 pending, want %d", len(s.set), m+2)
+	}
+	mean1, var1 := s.predict(pend[0], z, k)
+	probeMean1, _ := s.predict(probe, z, k)
+	if math.Abs(mean1-mean0) > 1e-9 || math.Abs(probeMean1-probeMean0) > 1e-9 {
+		t.Errorf("posterior mean moved: %g → %g at the pending point, %g → %g elsewhere", mean0, mean1, probeMean0, probeMean1)
+	}
+	if !(var1 < 0.01*var0) {
+		t.Errorf("variance at the pending point %g → %g, want it to collapse", var0, var1)
+	}
+	s.forget()
+	if len(s.set) != m || len(s.y) != m || len(s.z) != m*2 {
+		t.Fatalf("after forget the GP has %d points, want %d", len(s.set), m)
+	}
+	s.update()
+	if mean2, var2 := s.predict(pend[0], z, k); math.Abs(mean2-mean0) > 1e-12 || math.Abs(var2-var0) > 1e-12 {
+		t.Errorf("after forget: mean %g, variance %g, want %g and %g", mean2, var2, mean0, var0)
+	}
+}
+
+// With several slots the proposals of one moment spread out: each pending
+// point is believed before the next is chosen. (Without believe, the
+// same draws put proposals 2 and 3 of this batch 0.024 apart.)
+func TestGPBOBatchSpreads(t *testing.T) {
+	p := Problem{Dim: 2, Lower: []float64{0, 0}, Upper: []float64{1, 1}, Bounded: true}
+	cfg := (&GPBO{ARD: true}).resolved()
+	a := &gpAsker{p: p, init: 5, ph: &phases{}, s: &gpState{g: cfg, n: 2, extra: 3}}
+	rng := rand.New(rand.NewPCG(8, 9))
+	f := func(x []float64) float64 { return (x[0]-0.3)*(x[0]-0.3) + (x[1]-0.7)*(x[1]-0.7) }
+	for range 15 {
+		c := a.AskK(rng, 1)[0]
+		a.TellID(c.ID, f(c.X))
+	}
+	cs := a.AskK(rng, 4)
+	for i := range cs {
+		for j := range i {
+			d := math.Hypot(cs[i].X[0]-cs[j].X[0], cs[i].X[1]-cs[j].X[1])
+			if d < 0.05 {
+				t.Errorf("proposals %d and %d of one batch are %g apart: %v, %v", j, i, d, cs[j].X, cs[i].X)
+			}
+		}
+	}
+	if len(a.s.set) != a.s.real {
+		t.Errorf("fantasised points left in the GP: %d points, %d observed", len(a.s.set), a.s.real)
+	}
+}

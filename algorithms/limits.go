@@ -20,7 +20,8 @@ import (
 // PhaseEvals returns the counts of the last Minimize: "initial" for the
 // uniform start-up candidates and "model" for the candidates the method's
 // model or update rule proposed from what it had observed. Only candidates
-// whose evaluation succeeded (Eval returned no error) are counted.
+// whose evaluation succeeded (Eval returned no error; on a Pool, whose loss
+// came back) are counted.
 type PhaseCounter interface {
 	PhaseEvals() map[string]int
 }

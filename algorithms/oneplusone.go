@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 func init() {
 	Register(Entry{
 		Name:       "one-plus-one-es",
-		Summary:    "(1+1)-ES with isotropic Gaussian mutation and the 1/5th success rule (Kern et al. 2004), reflection at the box",
+		Summary:    "(1+1)-ES with isotropic Gaussian mutation and the 1/5th success rule (Kern et al. 2004), reflection at the box (one evaluation slot)",
 		Recommends: "the parent (the best observed unless reeval is set)",
 		Grid:       map[string][]string{"sigma": {"0.05", "0.1", "0.2", "0.3"}},
+		Batch:      BatchOneSlot,
 		New:        func() Optimizer { return &OnePlusOneES{Sigma: 0.3, Up: 1.0 / 3, Target: 0.2} },
 	})
 }
@@ -52,6 +54,13 @@ func init() {
 // independent draws and so unbiased. A lucky parent is thus replaced at its
 // first re-evaluation. Each re-evaluation costs one evaluation. Reeval = 0 (the default) is the textbook
 // algorithm.
+//
+// One evaluation slot (BatchOneSlot), whatever the slots: each offspring
+// is drawn around the parent that the previous offspring's loss decided,
+// and the success rule adapts σ from one comparison at a time. A (1+λ)
+// variant would fill λ slots, but it is a different method (the 1/5th
+// rule is stated for one offspring per comparison) and is not offered
+// under this name.
 //
 // A zero field means its documented default (the registry's values); a
 // value outside a field's domain is an error naming it.
@@ -107,40 +116,80 @@ func (o *OnePlusOneES) Minimize(ctx context.Context, p Problem, obj Objective, r
 	if p.Bounded {
 		p.Clip(x)
 	}
-	fx, err := obj.Eval(ctx, x)
-	if err != nil {
-		return x, err
+	a := &opoAsker{o: o, p: p, x: x, sigma: sigma, up: up, down: down, lo: lo, hi: hi, id: -1}
+	err := DriveAsync(ctx, a, PoolOf(obj), rng)
+	return a.x, err
+}
+
+// opoAsker is one run of the (1+1)-ES as an Asker of one candidate at a
+// time: the start point, then per generation the parent's re-evaluation
+// (when due) and the offspring.
+type opoAsker struct {
+	o                  *OnePlusOneES
+	p                  Problem
+	x, y               []float64 // parent and offspring
+	fx, sigma          float64
+	up, down, lo, hi   float64
+	sum                float64 // the re-evaluations of the current parent
+	count              int
+	g                  int  // the generation being evaluated; 0 is the start point
+	reevaluated        bool // the parent's re-evaluation of generation g is told
+	id                 int  // the candidate in flight, −1 if none
+	next               int  // the next candidate's ID
+	isReeval, inFlight bool
+}
+
+func (a *opoAsker) AskK(rng *rand.Rand, k int) []Candidate {
+	if a.inFlight {
+		return nil // one slot: the next candidate depends on this one's loss
 	}
-	fx = orWorst(fx)
-	sum, count := 0.0, 0 // the re-evaluations of the current parent
-	y := make([]float64, p.Dim)
-	for g := 1; ; g++ {
-		if o.Reeval > 0 && g%o.Reeval == 0 {
-			f, err := obj.Eval(ctx, x)
-			if err != nil {
-				return x, err
-			}
-			sum += orWorst(f)
-			count++
-			fx = sum / float64(count)
-		}
-		for i := range y {
-			y[i] = x[i] + sigma*rng.NormFloat64()
-		}
-		if p.Bounded {
-			reflect(p, y)
-		}
-		fy, err := obj.Eval(ctx, y)
-		if err != nil {
-			return x, err
-		}
-		if fy = orWorst(fy); fy <= fx {
-			x, y = y, x
-			fx, sum, count = fy, 0, 0
-			sigma = min(sigma*up, hi)
+	a.inFlight, a.id = true, a.next
+	a.next++
+	if a.g == 0 {
+		a.isReeval = false
+		return []Candidate{{ID: a.id, X: a.x}}
+	}
+	if a.o.Reeval > 0 && a.g%a.o.Reeval == 0 && !a.reevaluated {
+		a.isReeval = true
+		return []Candidate{{ID: a.id, X: slices.Clone(a.x)}}
+	}
+	a.isReeval = false
+	y := make([]float64, a.p.Dim)
+	for i := range y {
+		y[i] = a.x[i] + a.sigma*rng.NormFloat64()
+	}
+	if a.p.Bounded {
+		reflect(a.p, y)
+	}
+	a.y = y
+	return []Candidate{{ID: a.id, X: y}}
+}
+
+func (a *opoAsker) TellID(id int, loss float64) {
+	if !a.inFlight || id != a.id {
+		panic(fmt.Sprintf("one-plus-one-es: TellID(%d) is not the candidate in flight", id))
+	}
+	a.inFlight = false
+	f := orWorst(loss)
+	switch {
+	case a.g == 0:
+		a.fx = f
+		a.g = 1
+	case a.isReeval:
+		a.sum += f
+		a.count++
+		a.fx = a.sum / float64(a.count)
+		a.reevaluated = true
+	default:
+		if f <= a.fx {
+			a.x = a.y
+			a.fx, a.sum, a.count = f, 0, 0
+			a.sigma = min(a.sigma*a.up, a.hi)
 		} else {
-			sigma = max(sigma*down, lo)
+			a.sigma = max(a.sigma*a.down, a.lo)
 		}
+		a.g++
+		a.reevaluated = false
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 func init() {
@@ -16,6 +17,7 @@ func init() {
 		PopParam:   "pop",
 		Pop:        psoPop,
 		Grid:       map[string][]string{"pop": {"0", "10", "20", "40"}},
+		Batch:      BatchGeneration,
 		New: func() Optimizer {
 			return &PSO{W: 1 / (2 * math.Ln2), C: 0.5 + math.Ln2, K: 3}
 		},
@@ -43,7 +45,12 @@ func psoPop(n int) int { return 10 + int(2*math.Sqrt(float64(n))) }
 //     in which the best score of the swarm did not improve.
 //
 // Updates are synchronous: every particle moves using the bests known at
-// the start of the iteration, then the swarm is evaluated in order.
+// the start of the iteration, then the swarm is evaluated in order. On
+// several evaluation slots an iteration's particles fill the slots as they
+// free up and the next iteration waits for the last of them
+// (BatchGeneration), since the topology's redraw depends on the whole
+// swarm; asynchronous PSO, which moves a particle as soon as its own score
+// is back, is a different method with different dynamics.
 //
 // Swarm size: Pop, or 0 for 10 + ⌊2√n⌋ (the SPSO-2006 rule; SPSO-2011's
 // 40 would leave only 2–3 iterations at budget 100).
@@ -106,98 +113,143 @@ func (s *PSO) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.
 		3*float64(np)*float64(p.Dim+1)+float64(np)*float64(np)/8); err != nil {
 		return nil, err
 	}
-	n := p.Dim
-	xs, vs, ps := make([][]float64, np), make([][]float64, np), make([][]float64, np)
-	fp := make([]float64, np)
-	for i := range xs {
-		xs[i], vs[i] = make([]float64, n), make([]float64, n)
-		for d := range n {
-			xs[i][d] = p.Lower[d] + rng.Float64()*(p.Upper[d]-p.Lower[d])
-			vs[i][d] = p.Lower[d] - xs[i][d] + rng.Float64()*(p.Upper[d]-p.Lower[d])
+	return nil, Drive(ctx, &psoStepper{p: p, w: s.W, c: c, k: k, np: np, ph: &s.phases}, obj, rng)
+}
+
+// psoStepper is one run of PSO as a Stepper: the first generation is the
+// uniform swarm, every later one the swarm moved by the bests known when
+// the previous generation was complete (synchronous updates).
+type psoStepper struct {
+	p         Problem
+	w, c      float64
+	k, np     int
+	ph        *phases
+	xs, vs    [][]float64
+	ps        [][]float64 // previous bests
+	fp        []float64
+	best      int
+	links     [][]bool // links[m][i]: m informs i
+	informant []int
+	g, dir    []float64
+	iter      int  // generations told
+	stalled   bool // the last generation did not improve the swarm's best: redraw the links
+}
+
+func (s *psoStepper) Ask(rng *rand.Rand) [][]float64 {
+	p, n, np := s.p, s.p.Dim, s.np
+	if s.iter == 0 {
+		s.xs, s.vs, s.ps = make([][]float64, np), make([][]float64, np), make([][]float64, np)
+		s.fp = make([]float64, np)
+		for i := range s.xs {
+			s.xs[i], s.vs[i] = make([]float64, n), make([]float64, n)
+			for d := range n {
+				s.xs[i][d] = p.Lower[d] + rng.Float64()*(p.Upper[d]-p.Lower[d])
+				s.vs[i][d] = p.Lower[d] - s.xs[i][d] + rng.Float64()*(p.Upper[d]-p.Lower[d])
+			}
+		}
+		return clones(s.xs)
+	}
+	if s.iter == 1 {
+		s.links = make([][]bool, np)
+		for m := range s.links {
+			s.links[m] = make([]bool, np)
+		}
+		s.redraw(rng)
+		s.g, s.dir = make([]float64, n), make([]float64, n)
+		s.informant = make([]int, np)
+	}
+	if s.stalled {
+		s.redraw(rng)
+		s.stalled = false
+	}
+	for i := range s.informant {
+		l := i
+		for m := range np {
+			if s.links[m][i] && s.fp[m] < s.fp[l] {
+				l = m
+			}
+		}
+		s.informant[i] = l
+	}
+	g, dir, c := s.g, s.dir, s.c
+	for i, x := range s.xs {
+		pi, l := s.ps[i], s.ps[s.informant[i]]
+		for d := range g {
+			if s.informant[i] == i {
+				g[d] = x[d] + c*(pi[d]-x[d])/2
+			} else {
+				g[d] = x[d] + c*(pi[d]+l[d]-2*x[d])/3
+			}
+		}
+		radius := 0.0
+		for d := range g {
+			radius += (g[d] - x[d]) * (g[d] - x[d])
+		}
+		ballPoint(g, math.Sqrt(radius), dir, rng) // dir = x'
+		v := s.vs[i]
+		for d := range x {
+			v[d] = s.w*v[d] + dir[d] - x[d]
+			x[d] += v[d]
+			if p.Bounded {
+				if x[d] < p.Lower[d] {
+					x[d], v[d] = p.Lower[d], -0.5*v[d]
+				} else if x[d] > p.Upper[d] {
+					x[d], v[d] = p.Upper[d], -0.5*v[d]
+				}
+			}
 		}
 	}
+	return clones(s.xs)
+}
+
+// clones returns copies of xs, so that candidates handed to the harness
+// are not changed when the population moves on.
+func clones(xs [][]float64) [][]float64 {
+	out := make([][]float64, len(xs))
 	for i, x := range xs {
-		f, err := obj.Eval(ctx, x)
-		if err != nil {
-			return nil, err
-		}
-		s.phases.count(true)
-		ps[i], fp[i] = append([]float64(nil), x...), orWorst(f)
+		out[i] = slices.Clone(x)
 	}
-	best := minIndex(fp)
+	return out
+}
 
-	// links[m][i]: m informs i.
-	links := make([][]bool, np)
-	for m := range links {
-		links[m] = make([]bool, np)
-	}
-	redraw := func() {
-		for m := range links {
-			clear(links[m])
-			links[m][m] = true
-			for range k {
-				links[m][rng.IntN(np)] = true
-			}
+// redraw draws the adaptive random topology: each particle informs
+// itself and k others.
+func (s *psoStepper) redraw(rng *rand.Rand) {
+	for m := range s.links {
+		clear(s.links[m])
+		s.links[m][m] = true
+		for range s.k {
+			s.links[m][rng.IntN(s.np)] = true
 		}
 	}
-	redraw()
+}
 
-	g, dir := make([]float64, n), make([]float64, n)
-	informant := make([]int, np)
-	for {
-		for i := range informant {
-			l := i
-			for m := range np {
-				if links[m][i] && fp[m] < fp[l] {
-					l = m
-				}
-			}
-			informant[i] = l
+func (s *psoStepper) tellMember(int) { s.ph.count(s.iter == 0) }
+
+// Tell updates the previous bests; after the first generation the best
+// of the swarm is noted, after the others the topology is redrawn when
+// that best did not improve (by the next Ask, which has the generator).
+func (s *psoStepper) Tell(xs [][]float64, fs []float64) {
+	if s.iter == 0 {
+		for i, x := range s.xs {
+			s.ps[i], s.fp[i] = append([]float64(nil), x...), orWorst(fs[i])
 		}
-		for i, x := range xs {
-			pi, l := ps[i], ps[informant[i]]
-			for d := range g {
-				if informant[i] == i {
-					g[d] = x[d] + c*(pi[d]-x[d])/2
-				} else {
-					g[d] = x[d] + c*(pi[d]+l[d]-2*x[d])/3
-				}
-			}
-			radius := 0.0
-			for d := range g {
-				radius += (g[d] - x[d]) * (g[d] - x[d])
-			}
-			ballPoint(g, math.Sqrt(radius), dir, rng) // dir = x'
-			v := vs[i]
-			for d := range x {
-				v[d] = s.W*v[d] + dir[d] - x[d]
-				x[d] += v[d]
-				if p.Bounded {
-					if x[d] < p.Lower[d] {
-						x[d], v[d] = p.Lower[d], -0.5*v[d]
-					} else if x[d] > p.Upper[d] {
-						x[d], v[d] = p.Upper[d], -0.5*v[d]
-					}
-				}
-			}
-		}
-		for i, x := range xs {
-			f, err := obj.Eval(ctx, x)
-			if err != nil {
-				return nil, err
-			}
-			s.phases.count(false)
-			if f = orWorst(f); f < fp[i] {
-				copy(ps[i], x)
-				fp[i] = f
-			}
-		}
-		if b := minIndex(fp); fp[b] < fp[best] {
-			best = b
-		} else {
-			redraw()
+		s.best = minIndex(s.fp)
+		s.iter++
+		return
+	}
+	for i, x := range s.xs {
+		if f := orWorst(fs[i]); f < s.fp[i] {
+			copy(s.ps[i], x)
+			s.fp[i] = f
 		}
 	}
+	if b := minIndex(s.fp); s.fp[b] < s.fp[s.best] {
+		s.best = b
+	} else {
+		s.stalled = true
+	}
+	s.iter++
 }
 
 // ballPoint writes into out a point uniform in the ball of centre c and

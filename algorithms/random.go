@@ -15,6 +15,7 @@ func init() {
 		PopParam:   "batch",
 		Pop:        func(int) int { return randomBatch },
 		New:        func() Optimizer { return &Random{Batch: randomBatch} },
+		Batch:      BatchAsync,
 	})
 }
 
@@ -34,18 +35,33 @@ func (r *Random) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&r.Batch, "batch", r.Batch, "evaluations per reported generation (does not change the search), ≥ 0; 0 means 20")
 }
 
-// Minimize implements Optimizer.
+// Minimize implements Optimizer. The points are independent, so on a
+// Pool every slot that frees up gets a new point at once (BatchAsync); on
+// one slot the draws are those of the sequential loop.
 func (r *Random) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
 	if r.Batch < 0 {
 		return nil, fmt.Errorf("random: batch %d: must be ≥ 0 (0 means 20)", r.Batch)
 	}
-	x := make([]float64, p.Dim)
-	for {
-		for i := range x {
-			x[i] = p.Lower[i] + rng.Float64()*(p.Upper[i]-p.Lower[i])
-		}
-		if _, err := obj.Eval(ctx, x); err != nil {
-			return nil, err
-		}
-	}
+	return nil, DriveAsync(ctx, &randomAsker{p: p}, PoolOf(obj), rng)
 }
+
+// randomAsker draws each candidate uniformly in the box.
+type randomAsker struct {
+	p  Problem
+	id int
+}
+
+func (a *randomAsker) AskK(rng *rand.Rand, k int) []Candidate {
+	cs := make([]Candidate, k)
+	for j := range cs {
+		x := make([]float64, a.p.Dim)
+		for i := range x {
+			x[i] = a.p.Lower[i] + rng.Float64()*(a.p.Upper[i]-a.p.Lower[i])
+		}
+		cs[j] = Candidate{ID: a.id, X: x}
+		a.id++
+	}
+	return cs
+}
+
+func (a *randomAsker) TellID(int, float64) {}

@@ -37,6 +37,12 @@ type Entry struct {
 	// default). Nil only for a method none of whose hyperparameters
 	// changes its search (random), so there is nothing to tune.
 	Grid map[string][]string
+	// Batch says how the method fills several evaluation slots (a Pool
+	// with Slots() > 1: GPUs evaluating at once): BatchAsync,
+	// BatchGeneration or BatchOneSlot. A method that leaves slots idle
+	// says so here, so that tables and help texts can show it beside the
+	// method's wall-clock figures.
+	Batch string
 	// New returns a fresh optimiser with default hyperparameters.
 	New func() Optimizer
 }
@@ -59,11 +65,32 @@ func (e Entry) Population(dim int, params []Param) int {
 	return e.Pop(dim)
 }
 
+// Values of Entry.Batch.
+const (
+	// BatchAsync: a slot that frees up gets a new candidate at once,
+	// proposed from the results known so far and the candidates still
+	// being evaluated; no slot waits for another.
+	BatchAsync = "async"
+	// BatchGeneration: the members of a generation fill the slots as they
+	// free up, and the next generation is proposed once the current one's
+	// last results are back, so slots idle while a generation's tail is
+	// evaluated (none when the population is a multiple of the slots and
+	// evaluations take equal time).
+	BatchGeneration = "generation"
+	// BatchOneSlot: one candidate at a time, whatever the slots.
+	BatchOneSlot = "one slot"
+)
+
 var registry = map[string]Entry{}
 
 // Register adds an entry; it is called from init functions, so a duplicate
 // name is a programming error and panics.
 func Register(e Entry) {
+	switch e.Batch {
+	case BatchAsync, BatchGeneration, BatchOneSlot:
+	default:
+		panic(fmt.Sprintf("algorithms: %s registered with batch capability %q", e.Name, e.Batch))
+	}
 	if _, dup := registry[e.Name]; dup {
 		panic("algorithms: duplicate registration of " + e.Name)
 	}

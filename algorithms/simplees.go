@@ -17,6 +17,7 @@ func init() {
 		PopParam:   "pop",
 		Pop:        func(int) int { return esPop },
 		Grid:       map[string][]string{"pop": {"10", "20", "40"}, "elite": {"0.1", "0.2", "0.4"}, "sigma": {"0.1", "0.2", "0.3"}},
+		Batch:      BatchGeneration,
 		New:        func() Optimizer { return &SimpleES{Pop: 20, EliteFrac: 0.2, Sigma: 0.2, Decay: 0.95, MinSigma: 0.005} },
 	})
 }
@@ -111,51 +112,71 @@ func (s *SimpleES) options(p Problem) (esOptions, error) {
 }
 
 // Minimize implements Optimizer. Problem.Sigma0, when set, replaces the
-// initial step (then in absolute units).
+// initial step (then in absolute units). On a Pool a generation's members
+// fill the slots (BatchGeneration): the next generation is bred from the
+// sorted members, so it waits for all of them.
 func (s *SimpleES) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
 	s.phases.reset()
 	o, err := s.options(p)
 	if err != nil {
 		return nil, err
 	}
-	pop, elites, sigma, floor, decay := o.pop, o.elites, o.sigma, o.floor, o.decay
-	type member struct {
-		x []float64
-		f float64
-	}
-	members := make([]member, 0, pop)
-	for range pop {
-		x := make([]float64, p.Dim)
-		for i := range x {
-			x[i] = p.Lower[i] + rng.Float64()*(p.Upper[i]-p.Lower[i])
-		}
-		f, err := obj.Eval(ctx, x)
-		if err != nil {
-			return nil, err
-		}
-		s.phases.count(true)
-		members = append(members, member{x, f})
-	}
-	for g := 1; ; g++ {
-		sort.SliceStable(members, func(a, b int) bool { return members[a].f < members[b].f })
-		step := max(sigma*math.Pow(decay, float64(g-1)), floor)
-		next := members[:elites]
-		for k := 0; len(next) < pop; k++ {
-			parent := members[k%elites].x
+	return nil, Drive(ctx, &esStepper{p: p, o: o, ph: &s.phases}, obj, rng)
+}
+
+// esMember is one member of SimpleES's population with its loss.
+type esMember struct {
+	x []float64
+	f float64
+}
+
+// esStepper is one run of SimpleES as a Stepper: generation 0 is uniform,
+// every later one the children of the elites.
+type esStepper struct {
+	p       Problem
+	o       esOptions
+	ph      *phases
+	members []esMember
+	g       int // generations told
+}
+
+func (e *esStepper) Ask(rng *rand.Rand) [][]float64 {
+	p, o := e.p, e.o
+	if e.g == 0 {
+		xs := make([][]float64, o.pop)
+		for k := range xs {
 			x := make([]float64, p.Dim)
 			for i := range x {
-				x[i] = parent[i] + step*rng.NormFloat64()
+				x[i] = p.Lower[i] + rng.Float64()*(p.Upper[i]-p.Lower[i])
 			}
-			if p.Bounded {
-				p.Clip(x)
-			}
-			f, err := obj.Eval(ctx, x)
-			if err != nil {
-				return nil, err
-			}
-			s.phases.count(false)
-			next = append(next, member{x, f})
+			xs[k] = x
 		}
-		members = next
+		return xs
 	}
+	step := max(o.sigma*math.Pow(o.decay, float64(e.g-1)), o.floor)
+	xs := make([][]float64, o.pop-o.elites)
+	for k := range xs {
+		parent := e.members[k%o.elites].x
+		x := make([]float64, p.Dim)
+		for i := range x {
+			x[i] = parent[i] + step*rng.NormFloat64()
+		}
+		if p.Bounded {
+			p.Clip(x)
+		}
+		xs[k] = x
+	}
+	return xs
+}
+
+func (e *esStepper) tellMember(int) { e.ph.count(e.g == 0) }
+
+func (e *esStepper) Tell(xs [][]float64, fs []float64) {
+	next := e.members[:min(len(e.members), e.o.elites)]
+	for k, x := range xs {
+		next = append(next, esMember{x, fs[k]})
+	}
+	e.members = next
+	sort.SliceStable(e.members, func(a, b int) bool { return e.members[a].f < e.members[b].f })
+	e.g++
 }

@@ -16,6 +16,7 @@ func init() {
 		Summary:    "Tree-structured Parzen Estimator as Optuna's default TPESampler (Bergstra et al. 2011): univariate truncated-Gaussian Parzen windows in the box",
 		Recommends: "best observed",
 		Grid:       map[string][]string{"startup": {"5", "10", "20"}, "candidates": {"24", "64"}},
+		Batch:      BatchAsync,
 		New: func() Optimizer {
 			return &TPE{Startup: 10, GammaFrac: 0.1, GammaCap: 25, Candidates: 24, PriorWeight: 1, MagicClip: true}
 		},
@@ -71,6 +72,14 @@ func init() {
 // 20: with γ(n) = ⌈0.1·n⌉ the "below" group is a single point until
 // n > 10, so an earlier start would only sample around the best point so
 // far, not change what TPE is; at budgets under 20 tables flag the row.
+//
+// Several evaluation slots (BatchAsync): every slot that frees up gets a
+// new proposal at once, as Optuna's TPESampler(constant_liar=True) makes
+// them for parallel workers: the candidates still being evaluated join
+// the "below"/"above" split as members of "above" (see split), and the
+// start-up phase lasts until Startup losses are known, so with k slots up
+// to Startup+k−1 points are uniform. With one slot nothing is pending at
+// a proposal and the method is the sequential TPE above.
 //
 // Recommendation: the best point observed (the harness tracks it).
 type TPE struct {
@@ -173,11 +182,28 @@ func (t *TPE) run(ctx context.Context, p Problem, obj Objective, rng *rand.Rand,
 	if err := checkMemory("tpe", fmt.Sprintf("candidates %d", t.Candidates), "the candidates and their densities", 3*float64(t.Candidates)); err != nil {
 		return nil, err
 	}
-	n := p.Dim
-	h := &tpeHistory{sorted: make([][]int, n)}
-	for {
-		x := make([]float64, n)
-		initial := len(h.ys) < t.Startup
+	a := &tpeAsker{t: t, p: p, ph: ph, h: &tpeHistory{sorted: make([][]int, p.Dim)}}
+	return nil, DriveAsync(ctx, a, PoolOf(obj), rng)
+}
+
+// tpeAsker is one run of TPE as an Asker: a candidate's ID is its index in
+// the history, which holds it from the moment it is proposed.
+type tpeAsker struct {
+	t       *TPE
+	p       Problem
+	ph      *phases
+	h       *tpeHistory
+	initial []bool // per candidate: proposed by the start-up phase
+}
+
+func (a *tpeAsker) AskK(rng *rand.Rand, k int) []Candidate {
+	t, p, h := a.t, a.p, a.h
+	cs := make([]Candidate, 0, k)
+	for range k {
+		x := make([]float64, p.Dim)
+		// Optuna's start-up counts finished trials only
+		// (TPESampler.sample_independent: states COMPLETE and PRUNED).
+		initial := h.told < t.Startup
 		if initial {
 			for d := range x {
 				x[d] = p.Lower[d] + rng.Float64()*(p.Upper[d]-p.Lower[d])
@@ -192,23 +218,27 @@ func (t *TPE) run(ctx context.Context, p Problem, obj Objective, rng *rand.Rand,
 				}
 			}
 		}
-		f, err := obj.Eval(ctx, x)
-		if err != nil {
-			return nil, err
-		}
-		ph.count(initial)
-		h.add(x, orWorst(f))
+		cs = append(cs, Candidate{ID: len(h.xs), X: x})
+		a.initial = append(a.initial, initial)
+		h.propose(x)
 	}
+	return cs
 }
 
-// tpeHistory is every observation of a run, with the observation indices
-// sorted by loss and, per coordinate, by that coordinate (ties in trial
-// order both), kept up to date by insertion so that a suggestion needs no
-// sort.
+func (a *tpeAsker) TellID(id int, loss float64) {
+	a.h.tell(id, orWorst(loss))
+	a.ph.count(a.initial[id])
+}
+
+// tpeHistory is every candidate of a run, evaluated or pending, with the
+// indices of the evaluated ones sorted by loss and, per coordinate, the
+// indices of all sorted by that coordinate (ties in trial order both),
+// kept up to date by insertion so that a suggestion needs no sort.
 type tpeHistory struct {
 	xs     [][]float64
-	ys     []float64
-	byLoss []int
+	ys     []float64 // NaN while pending
+	told   int       // how many losses are known
+	byLoss []int     // the evaluated candidates
 	sorted [][]int
 	group  []int // scratch: position of each observation in the group being built, or −1
 	// Scratch reused by every suggestion: the two estimators and the
@@ -218,11 +248,11 @@ type tpeHistory struct {
 	pos  []int
 }
 
-func (h *tpeHistory) add(x []float64, f float64) {
+// propose adds a candidate whose loss is not known yet (Optuna's RUNNING
+// trial): it belongs to the "above" group until it is told (split).
+func (h *tpeHistory) propose(x []float64) {
 	i := len(h.xs)
-	h.xs, h.ys = append(h.xs, x), append(h.ys, f)
-	k := sort.Search(len(h.byLoss), func(k int) bool { return h.ys[h.byLoss[k]] > f })
-	h.byLoss = slices.Insert(h.byLoss, k, i)
+	h.xs, h.ys = append(h.xs, x), append(h.ys, math.NaN())
 	for d, v := range x {
 		s := h.sorted[d]
 		k := sort.Search(len(s), func(k int) bool { return h.xs[s[k]][d] > v })
@@ -231,15 +261,37 @@ func (h *tpeHistory) add(x []float64, f float64) {
 	h.group = append(h.group, -1)
 }
 
-// split returns the indices of the γ(n) lowest losses (ties: earlier
-// trials first) and of the others, each in trial order.
+// tell records the loss of candidate i.
+func (h *tpeHistory) tell(i int, f float64) {
+	if i < 0 || i >= len(h.xs) || !math.IsNaN(h.ys[i]) {
+		panic(fmt.Sprintf("tpe: TellID(%d) is not a pending candidate", i))
+	}
+	h.ys[i] = f
+	h.told++
+	k := sort.Search(len(h.byLoss), func(k int) bool {
+		j := h.byLoss[k]
+		return h.ys[j] > f || h.ys[j] == f && j > i
+	})
+	h.byLoss = slices.Insert(h.byLoss, k, i)
+}
+
+// split returns the indices of the γ(n) lowest of the n losses known
+// (ties: earlier trials first) and of all other candidates, evaluated or
+// pending, each in trial order. Pending candidates in the "above" group
+// are Optuna's constant liar (TPESampler(constant_liar=True),
+// optuna/samplers/_tpe/sampler.py, Optuna 3.x–4.x: _sample takes the
+// RUNNING trials too, computes γ from the finished ones only, "Ignore
+// running trials", and _split_trials appends the running trials to the
+// above group): a point being evaluated repels the next proposals as a
+// bad point would, so that several slots do not all sample the same
+// promising region.
 func (t *TPE) split(h *tpeHistory) (below, above []int) {
-	n := len(h.ys)
+	n := h.told
 	nb := min(t.gamma(n), n)
 	below = slices.Clone(h.byLoss[:nb])
 	slices.Sort(below)
-	above = make([]int, 0, n-nb)
-	for i, b := 0, 0; i < n; i++ {
+	above = make([]int, 0, len(h.xs)-nb)
+	for i, b := 0, 0; i < len(h.xs); i++ {
 		if b < nb && below[b] == i {
 			b++
 			continue

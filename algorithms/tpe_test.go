@@ -124,3 +124,66 @@ func TestTPEVariants(t *testing.T) {
 		}
 	}
 }
+
+// add records an evaluated candidate at once.
+func (h *tpeHistory) add(x []float64, f float64) {
+	h.propose(x)
+	h.tell(len(h.xs)-1, f)
+}
+
+// Optuna's constant liar: candidates still being evaluated join the
+// "above" group, and γ counts only the losses known.
+func TestTPEConstantLiar(t *testing.T) {
+	tp := newTPE()
+	h := &tpeHistory{sorted: make([][]int, 1)}
+	ys := []float64{5, 1, 3, 1, 0, 9, 7, 2, 8, 6, 4, 1} // γ(12) = 2
+	for i, y := range ys {
+		h.propose([]float64{float64(i) / 20})
+		if i == 3 || i == 7 {
+			continue // pending
+		}
+		h.tell(i, y)
+	}
+	// 10 known losses: γ(10) = 1, the 0 of trial 4.
+	below, above := tp.split(h)
+	if !slices.Equal(below, []int{4}) {
+		t.Errorf("below = %v, want [4]", below)
+	}
+	if want := []int{0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11}; !slices.Equal(above, want) {
+		t.Errorf("above = %v, want %v (pending 3 and 7 included)", above, want)
+	}
+	// Told out of order, ties keep trial order: trial 3's 1 ranks after
+	// trial 1's and before trial 11's.
+	h.tell(7, 2)
+	h.tell(3, 1)
+	if want := []int{4, 1, 3, 11, 7, 2, 10, 0, 9, 6, 8, 5}; !slices.Equal(h.byLoss, want) {
+		t.Errorf("by loss %v, want %v", h.byLoss, want)
+	}
+}
+
+// With several slots TPE spreads the proposals of one moment: without the
+// liar, five proposals from the same history would be five draws of the
+// same estimators; with it, each proposal pushes the next away.
+func TestTPEBatchSpreads(t *testing.T) {
+	p := Problem{Dim: 2, Lower: []float64{0, 0}, Upper: []float64{1, 1}}
+	a := &tpeAsker{t: newTPE().resolved(), p: p, ph: &phases{}, h: &tpeHistory{sorted: make([][]int, 2)}}
+	rng := rand.New(rand.NewPCG(3, 4))
+	f := func(x []float64) float64 { return (x[0]-0.3)*(x[0]-0.3) + (x[1]-0.7)*(x[1]-0.7) }
+	for range 30 {
+		c := a.AskK(rng, 1)[0]
+		a.TellID(c.ID, f(c.X))
+	}
+	cs := a.AskK(rng, 5)
+	for i, c := range cs {
+		if c.ID != 30+i {
+			t.Fatalf("candidate %d has ID %d, want %d", i, c.ID, 30+i)
+		}
+	}
+	if a.h.told != 30 || len(a.h.xs) != 35 {
+		t.Fatalf("history has %d told of %d, want 30 of 35", a.h.told, len(a.h.xs))
+	}
+	below, above := a.t.split(a.h)
+	if len(below) != 3 || len(above) != 32 {
+		t.Errorf("split into %d and %d, want 3 (γ(30)) and 32 (27 told, 5 pending)", len(below), len(above))
+	}
+}
