@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/evomerge/evomerge/algorithms"
 	"io"
 	"math"
 	"sort"
@@ -444,6 +445,18 @@ func writeTable(w io.Writer, markdown bool, h Header, runs []*Run) error {
 		if s.ModelUnderHalf {
 			notes = append(notes, modelNote)
 			break
+		}
+	}
+	if runs[0].Slots > 1 {
+		var one []string
+		for _, s := range a {
+			if e, err := algorithms.Lookup(strings.Fields(s.Algorithm)[0]); err == nil && e.Batch == algorithms.BatchOneSlot {
+				one = append(one, e.Name)
+			}
+		}
+		if len(one) > 0 {
+			notes = append(notes, fmt.Sprintf("%s evaluate one candidate at a time (algorithms.Entry.Batch): on %d slots they leave %d idle.",
+				strings.Join(one, " and "), runs[0].Slots, runs[0].Slots-1))
 		}
 	}
 	for _, s := range a {

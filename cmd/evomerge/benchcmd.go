@@ -215,6 +215,7 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: evomerge bench [flags]\n\nRuns every selected algorithm × seed concurrently on one objective and compares them.")
 		fs.PrintDefaults()
+		writeAlgorithms(fs.Output())
 	}
 	if err := cli.Parse(fs, args, stdout, stderr); err != nil {
 		return err

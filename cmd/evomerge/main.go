@@ -19,6 +19,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/evomerge/evomerge/algorithms"
 	"io"
 	"os"
 	"os/signal"
@@ -98,4 +99,29 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
+}
+
+// writeAlgorithms lists every registered optimiser with what it hands
+// over and how it fills several evaluation slots (Entry.Batch), for the
+// help texts of the commands that select one.
+func writeAlgorithms(w io.Writer) {
+	fmt.Fprintln(w, "\nAlgorithms (recommends; on several slots):")
+	for _, n := range algorithms.Names() {
+		e, _ := algorithms.Lookup(n)
+		fmt.Fprintf(w, "  %-16s %s\n  %-16s   recommends: %s; slots: %s\n", n, e.Summary, "", e.Recommends, batchMeaning(e.Batch))
+	}
+}
+
+// batchMeaning says in words what an Entry.Batch value means for a user
+// with several GPUs.
+func batchMeaning(b string) string {
+	switch b {
+	case algorithms.BatchAsync:
+		return "asynchronous, a free slot gets a new candidate at once"
+	case algorithms.BatchGeneration:
+		return "a generation at a time, slots wait for its last results"
+	case algorithms.BatchOneSlot:
+		return "ONE SLOT: one candidate at a time, other slots stay idle"
+	}
+	return b
 }

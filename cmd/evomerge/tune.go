@@ -68,6 +68,7 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: evomerge tune [flags]\n\nRuns every setting of a hyperparameter grid on the same seeds and ranks the settings by the true score of the final recommendation, each with a 95% interval and a Holm-corrected Mann–Whitney test against the defaults.\nIt tunes on --scenario mergekit-evolve unless told otherwise; to tune on your own objective flags, give --scenario \"\" with them.")
 		fs.PrintDefaults()
+		writeAlgorithms(fs.Output())
 	}
 	if err := cli.Parse(fs, args, stdout, stderr); err != nil {
 		return err

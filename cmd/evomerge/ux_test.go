@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -209,5 +210,25 @@ func TestSimulatorGenerationIsThePopulation(t *testing.T) {
 		if extra := fmt.Sprintf("Gen %d: ", (60+c.gen-1)/c.gen+1); strings.Contains(out, extra) {
 			t.Errorf("%v: %q: more lines than %d-evaluation generations in a budget of 60:\n%s", args, extra, c.gen, out)
 		}
+	}
+}
+
+// TestOneSlotMethodsSaySo: a method that evaluates one candidate at a time
+// says so in the help of the commands that select methods, and in a table
+// of runs on several slots.
+func TestOneSlotMethodsSaySo(t *testing.T) {
+	out, _, err := runArgs(t, "bench", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`one-plus-one-es .*\n.*slots: ONE SLOT`).MatchString(out) {
+		t.Errorf("bench --help does not say that one-plus-one-es uses one slot:\n%s", out)
+	}
+	out, _, err = runArgs(t, "bench", "--slots", "4", "--eval-time", "fixed:1m", "--algs", "cmaes,one-plus-one-es", "--seeds", "2", "--budget", "40")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "one-plus-one-es evaluate one candidate at a time") {
+		t.Errorf("the table does not say that one-plus-one-es left slots idle:\n%s", out)
 	}
 }
