@@ -319,7 +319,7 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		Optimum: job.Objective.Optimum, ObjectiveSeed: &job.Objective.Seed,
 		Budget: job.Budget, Target: target, Params: map[string]string{},
 		Sense: f.Sense().String(), Best: f.Best(),
-		Slots: job.Slots, EvalTime: job.EvalTime.String(),
+		EvalTime: job.EvalTime.String(), // Slots: below, only for a pool (absent: one slot, no clock)
 	}
 	for _, p := range params {
 		run.Params[p.Name] = p.Value
