@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/evomerge/evomerge/algorithms"
@@ -29,6 +30,7 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	budget := fs.Int("budget", 1000, "evaluation budget")
 	target := fs.Float64("target", 99, "true score that counts as the optimum found")
 	seed := fs.Uint64("seed", 1, "seed of every random choice")
+	lang := fs.String("lang", "", "language of the lines around the search: en or ja (default: from LC_ALL, LC_MESSAGES or LANG; the Gen lines are the same in both)")
 	var sets settings = map[string]map[string]string{}
 	fs.Var(sets, "set", "hyperparameter alg.param=value (repeatable)")
 	fs.Usage = func() {
@@ -109,13 +111,13 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, args []string) e
 		return fmt.Errorf("--target %g: a true score in (0, 100]", *target)
 	}
 
-	fmt.Fprintf(stdout, "Searching %d merge ratios for the secret optimum %s with %s (%d per generation, budget %d, target true score %g, seed %d)\n",
-		*dim, objectives.FormatVector(mock.Optimum(), 2), *alg, gen, *budget, *target, *seed)
-	noiseDesc := fmt.Sprintf("Gaussian noise σ %g", *noise)
-	if *items > 0 {
-		noiseDesc = fmt.Sprintf("accuracy on %d items, then %s", *items, noiseDesc)
+	l, err := simLang(*lang, os.Getenv)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "Mock evaluation: score = 100·exp(−‖w−w*‖²/(2·0.25²·n/4)) observed through %s\n", noiseDesc)
+	text := simTexts[l]
+	fmt.Fprint(stdout, text.header(*dim, objectives.FormatVector(mock.Optimum(), 2), *alg, gen, *budget, *target, *seed))
+	fmt.Fprint(stdout, text.mock(*noise, *items))
 
 	hitGen := 0
 	job := bench.Job{
@@ -145,21 +147,19 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, args []string) e
 	// reached the target, and what the method hands over — its recommended
 	// point, scored by its true (noise-free) score.
 	if run.Succeeded() {
-		fmt.Fprintf(stdout, "A candidate reached the target: evaluation %d (generation %d) had true score %.2f ≥ %g.\n",
-			*run.EvalsToTarget, hitGen, run.BestTrue, *target)
+		fmt.Fprint(stdout, text.hit(*run.EvalsToTarget, hitGen, run.BestTrue, *target))
 	} else {
-		fmt.Fprintf(stdout, "Budget of %d evaluations spent: no candidate reached true score %g (best candidate: true score %.2f).\n",
-			run.EvalsUsed, *target, run.BestTrue)
+		fmt.Fprint(stdout, text.missed(run.EvalsUsed, *target, run.BestTrue))
 	}
 	if run.Recommended == nil {
-		fmt.Fprintln(stdout, "Recommended point: none (no evaluation succeeded).")
+		fmt.Fprint(stdout, text.none)
 		return nil
 	}
-	verdict := "below the target"
-	if run.RecommendTrue >= *target {
-		verdict = "meets the target"
+	how := recommendation{desc: run.Recommendation, recommends: entry.Recommends}
+	if c := run.FinalCheck; c != nil {
+		how.final, how.k = c.Chosen, len(c.MethodScores)
 	}
-	fmt.Fprintf(stdout, "Recommended point %s (%s's %s; best observed score %.2f): true score %.2f — %s.\n",
-		objectives.FormatVector(run.Recommended, 2), *alg, entry.Recommends, run.BestObserved, run.RecommendTrue, verdict)
+	fmt.Fprint(stdout, text.recommended(objectives.FormatVector(run.Recommended, 2), *alg, how,
+		run.BestObserved, run.RecommendTrue, run.Succeeded(), run.RecommendTrue >= *target, *target))
 	return nil
 }
