@@ -23,11 +23,18 @@ type Series struct {
 // Option adjusts a figure.
 type Option func(*options)
 
-type options struct{ logX bool }
+type options struct {
+	logX   bool
+	ylabel string
+}
 
 // LogX puts the x axis (evaluations) on a log scale, which shows early
 // progress and the tail of a long budget in one figure. X must be > 0.
 func LogX() Option { return func(o *options) { o.logX = true } }
+
+// YLabel names the y axis (default "best true score"), for curves of
+// something else, such as the observed scores of a real run.
+func YLabel(s string) Option { return func(o *options) { o.ylabel = s } }
 
 // SeriesFromTraces summarises runs into a Series. traces[r][i] is run r's
 // true score at its (i+1)-th evaluation; each trace is turned into its
@@ -145,7 +152,11 @@ func NewConvergence(title string, series []Series, opts ...Option) (*Figure, err
 		return nil, err
 	}
 
-	p := newPlot(title, "evaluations", "best true score")
+	ylabel := o.ylabel
+	if ylabel == "" {
+		ylabel = "best true score"
+	}
+	p := newPlot(title, "evaluations", ylabel)
 	if o.logX {
 		useLogX(p)
 	}

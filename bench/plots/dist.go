@@ -119,8 +119,9 @@ type distFigure struct {
 
 const panelGap = vg.Length(8)
 
-func (d *distFigure) titleStyle() text.Style {
-	return text.Style{Color: plotTextColor, Font: sans(13), XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
+// titleStyle is the figure title's text and style, fitted to width.
+func (d *distFigure) titleStyle(width vg.Length) (string, text.Style) {
+	return fitTitle(d.title, text.Style{Color: plotTextColor, Font: sans(13), XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}, width)
 }
 
 func (d *distFigure) labelStyle() text.Style {
@@ -132,7 +133,8 @@ func (d *distFigure) labelStyle() text.Style {
 func (d *distFigure) layout(c draw.Canvas) (panels []draw.Canvas, data []vg.Rectangle, names vg.Rectangle) {
 	top := c.Max.Y
 	if d.title != "" {
-		top -= d.titleStyle().Height(d.title) + 6
+		t, sty := d.titleStyle(c.Max.X - c.Min.X)
+		top -= sty.Height(t) + 6
 	}
 	bottom := c.Min.Y
 	if d.xlabel != "" {
@@ -158,7 +160,8 @@ func (d *distFigure) layout(c draw.Canvas) (panels []draw.Canvas, data []vg.Rect
 func (d *distFigure) draw(c draw.Canvas) {
 	panels, data, names := d.layout(c)
 	if d.title != "" {
-		c.FillText(d.titleStyle(), vg.Point{X: c.Center().X, Y: c.Max.Y}, d.title)
+		t, sty := d.titleStyle(c.Max.X - c.Min.X)
+		c.FillText(sty, vg.Point{X: c.Center().X, Y: c.Max.Y}, t)
 	}
 	for i, p := range d.plots {
 		p.Draw(panels[i])

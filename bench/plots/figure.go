@@ -84,7 +84,9 @@ func (f *Figure) legendWidth() vg.Length {
 	for _, it := range f.legend {
 		w = max(w, sty.Width(it.name))
 	}
-	return legendGap + legendThumb + legendPad + w + legendPad
+	// 15% spare: a browser without Liberation Sans (the SVG names it)
+	// sets the names in a wider face, which must not be cut off.
+	return legendGap + legendThumb + legendPad + 1.15*w + legendPad
 }
 
 // layout returns, for a figure drawn on c, the canvas the plot is drawn
@@ -95,7 +97,7 @@ func (f *Figure) layout(c draw.Canvas) (pc draw.Canvas, data, legend vg.Rectangl
 	lw := f.legendWidth()
 	pc = draw.Crop(c, 0, -lw, 0, 0)
 	if f.plot != nil {
-		data = f.plot.DataCanvas(pc).Rectangle
+		data = f.fitted(pc).DataCanvas(pc).Rectangle
 	} else {
 		_, ds, _ := f.dist.layout(pc)
 		data = ds[0] // the panels' union
@@ -124,7 +126,7 @@ func (f *Figure) draw(c draw.Canvas) {
 	if f.dist != nil {
 		f.dist.draw(pc)
 	} else {
-		f.plot.Draw(pc)
+		f.fitted(pc).Draw(pc)
 	}
 	row := legendRow()
 	for i, it := range f.legend {
@@ -271,4 +273,27 @@ func (f *Figure) Save(path string) error {
 		return err
 	}
 	return writeAtomic(path, data)
+}
+
+// fitted is the figure's plot with its title fitted to the plot's canvas.
+func (f *Figure) fitted(pc draw.Canvas) *plot.Plot {
+	p := *f.plot
+	p.Title.Text, p.Title.TextStyle = fitTitle(p.Title.Text, p.Title.TextStyle, pc.Max.X-pc.Min.X)
+	return &p
+}
+
+// fitTitle fits a title into width: a title too long for one line is
+// broken after its first ": " (cell names are long), and type that is
+// still too wide shrinks, down to 8 points.
+func fitTitle(title string, sty text.Style, width vg.Length) (string, text.Style) {
+	if sty.Width(title) <= width {
+		return title, sty
+	}
+	if i := strings.Index(title, ": "); i > 0 {
+		title = title[:i+1] + "\n" + title[i+2:]
+	}
+	for sty.Width(title) > width && sty.Font.Size > 8 {
+		sty.Font.Size -= 0.5
+	}
+	return title, sty
 }

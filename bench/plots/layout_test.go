@@ -355,3 +355,33 @@ func TestDistributions(t *testing.T) {
 		t.Error("an infinite value: no error")
 	}
 }
+
+// A long title (a cell's full key) stays on the figure: broken after its
+// first colon and, if need be, set smaller.
+func TestLongTitleFits(t *testing.T) {
+	conv, _, names := fourteen(t)
+	title := "mnist-merge/ties/densities/rot90/zoo1/dim=18/budget=100/target=80/slots=8/eval-time=lognormal: held-out score of the recommended point, every seed"
+	f, err := NewConvergence(title, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	its := checkLegendClear(t, f, names)
+	lines := 0
+	for _, it := range its {
+		if it.class == "" && strings.HasPrefix(title, strings.Split(it.text, "\n")[0]) && len(it.text) > 20 {
+			lines++
+			if it.pts[0].X < 0 {
+				t.Errorf("title line %q starts left of the figure at %v", it.text, it.pts[0].X)
+			}
+		}
+	}
+	if lines == 0 {
+		t.Error("title not drawn")
+	}
+	txt, sty := fitTitle(title, legendStyle(false), Width)
+	for _, l := range strings.Split(txt, "\n") {
+		if w := sty.Width(l); w > Width {
+			t.Errorf("title line %q is %v wide on a %v figure", l, w, Width)
+		}
+	}
+}

@@ -14,8 +14,8 @@ type Style struct {
 }
 
 // okabeIto is the colour-blind-safe palette of Okabe and Ito (2008), "Color
-// Universal Design", in the order series take it: the darker colours
-// first, the yellow, which is faint on white, last.
+// Universal Design", in the order series take it, without its yellow
+// (#F0E442), which is too faint on white for a line.
 var okabeIto = []color.Color{
 	color.NRGBA{0x00, 0x72, 0xB2, 0xFF}, // blue
 	color.NRGBA{0xD5, 0x5E, 0x00, 0xFF}, // vermillion
@@ -24,12 +24,11 @@ var okabeIto = []color.Color{
 	color.NRGBA{0xE6, 0x9F, 0x00, 0xFF}, // orange
 	color.NRGBA{0x56, 0xB4, 0xE9, 0xFF}, // sky blue
 	color.NRGBA{0x00, 0x00, 0x00, 0xFF}, // black
-	color.NRGBA{0xF0, 0xE4, 0x42, 0xFF}, // yellow
 }
 
-// dashPatterns follow the palette once it is used up: the ninth series is
-// the first colour dashed, the seventeenth the first colour dotted, and so
-// on, so that no two of the first 32 series look alike.
+// dashPatterns follow the palette once it is used up: the eighth series is
+// the first colour dashed, the fifteenth the first colour dotted, and so
+// on, so that no two of the first 28 series look alike.
 var dashPatterns = [][]vg.Length{
 	nil,
 	{vg.Points(6), vg.Points(3)},
@@ -38,7 +37,7 @@ var dashPatterns = [][]vg.Length{
 }
 
 // StyleAt returns the i-th style (i >= 0) of the fixed sequence every
-// figure draws from: the eight Okabe–Ito colours solid, then dashed, then
+// figure draws from: the seven Okabe–Ito colours solid, then dashed, then
 // dotted, then dash-dotted, then again. Callers that draw one algorithm in
 // several figures give it the same index everywhere (its place in the
 // algorithm registry), so it keeps one look across figures and pages.
