@@ -325,3 +325,24 @@ func sorted(s []string) []string {
 	}
 	return out
 }
+
+// The progress page of a real run loads in the browser without errors and
+// shows its best score and curve.
+func TestProgressPageInBrowser(t *testing.T) {
+	bin := chromium(t)
+	path := filepath.Join(t.TempDir(), "progress.html")
+	if err := WriteProgressPage(path, progressFixture(true)); err != nil {
+		t.Fatal(err)
+	}
+	dom, stderr := runChromium(t, bin, path, "--dump-dom")
+	for _, line := range strings.Split(string(stderr), "\n") {
+		if strings.Contains(line, ":CONSOLE") {
+			t.Errorf("console: %s", line)
+		}
+	}
+	for _, want := range []string{`<p id="best">`, `<g class="series" data-series="best observed so far">`, `<pre id="recipe">`} {
+		if !bytes.Contains(dom, []byte(want)) {
+			t.Errorf("DOM lacks %s", want)
+		}
+	}
+}
