@@ -51,7 +51,7 @@ func checkReportDir(dir string, force bool) ([]string, error) {
 		return nil, fmt.Errorf("report folder %s is not a folder", dir)
 	}
 	refuse := func(why string) error {
-		return fmt.Errorf("report folder %s %s: write the report to a new or empty folder, or pass --force to write README.md, plots/ and %s there anyway (other files are left as they are)", dir, why, ManifestName)
+		return fmt.Errorf("report folder %s %s: write the report to a new or empty folder, or pass --force to write README.md, index.html, plots/ and %s there anyway (other files are left as they are)", dir, why, ManifestName)
 	}
 	var listed []string
 	b, err := readManifestFile(filepath.Join(dir, ManifestName))

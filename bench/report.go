@@ -17,7 +17,6 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/evomerge/evomerge/algorithms"
-	"github.com/evomerge/evomerge/bench/plots"
 	"github.com/evomerge/evomerge/bench/stats"
 )
 
@@ -43,6 +42,14 @@ type ReportOptions struct {
 	// Force writes into Dir even if it holds files no report wrote (see
 	// ManifestName); those are left as they are.
 	Force bool
+	// HTML also writes the page as one self-contained HTMLName (see
+	// BuildHTMLReport).
+	HTML bool
+	// Highlight names methods drawn in colour in every figure (the method
+	// a user is weighing), besides each cell's top three and its random
+	// search; the rest are grey context. A cell of at most
+	// allColoured methods draws every one in colour.
+	Highlight []string
 
 	written *[]string // files written so far, relative to Dir
 }
@@ -398,11 +405,54 @@ func lowTail(xs []float64, maximize bool) (p10, worst float64) {
 }
 
 // BuildReport writes a markdown page (Dir/README.md) comparing every
-// algorithm in every cell, with convergence and ECDF figures, from the raw
-// run records alone. The page does not depend on the order of runs or on
-// wall-clock times, so a resumed suite reaches the same page as an
-// uninterrupted one. The page is written to a temporary file and renamed.
+// algorithm in every cell, with its figures (plots/, with Plots) and, with
+// HTML, the same page as one self-contained Dir/index.html (see
+// BuildHTMLReport), from the raw run records alone. The pages do not
+// depend on the order of runs or on wall-clock times, so a resumed suite
+// reaches the same pages as an uninterrupted one, byte for byte. Each file
+// is written to a temporary file and renamed.
 func BuildReport(runs []*Run, o ReportOptions) error {
+	return buildReport(runs, o, true)
+}
+
+// BuildHTMLReport writes only the HTML page, Dir/index.html: one file
+// holding everything the markdown page holds — the tables, sortable by
+// any column, the figures as inline SVG, and every run's raw record —
+// with a little inline JavaScript to show or hide methods in tables and
+// figures together and to switch between the fixed-budget and
+// fixed-target views. It loads nothing from the network, so it opens
+// from disk, offline.
+func BuildHTMLReport(runs []*Run, o ReportOptions) error {
+	o.HTML = true
+	return buildReport(runs, o, false)
+}
+
+// report is a results page's content, shared by its markdown and HTML
+// forms.
+type report struct {
+	o        ReportOptions
+	runs     []*Run
+	cells    []CellRuns
+	analyses [][]CellStats
+	clocks   [][]ClockStats
+	figs     [][]cellFigure // per cell, with o.Plots
+	looks    map[string]int // entry label → 1 + its style (plots.StyleAt)
+}
+
+// cellFigure is one figure of a cell: its file name stem's suffix, what it
+// shows, and the SVG the pages embed.
+type cellFigure struct {
+	kind, alt string
+	svg       []byte
+}
+
+// HTMLName is the HTML page of a report folder.
+const HTMLName = "index.html"
+
+// figureKinds are the figures a cell may have, in page order.
+var figureKinds = []string{"convergence", "ecdf", "budget", "heldout"}
+
+func buildReport(runs []*Run, o ReportOptions, markdown bool) error {
 	if len(runs) == 0 {
 		return fmt.Errorf("report: no runs")
 	}
@@ -417,18 +467,31 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Join(o.Dir, "plots"), 0o755); err != nil {
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return fmt.Errorf("report: %v", err)
 	}
-	cells := GroupCells(runs)
+	plotFiles := markdown && o.Plots
+	if plotFiles {
+		if err := os.MkdirAll(filepath.Join(o.Dir, "plots"), 0o755); err != nil {
+			return fmt.Errorf("report: %v", err)
+		}
+	}
+	r := &report{o: o, runs: runs, cells: GroupCells(runs)}
 	// The manifest lists every file this report may write before it writes
 	// one, so a report killed half-way leaves a folder it can rewrite.
-	planned := append([]string{"README.md"}, listed...)
-	if o.Plots {
-		for _, c := range cells {
-			for _, kind := range []string{"-ecdf", "-convergence"} {
+	var pages []string
+	if markdown {
+		pages = append(pages, "README.md")
+	}
+	if o.HTML {
+		pages = append(pages, HTMLName)
+	}
+	planned := append(slices.Clone(pages), listed...)
+	if plotFiles {
+		for _, c := range r.cells {
+			for _, kind := range figureKinds {
 				for _, ext := range []string{".svg", ".png"} {
-					planned = append(planned, "plots/"+anchor(c.Name)+kind+ext)
+					planned = append(planned, "plots/"+anchor(c.Name)+"-"+kind+ext)
 				}
 			}
 		}
@@ -438,33 +501,82 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	}
 	var written []string
 	o.written = &written
-	var b bytes.Buffer
-	title := o.Title
-	if title == "" {
-		title = "evomerge comparison"
-	}
-	fmt.Fprintf(&b, "# %s\n\n", title)
-	if o.Preface != "" {
-		fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(o.Preface))
-	}
-	fmt.Fprintf(&b, "Made by `%s` from %d runs; bootstrap seed %d. Regenerate the page from the raw records with `evomerge report`.\n\n", o.Command, len(runs), o.Seed)
+	r.o = o
 
-	analyses := make([][]CellStats, len(cells))
-	for i, c := range cells {
+	r.analyses = make([][]CellStats, len(r.cells))
+	for i, c := range r.cells {
 		a, err := AnalyzeCell(c, o.Seed)
 		if err != nil {
 			return err
 		}
-		analyses[i] = a
+		r.analyses[i] = a
 	}
+	if r.clocks, err = clockAnalyses(r.cells, r.analyses); err != nil {
+		return err
+	}
+	r.looks = entryLooks(r.analyses)
+	if o.Plots {
+		r.figs = make([][]cellFigure, len(r.cells))
+		for i := range r.cells {
+			if r.figs[i], err = r.cellFigures(i, plotFiles); err != nil {
+				return err
+			}
+		}
+	}
+	if markdown {
+		md, err := r.markdown()
+		if err != nil {
+			return err
+		}
+		if err := WriteFileAtomic(filepath.Join(o.Dir, "README.md"), md); err != nil {
+			return fmt.Errorf("report: %v", err)
+		}
+	}
+	if o.HTML {
+		page, err := r.html()
+		if err != nil {
+			return err
+		}
+		if err := WriteFileAtomic(filepath.Join(o.Dir, HTMLName), page); err != nil {
+			return fmt.Errorf("report: %v", err)
+		}
+	}
+	// Now list exactly what is there of this report: what it wrote, and
+	// what earlier reports wrote (stale figures are kept, never deleted).
+	final := append(written, pages...)
+	for _, l := range listed {
+		if _, err := os.Lstat(filepath.Join(o.Dir, filepath.FromSlash(l))); err == nil {
+			final = append(final, l)
+		}
+	}
+	if err := WriteFileAtomic(filepath.Join(o.Dir, ManifestName), formatManifest(final)); err != nil {
+		return fmt.Errorf("report: %v", err)
+	}
+	return nil
+}
 
+// title is the page's title.
+func (r *report) title() string {
+	if r.o.Title == "" {
+		return "evomerge comparison"
+	}
+	return r.o.Title
+}
+
+// intro says how the page was made.
+func (r *report) intro(b *bytes.Buffer) {
+	fmt.Fprintf(b, "Made by `%s` from %d runs; bootstrap seed %d. Regenerate the page from the raw records with `evomerge report`.\n\n", r.o.Command, len(r.runs), r.o.Seed)
+}
+
+// winners writes the first screen: who wins where.
+func (r *report) winners(b *bytes.Buffer) {
 	// The first screen: who wins where.
-	fmt.Fprintf(&b, "## Who wins where\n\n")
-	fmt.Fprintf(&b, "Ranked by the median true score of the point each method recommends at the end of its budget (what a user would ship), or by its held-out score where the objective has held-out items (real merges). \"Runner-up\" is the second row; its p is the Holm-corrected two-sided Mann–Whitney test against the winner (~ = not significant at α = 0.05). \"Fastest\" is the lowest aRT to the cell's target.\n\n")
-	fmt.Fprintf(&b, "Scores in this table are medians of the true score, or of the held-out score (marked \"held-out\") in cells ranked by it.\n\n")
-	fmt.Fprintf(&b, "| cell | winner (median) | runner-up (median, p) | fastest to target (aRT) | random search (median) |\n|---|---|---|---|---|\n")
-	for i, c := range cells {
-		a := analyses[i]
+	fmt.Fprintf(b, "## Who wins where\n\n")
+	fmt.Fprintf(b, "Ranked by the median true score of the point each method recommends at the end of its budget (what a user would ship), or by its held-out score where the objective has held-out items (real merges). \"Runner-up\" is the second row; its p is the Holm-corrected two-sided Mann–Whitney test against the winner (~ = not significant at α = 0.05). \"Fastest\" is the lowest aRT to the cell's target.\n\n")
+	fmt.Fprintf(b, "Scores in this table are medians of the true score, or of the held-out score (marked \"held-out\") in cells ranked by it.\n\n")
+	fmt.Fprintf(b, "| cell | winner (median) | runner-up (median, p) | fastest to target (aRT) | random search (median) |\n|---|---|---|---|---|\n")
+	for i, c := range r.cells {
+		a := r.analyses[i]
 		// The score the cell is ranked by: held-out where it is.
 		score := func(s CellStats) string { return fmtScore(s.RecTrue.Median) }
 		if a[0].ByHeldOut {
@@ -490,29 +602,44 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 				rnd = score(s)
 			}
 		}
-		fmt.Fprintf(&b, "| [%s](#%s) | **%s** (%s) | %s | %s | %s |\n", c.Name, anchor(c.Name), a[0].Algorithm, score(a[0]), runner, fastS, rnd)
+		fmt.Fprintf(b, "| [%s](#%s) | **%s** (%s) | %s | %s | %s |\n", c.Name, anchor(c.Name), a[0].Algorithm, score(a[0]), runner, fastS, rnd)
 	}
 	b.WriteString("\n")
 
-	clocks, err := clockAnalyses(cells, analyses)
-	if err != nil {
-		return err
-	}
-	writeSoonest(&b, cells, clocks)
-	if len(o.RankAgainst) > 0 {
-		if err := writeRankAgreement(&b, cells, analyses, o); err != nil {
-			return err
-		}
-	}
-	for i, c := range cells {
-		if err := writeCell(&b, o, c, analyses[i], clocks[i]); err != nil {
-			return err
-		}
-	}
+}
 
+// markdown is the markdown page.
+func (r *report) markdown() ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# %s\n\n", r.title())
+	if r.o.Preface != "" {
+		fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(r.o.Preface))
+	}
+	r.intro(&b)
+	r.winners(&b)
+	writeSoonest(&b, r.cells, r.clocks)
+	if len(r.o.RankAgainst) > 0 {
+		if err := writeRankAgreement(&b, r.cells, r.analyses, r.o); err != nil {
+			return nil, err
+		}
+	}
+	for i, c := range r.cells {
+		var figs []cellFigure
+		if r.figs != nil {
+			figs = r.figs[i]
+		}
+		writeCell(&b, c, r.analyses[i], r.clocks[i], figs)
+	}
+	r.appendix(&b)
+	return b.Bytes(), nil
+}
+
+// appendix writes the hyperparameters, how to read the page and what
+// built it.
+func (r *report) appendix(b *bytes.Buffer) {
 	b.WriteString("## Hyperparameters\n\nEvery algorithm as it ran (settable with `--set alg.name=value`):\n\n")
-	for _, l := range paramLines(runs) {
-		fmt.Fprintf(&b, "- `%s`\n", l)
+	for _, l := range paramLines(r.runs) {
+		fmt.Fprintf(b, "- `%s`\n", l)
 	}
 	b.WriteString("\n")
 	b.WriteString("## How to read this page\n\n")
@@ -521,14 +648,14 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 	b.WriteString("- **recommended true**: the true score of the point the method hands over at the end (its distribution mean for CMA-ES variants, the best observed point otherwise); **best observed** is what it saw through the noise — the gap is the winner's curse. **p10, worst**: the 10th percentile and the worst run of that score (for losses, the 90th percentile and the highest), so a method that sometimes hands over a poor point shows it; \"none\" is a run with no recommendation (no evaluation succeeded).\n")
 	b.WriteString("- **best true at x% budget**: the fixed-budget view, the median best true value among the first x% of evaluations.\n")
 	b.WriteString("- **p** columns: two-sided Mann–Whitney U tests, Holm-corrected within the cell; \"~\" means not significant at α = 0.05, \"best\" marks the reference row.\n")
-	for _, cs := range clocks {
+	for _, cs := range r.clocks {
 		if cs != nil {
 			b.WriteString("- **simulated time** (cells with slots and an evaluation-time model): each evaluation's duration is drawn from the run's seed and the evaluation's index, and a discrete-event clock runs the slots; time to target is the clock when the first evaluation reaching the target finished (∞ if none), time at budget when the last finished, slot utilisation the busy slot-time ÷ (slots × time at budget). Evaluations are counted in the order their results came back.\n")
 			break
 		}
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "Built with %s", runtime.Version())
+	fmt.Fprintf(b, "Built with %s", runtime.Version())
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		var deps []string
 		for _, d := range bi.Deps {
@@ -538,54 +665,50 @@ func BuildReport(runs []*Run, o ReportOptions) error {
 			}
 		}
 		if len(deps) > 0 {
-			fmt.Fprintf(&b, ", %s", strings.Join(deps, ", "))
+			fmt.Fprintf(b, ", %s", strings.Join(deps, ", "))
 		}
 	}
 	b.WriteString(".\n")
-	if err := WriteFileAtomic(filepath.Join(o.Dir, "README.md"), b.Bytes()); err != nil {
-		return fmt.Errorf("report: %v", err)
-	}
-	// Now list exactly what is there of this report: what it wrote, and
-	// what earlier reports wrote (stale figures are kept, never deleted).
-	final := append(written, "README.md")
-	for _, l := range listed {
-		if _, err := os.Lstat(filepath.Join(o.Dir, filepath.FromSlash(l))); err == nil {
-			final = append(final, l)
-		}
-	}
-	if err := WriteFileAtomic(filepath.Join(o.Dir, ManifestName), formatManifest(final)); err != nil {
-		return fmt.Errorf("report: %v", err)
-	}
-	return nil
 }
 
-func writeCell(b *bytes.Buffer, o ReportOptions, c CellRuns, a []CellStats, clock []ClockStats) error {
+// cellDescription says what a cell ran: the scenario's source, the
+// objective, the budget and the target, and what reaching the target
+// means ("true score ≥" or "f − f_opt ≤").
+func cellDescription(c CellRuns) (desc, meaning string) {
 	r0 := c.Runs[0]
-	fmt.Fprintf(b, "## %s\n\n", c.Name)
+	var b strings.Builder
 	if s, err := LookupScenario(r0.Scenario); err == nil {
-		fmt.Fprintf(b, "%s. ", s.From)
+		fmt.Fprintf(&b, "%s. ", s.From)
 	}
-	meaning := "true score ≥"
+	meaning = "true score ≥"
 	if !r0.Maximizes() {
 		meaning = "f − f_opt ≤"
 	}
-	desc := fmt.Sprintf("%s objective, %d dimensions", r0.Objective, r0.Dim)
+	d := fmt.Sprintf("%s objective, %d dimensions", r0.Objective, r0.Dim)
 	if r0.Landscape != "" {
-		desc += ", " + r0.Landscape + " landscape"
+		d += ", " + r0.Landscape + " landscape"
 	}
 	if r0.Items > 0 {
-		desc += fmt.Sprintf(", accuracy on %d items", r0.Items)
+		d += fmt.Sprintf(", accuracy on %d items", r0.Items)
 	}
 	if r0.Noise > 0 {
-		desc += fmt.Sprintf(", Gaussian noise σ %g", r0.Noise)
+		d += fmt.Sprintf(", Gaussian noise σ %g", r0.Noise)
 	}
 	if r0.NoiseModel != "" {
-		desc += ", " + r0.NoiseModel + " noise"
+		d += ", " + r0.NoiseModel + " noise"
 	}
 	if r0.FailRate > 0 {
-		desc += fmt.Sprintf(", %g%% of evaluations fail", 100*r0.FailRate)
+		d += fmt.Sprintf(", %g%% of evaluations fail", 100*r0.FailRate)
 	}
-	fmt.Fprintf(b, "%s; budget %d evaluations; target %s %g.\n\n", desc, r0.Budget, meaning, r0.Target)
+	fmt.Fprintf(&b, "%s; budget %d evaluations; target %s %g.", d, r0.Budget, meaning, r0.Target)
+	return b.String(), meaning
+}
+
+func writeCell(b *bytes.Buffer, c CellRuns, a []CellStats, clock []ClockStats, figs []cellFigure) {
+	r0 := c.Runs[0]
+	fmt.Fprintf(b, "## %s\n\n", c.Name)
+	desc, meaning := cellDescription(c)
+	fmt.Fprintf(b, "%s\n\n", desc)
 
 	held := !math.IsNaN(a[0].HeldOut)
 	heldHead, heldSep := "", ""
@@ -657,68 +780,16 @@ func writeCell(b *bytes.Buffer, o ReportOptions, c CellRuns, a []CellStats, cloc
 	if clock != nil {
 		writeCellClock(b, c, clock)
 	}
-	if o.Plots {
-		if err := writeCellPlots(b, o, c, a, ladder); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeCellPlots(b *bytes.Buffer, o ReportOptions, c CellRuns, a []CellStats, ladder []float64) error {
-	r0 := c.Runs[0]
-	base := anchor(c.Name)
-	by := map[string][]*Run{}
-	label := entryLabels(c.Runs)
-	for _, r := range c.Runs {
-		by[label[r]] = append(by[label[r]], r)
-	}
-	var ecdf []plots.ECDFSeries
-	var conv []plots.Series
-	at := checkpoints(r0.Budget)
-	for _, s := range a {
-		var rt []float64
-		var traces [][]float64
-		for _, r := range by[s.Algorithm] {
-			for _, t := range ladder {
-				rt = append(rt, r.Hit(t))
+	if len(figs) > 0 {
+		base := anchor(c.Name)
+		for i, f := range figs {
+			if i > 0 {
+				b.WriteString(" ")
 			}
-			if r0.Maximizes() && r.EvalsUsed > 0 {
-				tr := r.DenseTrace()
-				for i, v := range tr {
-					if math.IsNaN(v) {
-						tr[i] = 0 // no successful evaluation yet: the worst score
-					}
-				}
-				traces = append(traces, tr)
-			}
+			fmt.Fprintf(b, "![%s](plots/%s-%s.svg)", f.alt, base, f.kind)
 		}
-		ecdf = append(ecdf, plots.ECDFSeries{Name: s.Algorithm, Runtimes: rt})
-		if len(traces) > 0 {
-			ser, err := plots.SeriesFromTraces(s.Algorithm, traces, at)
-			if err != nil {
-				return fmt.Errorf("report: %s %s: %v", c.Name, s.Algorithm, err)
-			}
-			conv = append(conv, ser)
-		}
+		b.WriteString("\n\n")
 	}
-	for _, ext := range []string{".svg", ".png"} {
-		if err := plots.ECDF(filepath.Join(o.Dir, "plots", base+"-ecdf"+ext), c.Name+": runtime ECDF over targets", ecdf); err != nil {
-			return fmt.Errorf("report: %v", err)
-		}
-		o.wrote("plots/" + base + "-ecdf" + ext)
-		if len(conv) > 0 {
-			if err := plots.Convergence(filepath.Join(o.Dir, "plots", base+"-convergence"+ext), c.Name+": best true score (median, IQR)", conv, plots.LogX()); err != nil {
-				return fmt.Errorf("report: %v", err)
-			}
-			o.wrote("plots/" + base + "-convergence" + ext)
-		}
-	}
-	if len(conv) > 0 {
-		fmt.Fprintf(b, "![convergence](plots/%s-convergence.png) ", base)
-	}
-	fmt.Fprintf(b, "![ECDF](plots/%s-ecdf.png)\n\n", base)
-	return nil
 }
 
 // checkpoints are the evaluation counts at which convergence is drawn: every

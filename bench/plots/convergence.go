@@ -3,10 +3,10 @@ package plots
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/evomerge/evomerge/bench/stats"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg/draw"
 )
 
 // Series is one algorithm's convergence curve: at each evaluation count
@@ -17,16 +17,24 @@ type Series struct {
 	Name           string
 	X              []float64
 	Median, Q1, Q3 []float64
+	Look           Look
 }
 
 // Option adjusts a figure.
 type Option func(*options)
 
-type options struct{ logX bool }
+type options struct {
+	logX   bool
+	ylabel string
+}
 
 // LogX puts the x axis (evaluations) on a log scale, which shows early
 // progress and the tail of a long budget in one figure. X must be > 0.
 func LogX() Option { return func(o *options) { o.logX = true } }
+
+// YLabel names the y axis (default "best true score"), for curves of
+// something else, such as the observed scores of a real run.
+func YLabel(s string) Option { return func(o *options) { o.ylabel = s } }
 
 // SeriesFromTraces summarises runs into a Series. traces[r][i] is run r's
 // true score at its (i+1)-th evaluation; each trace is turned into its
@@ -109,64 +117,103 @@ func (s Series) check(logX bool) error {
 
 // Convergence writes a figure of best true score against evaluations: per
 // series a median line over a translucent interquartile band, so both the
-// typical run and the spread between runs are visible.
+// typical run and the spread between runs are visible. See
+// NewConvergence.
 func Convergence(path, title string, series []Series, opts ...Option) error {
-	f, err := format(path)
+	if _, err := format(path); err != nil {
+		return err
+	}
+	f, err := NewConvergence(title, series, opts...)
 	if err != nil {
 		return err
 	}
+	return f.Save(path)
+}
+
+// NewConvergence builds the convergence figure. Muted series are drawn
+// first, as thin grey lines without bands; the legend lists every series
+// by its final median, highest first (scores rise).
+func NewConvergence(title string, series []Series, opts ...Option) (*Figure, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if len(series) == 0 {
-		return errNoSeries
+		return nil, errNoSeries
 	}
 	names := make([]string, len(series))
 	for i, s := range series {
 		if err := s.check(o.logX); err != nil {
-			return err
+			return nil, err
 		}
 		names[i] = s.Name
 	}
 	if err := checkNames(names); err != nil {
-		return err
+		return nil, err
 	}
 
-	p := newPlot(title, "evaluations", "best true score")
+	ylabel := o.ylabel
+	if ylabel == "" {
+		ylabel = "best true score"
+	}
+	p := newPlot(title, "evaluations", ylabel)
 	if o.logX {
 		useLogX(p)
 	}
-	p.Legend.Top = false // scores rise, so the lower right is usually empty
 	p.Add(plotter.NewGrid())
-	for i, s := range series {
-		n := len(s.X)
-		// One ring: Q1 left to right, then Q3 right to left.
-		ring := make(plotter.XYs, 0, 2*n)
-		for j := range n {
-			ring = append(ring, plotter.XY{X: s.X[j], Y: s.Q1[j]})
+	fig := &Figure{plot: p}
+	for _, muted := range []bool{true, false} {
+		for i, s := range series {
+			if s.Look.Muted != muted {
+				continue
+			}
+			sty := s.Look.style(i)
+			n := len(s.X)
+			med := make(plotter.XYs, n)
+			for j := range n {
+				med[j] = plotter.XY{X: s.X[j], Y: s.Median[j]}
+			}
+			line, err := plotter.NewLine(med)
+			if err != nil {
+				return nil, fmt.Errorf("plots: series %q: %w", s.Name, err)
+			}
+			line.LineStyle = lineStyle(sty, muted)
+			if muted {
+				fig.addSeries(s.Name, line)
+				continue
+			}
+			// One ring: Q1 left to right, then Q3 right to left.
+			ring := make(plotter.XYs, 0, 2*n)
+			for j := range n {
+				ring = append(ring, plotter.XY{X: s.X[j], Y: s.Q1[j]})
+			}
+			for j := n - 1; j >= 0; j-- {
+				ring = append(ring, plotter.XY{X: s.X[j], Y: s.Q3[j]})
+			}
+			band, err := plotter.NewPolygon(ring)
+			if err != nil {
+				return nil, fmt.Errorf("plots: series %q: %w", s.Name, err)
+			}
+			band.Color = withAlpha(sty.Color, 0x30)
+			band.LineStyle.Width = 0
+			fig.addSeries(s.Name, band, line)
 		}
-		for j := n - 1; j >= 0; j-- {
-			ring = append(ring, plotter.XY{X: s.X[j], Y: s.Q3[j]})
-		}
-		band, err := plotter.NewPolygon(ring)
-		if err != nil {
-			return fmt.Errorf("plots: series %q: %w", s.Name, err)
-		}
-		band.Color = withAlpha(seriesColor(i), 0x40)
-		band.LineStyle.Width = 0
-
-		med := make(plotter.XYs, n)
-		for j := range n {
-			med[j] = plotter.XY{X: s.X[j], Y: s.Median[j]}
-		}
-		line, err := plotter.NewLine(med)
-		if err != nil {
-			return fmt.Errorf("plots: series %q: %w", s.Name, err)
-		}
-		line.LineStyle = draw.LineStyle{Color: seriesColor(i), Width: 1.5, Dashes: seriesDashes(i)}
-		p.Add(band, line)
-		p.Legend.Add(s.Name, band, line)
 	}
-	return save(p, path, f)
+	final := func(s Series) float64 { return s.Median[len(s.Median)-1] }
+	for _, i := range orderBy(len(series), func(i int) float64 { return final(series[i]) }) {
+		s := series[i]
+		fig.legend = append(fig.legend, legendItem{name: s.Name, style: s.Look.style(i), muted: s.Look.Muted, band: true})
+	}
+	return fig, nil
+}
+
+// orderBy returns 0..n-1 ordered by key, highest first; ties keep their
+// order.
+func orderBy(n int, key func(int) float64) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return key(idx[a]) > key(idx[b]) })
+	return idx
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg/draw"
 )
 
 // ECDFSeries is one algorithm's runtimes over a ladder of targets:
@@ -18,6 +17,7 @@ import (
 type ECDFSeries struct {
 	Name     string
 	Runtimes []float64
+	Look     Look
 }
 
 // ECDFFromTraces computes an ECDFSeries from runs: traces[r][i] is run r's
@@ -55,34 +55,43 @@ func ECDFFromTraces(name string, traces [][]float64, targets []float64) (ECDFSer
 // ECDF writes the empirical cumulative distribution of runtimes (COCO's
 // and IOHprofiler's main aggregate view): x is evaluations on a log scale,
 // y the fraction of (run, target) pairs solved, one step line per series.
-// Never mix problems of different dimensions in one series.
+// Never mix problems of different dimensions in one series. See NewECDF.
 func ECDF(path, title string, series []ECDFSeries) error {
-	f, err := format(path)
+	if _, err := format(path); err != nil {
+		return err
+	}
+	f, err := NewECDF(title, series)
 	if err != nil {
 		return err
 	}
+	return f.Save(path)
+}
+
+// NewECDF builds the ECDF figure; the legend lists the series by the
+// fraction they solved in the end, highest first, muted series in grey.
+func NewECDF(title string, series []ECDFSeries) (*Figure, error) {
 	if len(series) == 0 {
-		return errNoSeries
+		return nil, errNoSeries
 	}
 	names := make([]string, len(series))
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, s := range series {
 		names[i] = s.Name
 		if len(s.Runtimes) == 0 {
-			return fmt.Errorf("plots: ECDF series %q is empty", s.Name)
+			return nil, fmt.Errorf("plots: ECDF series %q is empty", s.Name)
 		}
 		for j, v := range s.Runtimes {
 			switch {
 			case math.IsInf(v, 1):
 			case !(v >= 1) || math.IsInf(v, 0):
-				return fmt.Errorf("plots: ECDF series %q: runtime[%d] = %v (want >= 1 or +Inf)", s.Name, j, v)
+				return nil, fmt.Errorf("plots: ECDF series %q: runtime[%d] = %v (want >= 1 or +Inf)", s.Name, j, v)
 			default:
 				lo, hi = min(lo, v), max(hi, v)
 			}
 		}
 	}
 	if err := checkNames(names); err != nil {
-		return err
+		return nil, err
 	}
 	if math.IsInf(lo, 1) { // nothing solved anywhere: flat curves over a decade
 		lo, hi = 1, 10
@@ -94,18 +103,28 @@ func ECDF(path, title string, series []ECDFSeries) error {
 	p := newPlot(title, "evaluations", "fraction of (run, target) pairs solved")
 	useLogX(p)
 	p.Y.Min, p.Y.Max = 0, 1
-	p.Legend.Top, p.Legend.Left = true, true // curves rise to the right: the upper left is free
 	p.Add(plotter.NewGrid())
-	for i, s := range series {
-		line, err := plotter.NewLine(ecdfSteps(s.Runtimes, lo, hi))
-		if err != nil {
-			return fmt.Errorf("plots: ECDF series %q: %w", s.Name, err)
+	fig := &Figure{plot: p}
+	steps := make([]plotter.XYs, len(series))
+	for _, muted := range []bool{true, false} {
+		for i, s := range series {
+			if s.Look.Muted != muted {
+				continue
+			}
+			steps[i] = ecdfSteps(s.Runtimes, lo, hi)
+			line, err := plotter.NewLine(steps[i])
+			if err != nil {
+				return nil, fmt.Errorf("plots: ECDF series %q: %w", s.Name, err)
+			}
+			line.LineStyle = lineStyle(s.Look.style(i), muted)
+			fig.addSeries(s.Name, line)
 		}
-		line.LineStyle = draw.LineStyle{Color: seriesColor(i), Width: 1.5, Dashes: seriesDashes(i)}
-		p.Add(line)
-		p.Legend.Add(s.Name, line)
 	}
-	return save(p, path, f)
+	for _, i := range orderBy(len(series), func(i int) float64 { return steps[i][len(steps[i])-1].Y }) {
+		s := series[i]
+		fig.legend = append(fig.legend, legendItem{name: s.Name, style: s.Look.style(i), muted: s.Look.Muted})
+	}
+	return fig, nil
 }
 
 // ecdfSteps returns the vertices of the ECDF of runtimes as an explicit

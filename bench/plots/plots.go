@@ -1,5 +1,6 @@
 // Package plots draws evomerge's benchmark figures — convergence curves,
-// runtime ECDFs and hyperparameter sweeps — with gonum.org/v1/plot.
+// runtime ECDFs, score distributions at fixed budgets and hyperparameter
+// sweeps — with gonum.org/v1/plot.
 //
 // Every function validates its input completely and renders in memory
 // before touching the disk, then writes a temporary file beside path and
@@ -8,6 +9,13 @@
 // beside it). The format comes from
 // the extension of path: ".png" or ".svg" (case-insensitive); anything else
 // is an error. All figures are Width × Height; PNGs are rendered at 96 DPI.
+// SVG is the primary format (results pages and the HTML report embed it).
+//
+// Every algorithm keeps one look in every figure (StyleAt, indexed by the
+// caller from the algorithm registry): the Okabe–Ito colours, then line
+// styles. Legends sit in a column right of the data area, never over the
+// curves, ordered by each series' final value; methods that are only
+// context can be drawn Muted, in grey.
 //
 // The inputs are plain slices so that a caller holding, per algorithm, a
 // list of runs each with a trace of best true score by evaluation can use
@@ -15,7 +23,6 @@
 package plots
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image/color"
@@ -25,29 +32,16 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
-// Figure size. 6 × 4 inches is 576 × 384 pixels at 96 DPI, legible when a
-// report shows two figures side by side.
+// Figure size. 8 × 4.5 inches is 768 × 432 pixels at 96 DPI: the data
+// area keeps about 6 inches beside a legend column, legible on a laptop
+// screen and, scaled to a printed page's text width, with 8-point type.
 const (
-	Width  = 6 * vg.Inch
-	Height = 4 * vg.Inch
+	Width  = 8 * vg.Inch
+	Height = 4.5 * vg.Inch
 )
-
-// palette holds the series colours, in order; series beyond its length
-// reuse colours with a dashed line.
-var palette = plotutil.DarkColors
-
-func seriesColor(i int) color.Color { return palette[i%len(palette)] }
-
-func seriesDashes(i int) []vg.Length {
-	if i < len(palette) {
-		return nil
-	}
-	return plotutil.Dashes(1 + (i/len(palette)-1)%3)
-}
 
 // withAlpha returns the opaque colour c at opacity a/255 (for bands, so
 // overlapping series stay readable).
@@ -65,35 +59,6 @@ func format(path string) (string, error) {
 	default:
 		return "", fmt.Errorf("plots: unsupported file extension %q in %q (want .png or .svg)", ext, path)
 	}
-}
-
-// render draws p in memory. gonum/plot reports some problems (e.g. a
-// non-positive value on a log axis) by panicking; inputs are validated
-// beforehand, but a panic is still turned into an error.
-func render(p *plot.Plot, fmtName string) (data []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("plots: rendering failed: %v", r)
-		}
-	}()
-	wt, err := p.WriterTo(Width, Height, fmtName)
-	if err != nil {
-		return nil, fmt.Errorf("plots: %w", err)
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return nil, fmt.Errorf("plots: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// save renders p and atomically replaces path with it.
-func save(p *plot.Plot, path, fmtName string) error {
-	data, err := render(p, fmtName)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(path, data)
 }
 
 // writeAtomic writes data to a temporary file in path's directory and
@@ -132,8 +97,14 @@ func writeAtomic(path string, data []byte) (err error) {
 func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
+	p.Title.TextStyle.Font = sans(13)
+	p.Title.Padding = 6
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font = sans(11)
+		a.Tick.Label.Font = sans(10)
+	}
 	return p
 }
 

@@ -19,7 +19,7 @@ import (
 var inf = math.Inf(1)
 
 // wantPixels is Width × Height at vgimg's default 96 DPI.
-const wantW, wantH = 576, 384
+const wantW, wantH = 768, 432
 
 func checkPNG(t *testing.T, path string) {
 	t.Helper()
@@ -188,10 +188,10 @@ func TestConvergence(t *testing.T) {
 				t.Errorf("legend entry %q appears %d times", n, got)
 			}
 			// Median line + legend thumbnail; band + legend thumbnail.
-			if got := doc.countPaint("stroke", seriesColor(i)); got != 2 {
+			if got := doc.countPaint("stroke", StyleAt(i).Color); got != 2 {
 				t.Errorf("%s: %d stroked paths in its colour, want 2", n, got)
 			}
-			if got := doc.countPaint("fill", seriesColor(i)); got != 2 {
+			if got := doc.countPaint("fill", StyleAt(i).Color); got != 2 {
 				t.Errorf("%s: %d filled paths in its colour, want 2", n, got)
 			}
 		}
@@ -262,13 +262,13 @@ func TestECDF(t *testing.T) {
 			if doc.countText(s.Name) != 1 {
 				t.Errorf("legend entry %q missing", s.Name)
 			}
-			if got := doc.countPaint("stroke", seriesColor(i)); got != 2 {
+			if got := doc.countPaint("stroke", StyleAt(i).Color); got != 2 {
 				t.Errorf("%s: %d stroked paths, want 2 (curve, legend)", s.Name, got)
 			}
 		}
 	}
 	// Nothing solved anywhere: still a valid figure.
-	if err := ECDF(filepath.Join(dir, "none.svg"), "", []ECDFSeries{{"a", []float64{inf}}}); err != nil {
+	if err := ECDF(filepath.Join(dir, "none.svg"), "", []ECDFSeries{{Name: "a", Runtimes: []float64{inf}}}); err != nil {
 		t.Error(err)
 	}
 }
@@ -314,7 +314,7 @@ func TestTune(t *testing.T) {
 			t.Errorf("labels missing from %v", doc.texts)
 		}
 		// One line plus, per point, an error bar and two caps.
-		if got := doc.countPaint("stroke", seriesColor(0)); got < 1+3*len(pts) {
+		if got := doc.countPaint("stroke", StyleAt(0).Color); got < 1+3*len(pts) {
 			t.Errorf("%d stroked paths in the series colour, want >= %d", got, 1+3*len(pts))
 		}
 	}
@@ -322,7 +322,7 @@ func TestTune(t *testing.T) {
 
 func TestManySeriesCycleColours(t *testing.T) {
 	var series []Series
-	for i := range len(palette) + 3 {
+	for i := range NumDistinctStyles() + 3 {
 		series = append(series, Series{Name: fmt.Sprint("s", i), X: []float64{1, 2}, Median: []float64{float64(i), float64(i + 1)}, Q1: []float64{float64(i), float64(i)}, Q3: []float64{float64(i + 1), float64(i + 2)}})
 	}
 	if err := Convergence(filepath.Join(t.TempDir(), "many.svg"), "", series); err != nil {

@@ -22,8 +22,7 @@ type TunePoint struct {
 // trend and whether neighbouring settings are really distinguishable.
 // Points may be given in any order; X values must be distinct.
 func Tune(path, title, xlabel string, points ...TunePoint) error {
-	f, err := format(path)
-	if err != nil {
+	if _, err := format(path); err != nil {
 		return err
 	}
 	if len(points) == 0 {
@@ -54,7 +53,7 @@ func Tune(path, title, xlabel string, points ...TunePoint) error {
 	if err != nil {
 		return fmt.Errorf("plots: %w", err)
 	}
-	c := seriesColor(0)
+	c := StyleAt(0).Color
 	line.LineStyle = draw.LineStyle{Color: c, Width: 1.5}
 	scatter.GlyphStyle.Color = c
 	scatter.GlyphStyle.Shape = draw.CircleGlyph{}
@@ -67,5 +66,5 @@ func Tune(path, title, xlabel string, points ...TunePoint) error {
 	}
 	bars.LineStyle.Color = c
 	p.Add(bars, line, scatter)
-	return save(p, path, f)
+	return (&Figure{plot: p}).Save(path)
 }

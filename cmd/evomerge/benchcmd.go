@@ -74,7 +74,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.listScenarios, "list-scenarios", false, "list the scenarios and exit")
 	fs.StringVar(&b.journal, "journal", "", "append every run's record (JSON lines) to this file as it finishes")
 	fs.BoolVar(&b.resume, "resume", false, "with --journal: skip the runs the journal already holds and continue it")
-	fs.StringVar(&b.report, "report", "", "with --journal: afterwards, rebuild the markdown report (tables, plots) of every run in the journal into this folder")
+	fs.StringVar(&b.report, "report", "", "with --journal: afterwards, rebuild the report of every run in the journal into this folder: README.md (tables, plots/) and the same page as one self-contained index.html")
 	fs.BoolVar(&b.force, "force", false, "with --report: write into the folder even if it holds files no report wrote")
 	fs.IntVar(&b.slots, "slots", 1, "evaluation slots (GPUs) per run: candidates in flight at once; more than 1 needs --eval-time")
 	fs.Var(&b.evalTime, "eval-time", "simulate a cluster: each evaluation takes a duration drawn from the run's seed, `fixed:5m or lognormal:median=5m,sigma=0.5`, on a simulated clock (nothing sleeps; results do not depend on --parallel); records simulated time to target, at budget and slot utilisation")
@@ -326,7 +326,7 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 			return err
 		}
 		return bench.BuildReport(runs, bench.ReportOptions{Dir: b.report, Title: "evomerge: every algorithm on every scenario",
-			Command: "evomerge bench " + strings.Join(args, " "), Seed: b.seed, Plots: true, Force: b.force})
+			Command: "evomerge bench " + strings.Join(args, " "), Seed: b.seed, Plots: true, HTML: true, Force: b.force})
 	}
 	return nil
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench"
 	"github.com/evomerge/evomerge/internal/cli"
 )
@@ -19,7 +21,9 @@ func init() {
 func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("evomerge report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	out := fs.String("out", "", "folder that receives README.md and plots/ (required); it must be new, empty or written by an earlier report")
+	out := fs.String("out", "", "folder that receives README.md, plots/ and the HTML page index.html; it must be new, empty or written by an earlier report")
+	htmlDir := fs.String("html", "", "folder that receives the HTML page alone (index.html: one self-contained file, open it in a browser); with --out the page goes there too")
+	highlightFlag := fs.String("highlight", "", "comma-separated methods to draw in colour in every figure, besides each cell's top three and random search (the rest are grey when a cell has more than 6)")
 	force := fs.Bool("force", false, "write into --out even if it holds files no report wrote (they are left as they are)")
 	title := fs.String("title", "evomerge comparison", "page title")
 	command := fs.String("command", "", "the command that produced the records, printed on the page (default: this report command)")
@@ -28,7 +32,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	preface := fs.String("preface", "", "a markdown file whose text goes under the title")
 	rankAgainst := fs.String("rank-against", "", "run records of other cells (the mock scenarios): say how well each predicted the rankings here")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: evomerge report --out FOLDER [flags] RUNS.jsonl...\n\nRebuilds a results page from the run records written by evomerge bench --journal or --format jsonl.")
+		fmt.Fprintln(fs.Output(), "usage: evomerge report (--out FOLDER | --html FOLDER) [flags] RUNS.jsonl...\n\nRebuilds a results page from the run records written by evomerge bench --journal or --format jsonl:\nREADME.md with its figures, and the same page as FOLDER/index.html, which opens offline in a browser.")
 		fs.PrintDefaults()
 	}
 	// Flags may follow the file names, as in evomerge evolve.
@@ -40,11 +44,31 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		fs.Usage()
 		return fmt.Errorf("report: name at least one file of run records")
 	}
-	if *out == "" {
-		return fmt.Errorf("report: --out FOLDER is required (a new folder, or one an earlier report wrote)")
+	if *out == "" && *htmlDir == "" {
+		return fmt.Errorf("report: --out FOLDER or --html FOLDER is required (a new folder, or one an earlier report wrote)")
 	}
-	if err := bench.CheckReportDir(*out, *force); err != nil {
-		return err
+	separate := *htmlDir != "" && (*out == "" || !sameDir(*out, *htmlDir))
+	if *out != "" {
+		if err := bench.CheckReportDir(*out, *force); err != nil {
+			return err
+		}
+	}
+	if separate {
+		if err := bench.CheckReportDir(*htmlDir, *force); err != nil {
+			return fmt.Errorf("--html: %v", err)
+		}
+	}
+	var highlight []string
+	if *highlightFlag != "" {
+		var err error
+		if highlight, err = nameList("highlight", *highlightFlag); err != nil {
+			return err
+		}
+	}
+	for _, h := range highlight {
+		if _, err := algorithms.Lookup(h); err != nil {
+			return fmt.Errorf("--highlight: %v", err)
+		}
 	}
 	var runs []*bench.Run
 	for _, path := range files {
@@ -76,9 +100,26 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if cmd == "" {
 		cmd = "evomerge report " + strings.Join(args, " ")
 	}
-	if err := bench.BuildReport(runs, bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots, Preface: string(pre), RankAgainst: against, Force: *force}); err != nil {
-		return err
+	o := bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots, Preface: string(pre), RankAgainst: against, Force: *force, HTML: true, Highlight: highlight}
+	if *out != "" {
+		if err := bench.BuildReport(runs, o); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s and %s from %d runs\n", filepath.Join(*out, "README.md"), filepath.Join(*out, bench.HTMLName), len(runs))
 	}
-	fmt.Fprintf(stdout, "wrote %s/README.md from %d runs\n", *out, len(runs))
+	if separate {
+		o.Dir = *htmlDir
+		if err := bench.BuildHTMLReport(runs, o); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote %s from %d runs\n", filepath.Join(*htmlDir, bench.HTMLName), len(runs))
+	}
 	return nil
+}
+
+// sameDir reports whether two folder names name one folder.
+func sameDir(a, b string) bool {
+	x, err1 := filepath.Abs(a)
+	y, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && x == y
 }

@@ -52,3 +52,62 @@ func TestReportNeedsItsOwnFolder(t *testing.T) {
 		t.Errorf("report into its own folder again: %v", err)
 	}
 }
+
+// `report --out` writes the HTML page beside README.md, `--html DIR` the
+// page alone into DIR; --highlight names registered methods only, and a
+// named method keeps its colour in a figure where it would be grey.
+func TestReportHTML(t *testing.T) {
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "runs.jsonl")
+	algs := "simple-es,cmaes,ga,random,de,pso,one-plus-one-es,sep-cmaes"
+	if _, _, err := runArgs(t, "bench", "--algs", algs, "--seeds", "2", "--budget", "30", "--format", "csv", "--journal", journal); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "page")
+	stdout, _, err := runArgs(t, "report", "--out", out, "--command", "x", journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, filepath.Join(out, "index.html")) {
+		t.Errorf("report does not say it wrote index.html: %q", stdout)
+	}
+	for _, f := range []string{"README.md", "index.html"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	only := filepath.Join(dir, "html")
+	if _, _, err := runArgs(t, "report", "--html", only, "--command", "x", journal); err != nil {
+		t.Fatal(err)
+	}
+	es, _ := os.ReadDir(only)
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "index.html report-files.txt" {
+		t.Errorf("--html folder holds %v", names)
+	}
+	a, _ := os.ReadFile(filepath.Join(out, "index.html"))
+	b, _ := os.ReadFile(filepath.Join(only, "index.html"))
+	if string(a) != string(b) {
+		t.Error("the page differs between --out and --html")
+	}
+	if _, _, err := runArgs(t, "report", "--html", filepath.Join(dir, "x"), "--highlight", "cmaez", journal); err == nil || !strings.Contains(err.Error(), "--highlight") {
+		t.Errorf("--highlight cmaez: %v", err)
+	}
+	if _, _, err := runArgs(t, "report", journal); err == nil || !strings.Contains(err.Error(), "--html") {
+		t.Errorf("neither --out nor --html: %v", err)
+	}
+	// Which method is grey depends on the ranking; naming every method
+	// leaves none grey.
+	hl := filepath.Join(dir, "hl")
+	if _, _, err := runArgs(t, "report", "--html", hl, "--highlight", algs, journal); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := os.ReadFile(filepath.Join(hl, "index.html"))
+	grey := "stroke:#B8B8B8"
+	if !strings.Contains(string(a), grey) || strings.Contains(string(c), grey) {
+		t.Errorf("grey curves: %v without --highlight (want some), %v with every method named (want none)", strings.Contains(string(a), grey), strings.Contains(string(c), grey))
+	}
+}

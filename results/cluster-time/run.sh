@@ -31,6 +31,6 @@ for obj in "$MERGEKIT" "$CONSUMER"; do
 	done
 done
 # The folder holds this script, its preface and the records too: --force
-# (the report writes README.md, plots/ and report-files.txt, nothing else).
+# (the report writes README.md, index.html, plots/ and report-files.txt, nothing else).
 $E report --out results/cluster-time --force --title "evomerge on a simulated cluster: time to a merge with 8 GPUs" \
   --preface results/cluster-time/preface.md --command "results/cluster-time/run.sh" "$J"

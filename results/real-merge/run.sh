@@ -18,7 +18,7 @@ $E bench --objective mnist-merge --algs all --budget 1000 --seeds 6 --journal "$
 $E bench --objective mnist-merge --opt method=ties --opt densities=true --opt distractors=rot90 --algs all --budget 100 --seeds 15 --journal "$J" --resume --format csv > /dev/null
 $E zoo baselines > results/real-merge/baselines.md
 # The folder holds this script, the records and the baselines too: --force
-# (the report writes README.md, plots/ and report-files.txt, nothing else).
+# (the report writes README.md, index.html, plots/ and report-files.txt, nothing else).
 $E report --out results/real-merge --force --title "evomerge on real merges of real networks (MNIST zoo)" \
   --preface results/real-merge/baselines.md --rank-against results/suite/runs.jsonl \
   --command "results/real-merge/run.sh" "$J"

@@ -4,7 +4,7 @@
 # minutes on 2 cores. The raw records go to results/suite/runs.jsonl as runs
 # finish; if interrupted, rerun with RESUME=1 to keep what is there. The
 # page goes into results/, which holds other pages too: hence --force (the
-# report writes README.md, plots/ and report-files.txt, nothing else).
+# report writes README.md, index.html, plots/ and report-files.txt, nothing else).
 set -eu
 cd "$(dirname "$0")/../.."
 J=results/suite/runs.jsonl
