@@ -94,8 +94,8 @@ var BoundModes = []string{BoundTransform, BoundResample, BoundMirror, BoundPenal
 // the protocol of results/cma-box (every scenario and the bounded mock at
 // n = 8…64, budgets 100–1,000), whose table says why.
 const (
-	DefaultBound      = BoundTransform
-	DefaultSigma0Frac = 0.3
+	DefaultBound      = BoundMirror
+	DefaultSigma0Frac = 1.0 / 6
 )
 
 // resolveBound validates a bound setting; "" means DefaultBound.
