@@ -18,7 +18,7 @@ import (
 func init() {
 	Register(Entry{
 		Name:       "cmaes",
-		Summary:    "CMA-ES (Hansen's tutorial as pycma 4.4 implements it: active CMA, CSA, BoundTransform box handling)",
+		Summary:    "CMA-ES (Hansen's tutorial as pycma 4.4 implements it: active CMA, CSA); box handled by reflection (bound=mirror|resample|penalty|transform), σ0 = 1/6 of the box",
 		Recommends: "distribution mean",
 		PopParam:   "popsize",
 		Pop:        defaultLambda,
@@ -58,17 +58,19 @@ func init() {
 // would change the update). The restart variants and UH-CMA-ES, whose
 // generations also carry re-evaluations, are driven the same way.
 //
-// Box constraints (Problem.Bounded) are handled as pycma's default
-// BoundTransform does: every sampled point (genotype) is mapped into the
-// box by the piecewise linear/quadratic, C¹ and periodic transformation
-// of pycma's transformations.BoxConstraintsLinQuadTransformation (the
-// identity on the inner 90% of a unit box, quadratic in a margin of
-// max(1,|bound|)/20 at each bound, mirrored and periodic outside) and
-// that phenotype is evaluated, while the distribution is updated with
-// the untransformed genotypes. As in pycma, the coordinate-wise standard
-// deviations are also capped at a third of the box width. So the
-// strategy is not misled by a flat region outside the box, and every
-// evaluated point lies inside it.
+// Box constraints (Problem.Bounded) are handled by one of four methods,
+// the hyperparameter bound (cmaes_bounds.go says what each does to the
+// evaluated points, the update, σ and the mean): mirror (the default:
+// reflection into the box, the reflected point adopted as the genotype),
+// resample (as Optuna's CmaEsSampler), penalty (pycma's BoundPenalty) and
+// transform (pycma's default BoundTransform, the piecewise quadratic map
+// of transformations.BoxConstraintsLinQuadTransformation, with which the
+// comparison against pycma runs). In every mode each evaluated point lies
+// inside the box, the recommended mean is mapped into it, and the
+// coordinate-wise standard deviations are capped at a third of the box
+// width, as in pycma. The defaults — mirror, and σ0 = 1/6 of the mean box
+// width (mergekit-evolve's, Sakana's and Optuna's) — were chosen by the
+// protocol of results/cma-box; before, they were transform and 0.3.
 //
 // Degeneration: the harness owns the budget, so Minimize never stops by
 // itself. When the distribution degenerates — a non-finite state, an
@@ -91,9 +93,20 @@ type CMASettings struct {
 	// PopSize is λ; 0 means 4+⌊3 ln n⌋. 1 and negative values are errors,
 	// and so is a λ above a known Problem.Budget (no generation could end).
 	PopSize int
-	// Sigma0 is the initial step size; 0 means Problem.Sigma0, or
-	// 0.3 × the mean box width when that is 0 too.
+	// Sigma0 is the initial step size in absolute units; 0 means
+	// Problem.Sigma0, or Sigma0Frac × the mean box width when that is 0
+	// too.
 	Sigma0 float64
+	// Sigma0Frac is the initial step size as a fraction of the mean box
+	// width, used when neither Sigma0 nor Problem.Sigma0 is set; 0 means
+	// DefaultSigma0Frac. A fraction, not an absolute step, because a merge
+	// recipe's parameters live in boxes of different widths (weights in
+	// [0,1], scales in [0,2]) and the step must fit the box.
+	Sigma0Frac float64
+	// Bound is the box handling of a bounded problem (Problem.Bounded):
+	// one of BoundModes, "" meaning DefaultBound. See boundModes for what
+	// each does to the evaluated points, the update and the mean.
+	Bound string
 	// NoActive turns active CMA off (negative weights set to 0); the
 	// hyperparameter is "active", true by default as in pycma.
 	NoActive bool
@@ -120,7 +133,9 @@ type CMASettings struct {
 // the variant's "recommend" values mean.
 func (s *CMASettings) flags(fs *flag.FlagSet, recommendUsage string) {
 	fs.IntVar(&s.PopSize, "popsize", s.PopSize, "population size λ (of the first run, for restarts), 0 or ≥ 2 and at most the budget; 0 means 4+⌊3 ln n⌋")
-	fs.Float64Var(&s.Sigma0, "sigma0", s.Sigma0, "initial step size, finite and ≥ 0; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
+	fs.Float64Var(&s.Sigma0, "sigma0", s.Sigma0, "initial step size in absolute units, finite and ≥ 0; 0 means the problem's sigma0, or sigma0frac × mean box width if that is 0")
+	sigmaFracFlag(fs, &s.Sigma0Frac)
+	boundFlag(fs, &s.Bound)
 	fs.Var(negBool{&s.NoActive}, "active", "active CMA (negative recombination weights, pycma's default); false uses positive weights only")
 	fs.StringVar(&s.Recommend, "recommend", s.Recommend, recommendUsage)
 	fs.Float64Var(&s.EigenGap, "eigengap", s.EigenGap, "generations between eigendecompositions of C; 0 means max(1/(10n), n/2000)/(c1+cmu) (every generation up to n≈30, as pycma)")
@@ -166,7 +181,8 @@ func (b negBool) IsBoolFlag() bool { return true }
 // by the restart variants.
 type cmaOptions struct {
 	lambda   int
-	sigma0   float64
+	sigma0   float64 // resolved, absolute
+	bound    string  // resolved box handling, one of BoundModes
 	active   bool
 	eigenGap float64
 	diag     bool // sep-CMA-ES: diagonal C (cmaes_sep.go)
@@ -187,24 +203,35 @@ func (c *CMAES) options(p Problem) (cmaOptions, error) {
 	default:
 		return cmaOptions{}, fmt.Errorf("cmaes: recommend %q: must be mean or best", c.Recommend)
 	}
+	if err := checkSigmaFrac(c.Sigma0Frac); err != nil {
+		return cmaOptions{}, fmt.Errorf("cmaes: %w", err)
+	}
+	bound, err := resolveBound(c.Bound)
+	if err != nil {
+		return cmaOptions{}, fmt.Errorf("cmaes: %w", err)
+	}
 	return cmaOptions{
 		lambda:   c.PopSize,
-		sigma0:   initialSigma(c.Sigma0, p),
+		sigma0:   initialSigma(c.Sigma0, c.Sigma0Frac, p),
+		bound:    bound,
 		active:   !c.NoActive,
 		eigenGap: c.EigenGap,
 	}, nil
 }
 
-// initialSigma resolves a step size setting: the method's own value, else
-// the problem's, else 0.3 of the mean box width.
-func initialSigma(own float64, p Problem) float64 {
+// initialSigma resolves a step size setting: the method's own absolute
+// value, else the problem's, else the fraction frac (0: DefaultSigma0Frac)
+// of the mean box width.
+func initialSigma(own, frac float64, p Problem) float64 {
 	switch {
 	case own > 0:
 		return own
 	case p.Sigma0 > 0:
 		return p.Sigma0
+	case frac > 0:
+		return frac * p.Width()
 	default:
-		return 0.3 * p.Width()
+		return DefaultSigma0Frac * p.Width()
 	}
 }
 
@@ -347,10 +374,14 @@ type cmaCore struct {
 	iter      int // generations since the last (re)start
 	lastEig   int
 	restarts  int
-	eigens    int // decompositions done
-	evals     int // candidates told
-	box       *boxTransform
-	lastAsked int // number of candidates of the pending Ask, 0 if none
+	eigens    int           // decompositions done
+	evals     int           // candidates told
+	bound     string        // box handling (BoundModes), "" when unbounded
+	lb, ub    []float64     // the box when bounded
+	box       *boxTransform // BoundTransform only
+	pen       *boundPenalty // BoundPenalty only
+	repairs   int           // genotypes replaced by a repaired point (mirror, resample fallback)
+	lastAsked int           // number of candidates of the pending Ask, 0 if none
 
 	// generation buffers
 	Z, DZ, Y blas64.General // λ×n: N(0,I) draws, D⊙z, B(D⊙z)
@@ -417,7 +448,17 @@ func newCMACore(p Problem, o cmaOptions, x0 []float64) *cmaCore {
 	s.tmp = make([]float64, n)
 
 	if p.Bounded {
-		s.box = newBoxTransform(p.Lower, p.Upper)
+		s.bound = o.bound
+		if s.bound == "" {
+			s.bound = DefaultBound
+		}
+		s.lb, s.ub = slices.Clone(p.Lower), slices.Clone(p.Upper)
+		switch s.bound {
+		case BoundTransform:
+			s.box = newBoxTransform(p.Lower, p.Upper)
+		case BoundPenalty:
+			s.pen = &boundPenalty{}
+		}
 		s.maxstd = make([]float64, n)
 		for i := range s.maxstd {
 			s.maxstd[i] = (p.Upper[i] - p.Lower[i]) / 3 // pycma's maxstd_boundrange
@@ -429,8 +470,11 @@ func newCMACore(p Problem, o cmaOptions, x0 []float64) *cmaCore {
 			s.mean[i] = (p.Lower[i] + p.Upper[i]) / 2
 		}
 	}
-	if s.box != nil {
+	switch {
+	case s.box != nil:
 		s.box.inverse(s.mean)
+	case s.lb != nil:
+		s.clipBox(s.mean)
 	}
 	s.bestF = math.Inf(1)
 	s.resetDistribution()
@@ -534,8 +578,8 @@ func (s *cmaCore) restart() {
 	for i, v := range s.mean {
 		if !isFinite(v) {
 			s.mean[i] = 0
-			if s.box != nil {
-				s.mean[i] = (s.box.lb[i] + s.box.ub[i]) / 2
+			if s.lb != nil {
+				s.mean[i] = (s.lb[i] + s.ub[i]) / 2
 			}
 		}
 	}
@@ -640,12 +684,34 @@ func (s *cmaCore) ask(rng *rand.Rand) [][]float64 {
 		for i := range g {
 			g[i] = s.mean[i] + s.sigma*s.scale[i]*y[i]
 		}
-		x := back[k*n : (k+1)*n : (k+1)*n]
-		copy(x, g)
-		if s.box != nil {
-			s.box.apply(x)
+		xs[k] = back[k*n : (k+1)*n : (k+1)*n]
+	}
+	// Box handling (cmaes_bounds.go). Resampling redraws rows after the
+	// whole generation was drawn, so the draws of unbounded and
+	// transformed runs stay as pycma's.
+	for k, x := range xs {
+		g := s.geno.Data[k*n : (k+1)*n]
+		switch s.bound {
+		case BoundResample:
+			if !s.inBox(g) {
+				s.resample(k, rng)
+			}
+		case BoundMirror:
+			if !s.inBox(g) {
+				copy(x, g)
+				reflect(Problem{Lower: s.lb, Upper: s.ub}, x)
+				s.adopt(k, x)
+			}
 		}
-		xs[k] = x
+		// resample and mirror evaluate the genotype itself (inside the box),
+		// so every loss belongs to the point the update uses.
+		copy(x, g)
+		switch s.bound {
+		case BoundTransform:
+			s.box.apply(x)
+		case BoundPenalty:
+			s.clipBox(x) // pycma evaluates the clipped genotype
+		}
 	}
 	s.lastAsked = lam
 	return xs
@@ -665,6 +731,14 @@ func (s *cmaCore) tell(fs []float64) {
 		}
 		s.f[k] = v
 		s.idx[k] = k
+	}
+	if s.pen != nil {
+		// pycma ranks by f + penalty, with the weights updated first from
+		// the raw losses and the distribution before this generation.
+		s.pen.update(s, s.f, s.iter+1)
+		for k := range s.f {
+			s.f[k] += s.pen.penalty(s, s.geno.Data[k*n:(k+1)*n])
+		}
 	}
 	slices.SortStableFunc(s.idx, func(a, b int) int { return cmp.Compare(s.f[a], s.f[b]) })
 	s.evals += lam
@@ -834,11 +908,17 @@ func (s *cmaCore) record() {
 	}
 }
 
-// recommendation is the mean mapped into the box (pycma's xfavorite).
+// recommendation is the mean mapped into the box (pycma's xfavorite):
+// transformed under BoundTransform, clipped otherwise (the mean of
+// resample and mirror runs is inside already, up to rounding; that of
+// penalty runs may lie outside).
 func (s *cmaCore) recommendation() []float64 {
 	x := slices.Clone(s.mean)
-	if s.box != nil {
+	switch {
+	case s.box != nil:
 		s.box.apply(x)
+	case s.lb != nil:
+		s.clipBox(x)
 	}
 	return x
 }

@@ -42,9 +42,10 @@ type SepCMAES struct {
 	// PopSize is λ; 0 means 4+⌊3 ln n⌋. 1 and negative values are errors,
 	// and so is a λ above a known Problem.Budget (no generation could end).
 	PopSize int
-	// Sigma0 is the initial step size; 0 means Problem.Sigma0, or
-	// 0.3 × the mean box width when that is 0 too.
-	Sigma0 float64
+	// Sigma0, Sigma0Frac and Bound are as in CMASettings.
+	Sigma0     float64
+	Sigma0Frac float64
+	Bound      string
 	// Recommend is "mean" (also "") or "best" as in CMAES.
 	Recommend string
 
@@ -73,7 +74,9 @@ var _ UnevaluatedRecommender = (*SepCMAES)(nil)
 
 func (c *SepCMAES) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PopSize, "popsize", c.PopSize, "population size λ, 0 or ≥ 2 and at most the budget; 0 means 4+⌊3 ln n⌋")
-	fs.Float64Var(&c.Sigma0, "sigma0", c.Sigma0, "initial step size, finite and ≥ 0; 0 means the problem's sigma0, or 0.3 × mean box width if that is 0")
+	fs.Float64Var(&c.Sigma0, "sigma0", c.Sigma0, "initial step size in absolute units, finite and ≥ 0; 0 means the problem's sigma0, or sigma0frac × mean box width if that is 0")
+	sigmaFracFlag(fs, &c.Sigma0Frac)
+	boundFlag(fs, &c.Bound)
 	fs.StringVar(&c.Recommend, "recommend", c.Recommend, "returned point: mean (distribution mean; also when empty) or best (best observed)")
 }
 
@@ -82,7 +85,7 @@ func (c *SepCMAES) Start(p Problem) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	full := CMAES{CMASettings: CMASettings{PopSize: c.PopSize, Sigma0: c.Sigma0, Recommend: c.Recommend}}
+	full := CMAES{CMASettings: CMASettings{PopSize: c.PopSize, Sigma0: c.Sigma0, Sigma0Frac: c.Sigma0Frac, Bound: c.Bound, Recommend: c.Recommend}}
 	o, err := full.options(p)
 	if err != nil {
 		return fmt.Errorf("sep-%w", err)

@@ -20,13 +20,13 @@ func TestCMAESRegisteredWithFlags(t *testing.T) {
 		t.Errorf("Recommends = %q", e.Recommends)
 	}
 	opt, params, err := algorithms.Configure("cmaes", map[string]string{
-		"popsize": "12", "sigma0": "0.5", "active": "false", "recommend": "best", "eigengap": "3",
+		"popsize": "12", "sigma0": "0.5", "active": "false", "recommend": "best", "eigengap": "3", "bound": "mirror", "sigma0frac": "1/6",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := opt.(*algorithms.CMAES)
-	want := algorithms.CMAES{CMASettings: algorithms.CMASettings{PopSize: 12, Sigma0: 0.5, NoActive: true, Recommend: "best", EigenGap: 3}}
+	want := algorithms.CMAES{CMASettings: algorithms.CMASettings{PopSize: 12, Sigma0: 0.5, Sigma0Frac: 1.0 / 6, Bound: "mirror", NoActive: true, Recommend: "best", EigenGap: 3}}
 	if *c != want {
 		t.Errorf("configured %+v, want %+v", *c, want)
 	}
@@ -37,16 +37,29 @@ func TestCMAESRegisteredWithFlags(t *testing.T) {
 			t.Errorf("hyperparameter %s has no usage", p.Name)
 		}
 	}
-	if names["active"] != "false" || names["popsize"] != "12" {
+	if names["active"] != "false" || names["popsize"] != "12" || names["sigma0frac"] != "1/6" || names["bound"] != "mirror" {
 		t.Errorf("params %v", params)
 	}
 	_, params, err = algorithms.Configure("cmaes", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The recorded parameters of a default run name the box handling and
+	// the step fraction that ran, not "0" or "".
+	want0 := map[string]string{"active": "true", "bound": algorithms.DefaultBound}
 	for _, p := range params {
-		if p.Name == "active" && p.Value != "true" {
-			t.Errorf("default active = %s, want true", p.Value)
+		if w, ok := want0[p.Name]; ok && p.Value != w {
+			t.Errorf("default %s = %s, want %s", p.Name, p.Value, w)
+		}
+		if p.Name == "sigma0frac" {
+			// the printed value must read back as the default
+			opt, _, err := algorithms.Configure("cmaes", map[string]string{"sigma0frac": p.Value})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := opt.(*algorithms.CMAES).Sigma0Frac; got != algorithms.DefaultSigma0Frac {
+				t.Errorf("default sigma0frac printed as %q, which reads back as %g, not %g", p.Value, got, algorithms.DefaultSigma0Frac)
+			}
 		}
 	}
 }

@@ -352,5 +352,6 @@ func (u *UHCMAES) resize(lambda int) {
 	copy(c.D, old.D)
 	c.iter, c.lastEig, c.evals, c.restarts, c.eigens = old.iter, old.lastEig, old.evals, old.restarts, old.eigens
 	c.bestF, c.bestEvals = old.bestF, old.bestEvals
+	c.pen, c.repairs = old.pen, old.repairs // BoundPenalty's weights and history carry over
 	u.core = c
 }

@@ -70,17 +70,62 @@ var testOptimum = []float64{0.82, 0.13, 0.67, 0.91}
 
 func run(t *testing.T, name string, p algorithms.Problem, r *recorder, seed uint64, ctx context.Context) ([]float64, error) {
 	t.Helper()
-	opt, _, err := algorithms.Configure(name, nil)
+	return runWith(t, name, nil, p, r, seed, ctx)
+}
+
+func runWith(t *testing.T, name string, settings map[string]string, p algorithms.Problem, r *recorder, seed uint64, ctx context.Context) ([]float64, error) {
+	t.Helper()
+	opt, _, err := algorithms.Configure(name, settings)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return opt.Minimize(ctx, p, r, rand.New(rand.NewPCG(seed, 1)))
 }
 
+// cmaFamily are the methods with the bound hyperparameter.
+var cmaFamily = []string{"cmaes", "sep-cmaes", "uh-cmaes", "ipop-cmaes", "bipop-cmaes"}
+
+// conformanceConfig is a method with settings; the conformance test runs
+// every method at its defaults and the CMA-ES family with every box
+// handling.
+type conformanceConfig struct {
+	name     string
+	settings map[string]string
+}
+
+func conformanceConfigs() []conformanceConfig {
+	var cs []conformanceConfig
+	for _, name := range algorithms.Names() {
+		cs = append(cs, conformanceConfig{name, nil})
+	}
+	for _, name := range cmaFamily {
+		for _, b := range algorithms.BoundModes {
+			if b == algorithms.DefaultBound {
+				continue // run above
+			}
+			cs = append(cs, conformanceConfig{name, map[string]string{"bound": b}})
+		}
+	}
+	return cs
+}
+
+func (c conformanceConfig) String() string {
+	s := c.name
+	for k, v := range c.settings {
+		s += " " + k + "=" + v
+	}
+	return s
+}
+
 // TestConformance holds every registered optimiser to the harness's rules.
 func TestConformance(t *testing.T) {
-	for _, name := range algorithms.Names() {
-		t.Run(name, func(t *testing.T) {
+	for _, c := range conformanceConfigs() {
+		name := c.name
+		run := func(t *testing.T, name string, p algorithms.Problem, r *recorder, seed uint64, ctx context.Context) ([]float64, error) {
+			t.Helper()
+			return runWith(t, name, c.settings, p, r, seed, ctx)
+		}
+		t.Run(c.String(), func(t *testing.T) {
 			p := unitProblem(4, true)
 			const budget = 1000
 
