@@ -288,6 +288,15 @@ func (k RunKey) String() string {
 	return s
 }
 
+// Key is the one canonical spelling of the run key, as a journal's
+// evaluation lines name their run: the cell's Key followed by the
+// algorithm, its hyperparameters and the seed. Two keys have the same Key
+// exactly when they are ==.
+func (k RunKey) Key() string {
+	return k.Entry.Cell.Key() + "/alg=" + keyEscape.Replace(k.Entry.Alg) +
+		"/params=" + keyEscape.Replace(k.Entry.Params) + "/seed=" + strconv.FormatUint(k.Seed, 10)
+}
+
 // Entry is the run's cell, algorithm and hyperparameters.
 func (r *Run) Entry() Entry {
 	return Entry{Cell: r.Cell(), Alg: r.Algorithm, Params: formatParams(r.Params)}

@@ -76,6 +76,39 @@ type Job struct {
 	// Observe, if set, is called after every evaluation with the run so
 	// far; returning false ends the run.
 	Observe func(Progress) bool
+
+	// What a real run (evomerge evolve) adds; bench leaves them zero.
+
+	// Log, if set, is called with every evaluation the tracker records,
+	// in the order it records them (on several slots, the order they
+	// finish), before the optimiser learns the result: a journal written
+	// there loses nothing when the process is killed. Its error ends the
+	// run. A run with Log always evaluates on the pool (pool.go), even on
+	// one slot: each evaluation then has its slot, is measured for the
+	// slot utilisation, and is cancelled with the run.
+	Log func(EvalRecord) error
+	// Replay holds the records a previous process of this run logged, in
+	// the order it logged them. Each candidate submitted under a recorded
+	// index takes the record's outcome instead of being evaluated (its
+	// point must be the recorded one, else the run ends with an error
+	// naming the journal as another run's), and on several slots results
+	// come back in the recorded order, so the optimiser hears exactly what
+	// it heard before and proposes the same candidates. Candidates of the
+	// replay that were in flight when the process died are evaluated
+	// afresh. Log is not called for replayed records.
+	Replay []EvalRecord
+	// FinalEvals is how many fresh evaluations each point of a FinalCheck
+	// gets; 0 means FinalEvals(Budget).
+	FinalEvals int
+	// MaxInitialFailures, if positive, ends the run when its first
+	// MaxInitialFailures evaluations have all failed: that is a broken
+	// evaluator or recipe, not bad luck, and a real budget is too dear to
+	// spend on penalties.
+	MaxInitialFailures int
+	// NoScoreFloor says the objective's scores may go below 0 (an external
+	// evaluator's log-likelihood): a failure before any success is then
+	// told a huge loss, not that of a score of 0 (see FailurePenalty).
+	NoScoreFloor bool
 }
 
 // Reeval configures the re-evaluation recommendation policy. The zero
@@ -218,7 +251,9 @@ type Run struct {
 	// evaluation of the budget finished; SimTimeToTarget when the first
 	// evaluation reaching the target finished (nil: never); and
 	// SlotUtilisation the slots' busy time ÷ (slots × SimTime). Present
-	// only with an evaluation-time model (see MarshalRun for the nulls).
+	// only with an evaluation-time model (see MarshalRun for the nulls),
+	// and for a run on real slots (Job.Log, or Slots above 1 without a
+	// model), where it is the evaluations' wall time ÷ (slots × WallMS).
 	SimTime         *float64 `json:"sim_time_s,omitempty"`
 	SimTimeToTarget *float64 `json:"sim_time_to_target_s,omitempty"`
 	SlotUtilisation *float64 `json:"slot_utilisation,omitempty"`
@@ -288,6 +323,40 @@ func Execute(ctx context.Context, job Job) (*Run, error) {
 	return ExecuteOn(ctx, job, f)
 }
 
+// newRunRecord is the record of job on f before it runs: everything its
+// RunKey is made of.
+func newRunRecord(job Job, f objectives.Function, params []algorithms.Param) *Run {
+	target := job.Target
+	if math.IsNaN(target) {
+		target = f.DefaultTarget()
+	}
+	run := &Run{
+		Scenario: job.Scenario, Algorithm: job.Algorithm, Objective: f.Name(), Dim: f.Dim(),
+		Noise: job.Objective.Noise, Items: job.Objective.Items, Seed: job.Seed,
+		Landscape: job.Objective.Landscape, NoiseModel: job.Objective.NoiseModel, FailRate: job.Objective.FailRate, Width: job.Objective.Width, Options: job.Objective.Options,
+		Optimum: job.Objective.Optimum, ObjectiveSeed: &job.Objective.Seed,
+		Budget: job.Budget, Target: target, Params: map[string]string{},
+		Sense: f.Sense().String(), Best: f.Best(),
+		EvalTime: job.EvalTime.String(), // Slots: set by ExecuteOn, only for a pool (absent: one slot, no clock)
+	}
+	for _, p := range params {
+		run.Params[p.Name] = p.Value
+	}
+	return run
+}
+
+// KeyOf is the RunKey the record of job on f will have: a journal of the
+// run in progress names its evaluation lines with it.
+func KeyOf(job Job, f objectives.Function) (RunKey, error) {
+	_, params, err := algorithms.Configure(job.Algorithm, job.Settings)
+	if err != nil {
+		return RunKey{}, err
+	}
+	r := newRunRecord(job, f, params)
+	r.Slots = job.Slots // as ExecuteOn records it; 0 and 1 are one cell
+	return r.RunKey(), nil
+}
+
 // ExecuteOn is Execute with the objective already built.
 func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error) {
 	if job.Budget < 1 {
@@ -308,23 +377,14 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	if err := prob.Validate(); err != nil {
 		return nil, err
 	}
-	target := job.Target
-	if math.IsNaN(target) {
-		target = f.DefaultTarget()
+	rp, err := newReplay(job.Replay, job.Budget, f.Dim())
+	if err != nil {
+		return nil, err
 	}
-	run := &Run{
-		Scenario: job.Scenario, Algorithm: job.Algorithm, Objective: f.Name(), Dim: f.Dim(),
-		Noise: job.Objective.Noise, Items: job.Objective.Items, Seed: job.Seed,
-		Landscape: job.Objective.Landscape, NoiseModel: job.Objective.NoiseModel, FailRate: job.Objective.FailRate, Width: job.Objective.Width, Options: job.Objective.Options,
-		Optimum: job.Objective.Optimum, ObjectiveSeed: &job.Objective.Seed,
-		Budget: job.Budget, Target: target, Params: map[string]string{},
-		Sense: f.Sense().String(), Best: f.Best(),
-		EvalTime: job.EvalTime.String(), // Slots: below, only for a pool (absent: one slot, no clock)
-	}
-	for _, p := range params {
-		run.Params[p.Name] = p.Value
-	}
+	run := newRunRecord(job, f, params)
+	target := run.Target
 	t := newTracker(job, f, target)
+	t.replay = rp
 	if t.pool != nil {
 		run.Slots, run.EvalTime = t.pool.slots, job.EvalTime.String()
 	}
@@ -336,7 +396,11 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	if unevaluated && job.Reeval.Top == 0 && job.Reeval.Times == 0 {
 		// Reserve the final check; a budget too small for it leaves the
 		// best observed point as the recommendation (said in the record).
-		if k := FinalEvals(job.Budget); 2*k < job.Budget {
+		k := job.FinalEvals
+		if k <= 0 {
+			k = FinalEvals(job.Budget)
+		}
+		if 2*k < job.Budget {
 			finalEvals = k
 			t.limit = job.Budget - 2*k
 		}
@@ -380,10 +444,14 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		check, runErr = t.finalCheck(ctx, rec, finalEvals)
 		if check != nil {
 			run.FinalCheck = check
-			if check.Chosen == "best observed" {
+			switch {
+			case check.Chosen == "best observed" && t.methodScored == 0:
+				rec = check.BestObserved
+				how = fmt.Sprintf("best observed (scored %d more times; every fresh evaluation of the method's %s failed)", finalEvals, entry.Recommends)
+			case check.Chosen == "best observed":
 				rec = check.BestObserved
 				how = fmt.Sprintf("best observed (scored %d more times; it beat the method's %s)", finalEvals, entry.Recommends)
-			} else {
+			default:
 				how = fmt.Sprintf("%s (scored %d times; it beat the best observed point, scored %d more times)", entry.Recommends, finalEvals, finalEvals)
 			}
 		} else {
@@ -398,6 +466,9 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		t.pool.close() // evaluations still running after a fault are cancelled
 	}
 	run.WallMS = float64(time.Since(start).Microseconds()) / 1000
+	if t.replay != nil && len(t.replay.byIndex) > 0 && t.fault == nil && ctx.Err() == nil {
+		t.fault = errReplayLeft
+	}
 
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -425,6 +496,10 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 			u := t.pool.busy / (float64(t.pool.slots) * now)
 			run.SlotUtilisation = &u
 		}
+	}
+	if t.pool != nil && !t.pool.sim && run.WallMS > 0 {
+		u := t.pool.busy * 1000 / (float64(t.pool.slots) * run.WallMS)
+		run.SlotUtilisation = &u
 	}
 	switch {
 	case t.fault != nil:
@@ -509,7 +584,12 @@ type tracker struct {
 	limit        int        // evaluations the optimiser may use
 	top          []scoredX  // the best observed points, best first (Reeval)
 	final        bool       // the search is over: scoring the final check
-	pool         *pool      // several slots or a simulated clock; nil: Eval one at a time
+	scoring      bool       // the search is over: the final check or re-evaluations
+	pool         *pool      // several slots, a simulated clock or a log; nil: Eval one at a time
+	replay       *replay    // a previous process's records (Job.Replay)
+	truthless    bool       // the objective knows no true values (objectives.TruthUnknown)
+	methodX      []float64  // the method's answer under the final check
+	methodScored int        // its fresh evaluations that succeeded
 }
 
 // newTracker is the tracker of job on f, with the whole budget open to
@@ -518,11 +598,12 @@ func newTracker(job Job, f objectives.Function, target float64) *tracker {
 	t := &tracker{
 		f: f, job: job, target: target, box: f.Box(),
 		bestObserved: math.NaN(), bestTrue: math.NaN(),
-		penalty: FailurePenalty{Maximize: f.Sense() == objectives.Maximize, Floor: true},
-		limit:   job.Budget,
+		penalty:   FailurePenalty{Maximize: f.Sense() == objectives.Maximize, Floor: !job.NoScoreFloor},
+		limit:     job.Budget,
+		truthless: !objectives.KnowsTruth(f),
 	}
 	t.noise = rand.New(&t.pcg)
-	if job.Slots > 1 || job.EvalTime.Kind != "" {
+	if job.Slots > 1 || job.EvalTime.Kind != "" || job.Log != nil || len(job.Replay) > 0 {
 		t.pool = newPool(t, max(job.Slots, 1), job.EvalTime.Kind != "")
 	}
 	return t
@@ -565,7 +646,7 @@ func (t *tracker) keepTop(loss float64, x []float64) {
 // reevaluate spends the reserved evaluations on the best observed points
 // and returns the one with the best mean of its fresh evaluations.
 func (t *tracker) reevaluate(ctx context.Context) ([]float64, error) {
-	t.limit = t.job.Budget
+	t.limit, t.scoring = t.job.Budget, true
 	top := slices.Clone(t.top)
 	n := t.job.Reeval.Times
 	var xs [][]float64
@@ -615,8 +696,9 @@ func (t *tracker) evalMany(ctx context.Context, xs [][]float64) ([]float64, erro
 // scores (the method's answer on a tie). The observer is not called: the
 // search is over. A nil check means the evaluations were cut short.
 func (t *tracker) finalCheck(ctx context.Context, x []float64, k int) (*FinalCheck, error) {
-	t.limit, t.stopped, t.final = t.job.Budget, false, true
+	t.limit, t.stopped, t.final, t.scoring = t.job.Budget, false, true, true
 	c := &FinalCheck{Method: slices.Clone(x), BestObserved: slices.Clone(t.bestX)}
+	t.methodX = c.Method
 	var xs [][]float64
 	for range k {
 		xs = append(xs, c.Method)
@@ -644,7 +726,10 @@ func (t *tracker) finalCheck(ctx context.Context, x []float64, k int) (*FinalChe
 	bLoss, bScores := score(fs[k:])
 	c.MethodScores, c.BestScores = mScores, bScores
 	c.Chosen = "method"
-	if bLoss < mLoss {
+	// A method's answer whose every fresh evaluation failed is never
+	// chosen: it would be handed over with no score at all, while the best
+	// observed point has at least its search score.
+	if bLoss < mLoss || t.methodScored == 0 {
 		c.Chosen = "best observed"
 	}
 	return c, nil
@@ -662,8 +747,8 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 		return 0, err
 	}
 	NoiseSource(&t.pcg, t.job.Seed, index)
-	v, err := t.evaluate(ctx, x, t.noise)
-	return t.record(ctx, x, v, err, 0)
+	v, err := t.evaluate(withEvalInfo(ctx, EvalInfo{Index: index}), x, t.noise)
+	return t.record(ctx, event{index: index, x: x, v: v, err: err})
 }
 
 // admit checks candidate x and reserves one evaluation of the budget for
@@ -702,14 +787,15 @@ func (t *tracker) admit(ctx context.Context, x []float64) (int, error) {
 	return t.submitted, nil
 }
 
-// record takes the outcome of one admitted evaluation of x, in the order
+// record takes the outcome e of one admitted evaluation, in the order
 // outcomes come back (on several slots, the order evaluations finish), at
-// time at on the run's clock (0 without one). It counts the evaluation,
-// keeps the failure penalty, best point, trace and hit, calls the
-// observer, and returns the loss to tell the optimiser or the error that
-// ends the run. "Evaluation n" in the trace and the hit counts outcomes
-// in this order.
-func (t *tracker) record(ctx context.Context, x []float64, v objectives.Value, err error, at float64) (float64, error) {
+// time e.end on the run's clock (0 without one). It counts the evaluation,
+// keeps the failure penalty, best point, trace and hit, logs it
+// (Job.Log), calls the observer, and returns the loss to tell the
+// optimiser or the error that ends the run. "Evaluation n" in the trace
+// and the hit counts outcomes in this order.
+func (t *tracker) record(ctx context.Context, e event) (float64, error) {
+	x, v, err, at := e.x, e.v, e.err, e.end
 	if errors.Is(err, objectives.ErrEvalFailed) && ctx.Err() == nil {
 		// A failed merge or benchmark: the evaluation is spent and the run
 		// goes on; the optimiser is told the worst loss seen so far, a
@@ -718,6 +804,13 @@ func (t *tracker) record(ctx context.Context, x []float64, v objectives.Value, e
 		t.failures++
 		if t.failures == 1 {
 			t.firstFailure = fmt.Sprintf("evaluation %d: %v", t.used, err)
+		}
+		if lerr := t.log(e, nil, nil, err.Error()); lerr != nil {
+			return 0, lerr
+		}
+		if n := t.job.MaxInitialFailures; n > 0 && t.failures == t.used && t.used >= n {
+			t.fault = fmt.Errorf("the first %d evaluations all failed (the first: %s)", t.used, t.firstFailure)
+			return 0, t.fault
 		}
 		return t.penalty.Loss(), nil
 	}
@@ -729,12 +822,25 @@ func (t *tracker) record(ctx context.Context, x []float64, v objectives.Value, e
 		t.fault = fmt.Errorf("evaluation %d: %w", t.used, err)
 		return 0, t.fault
 	}
-	if math.IsNaN(v.Observed) || math.IsInf(v.Observed, 0) || math.IsNaN(v.True) {
+	if t.truthless {
+		v.True = math.NaN() // whatever it says: it knows no truth
+	}
+	if math.IsNaN(v.Observed) || math.IsInf(v.Observed, 0) || (math.IsNaN(v.True) && !t.truthless) {
 		t.used++
 		t.fault = fmt.Errorf("evaluation %d: objective returned a non-finite value (observed %g, true %g)", t.used, v.Observed, v.True)
 		return 0, t.fault
 	}
 	t.used++
+	var truth *float64
+	if !t.truthless {
+		truth = floatPtr(v.True)
+	}
+	if lerr := t.log(e, floatPtr(v.Observed), truth, ""); lerr != nil {
+		return 0, lerr
+	}
+	if t.final && slices.Equal(x, t.methodX) {
+		t.methodScored++
+	}
 	loss := v.Observed
 	if t.f.Sense() == objectives.Maximize {
 		loss = -loss
@@ -746,11 +852,11 @@ func (t *tracker) record(ctx context.Context, x []float64, v objectives.Value, e
 		t.bestObserved = v.Observed
 		t.bestX = append(t.bestX[:0], x...)
 	}
-	if math.IsNaN(t.bestTrue) || better(t.f.Sense(), v.True, t.bestTrue) {
+	if !t.truthless && (math.IsNaN(t.bestTrue) || better(t.f.Sense(), v.True, t.bestTrue)) {
 		t.bestTrue = v.True
 		t.trace = append(t.trace, TracePoint{Eval: t.used, True: v.True, T: at})
 	}
-	if t.hit == 0 && objectives.Reached(t.f, v.True, t.target) {
+	if !t.truthless && t.hit == 0 && objectives.Reached(t.f, v.True, t.target) {
 		t.hit, t.hitAt = t.used, at
 		if t.job.StopAtTarget && !t.final {
 			t.stopped = true
@@ -762,6 +868,21 @@ func (t *tracker) record(ctx context.Context, x []float64, v objectives.Value, e
 		}
 	}
 	return loss, nil
+}
+
+// log hands the evaluation's record to Job.Log, unless it was replayed
+// (its record is already in the journal). Its error is a fault.
+func (t *tracker) log(e event, observed, truth *float64, failure string) error {
+	if t.job.Log == nil || e.replayed {
+		return nil
+	}
+	rec := EvalRecord{Index: e.index, X: slices.Clone(e.x), Observed: observed, True: truth, Error: failure,
+		Slot: e.slot, MS: e.ms, Final: t.scoring}
+	if err := t.job.Log(rec); err != nil {
+		t.fault = err
+		return err
+	}
+	return nil
 }
 
 func better(s objectives.Sense, a, b float64) bool {

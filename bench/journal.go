@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,12 @@ import (
 // Journal is an append-only file of run records, one JSON line per run,
 // written as each run finishes. An interrupted suite loses at most the runs
 // in flight; a resumed one skips what the journal holds.
+//
+// A run that takes days (evomerge evolve) also journals each evaluation
+// as it finishes, on an evaluation line naming its run (EvalLine), before
+// its run record: resumed, the run replays them (Job.Replay) and loses no
+// evaluation. Readers of run records (ReadRuns, Resolve, report) skip
+// evaluation lines.
 type Journal struct {
 	mu   sync.Mutex
 	f    *os.File
@@ -27,49 +34,81 @@ type Journal struct {
 // keeps them (a run recorded twice with results is an error, as in
 // report); a partial last line (a process killed mid-write) is cut off.
 func OpenJournal(path string, resume bool) (*Journal, []*Run, error) {
+	j, c, err := OpenJournalContents(path, resume)
+	return j, c.Runs, err
+}
+
+// Contents is what a journal holds.
+type Contents struct {
+	// Runs are the run records as Resolve keeps them.
+	Runs []*Run
+	// Evals are the evaluation lines, in file order.
+	Evals []EvalLine
+}
+
+// OpenJournalContents is OpenJournal returning the evaluation lines too.
+func OpenJournalContents(path string, resume bool) (*Journal, Contents, error) {
 	f, err := LockJournal(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, Contents{}, err
 	}
-	runs, err := readLocked(f, path, resume)
+	c, err := readLocked(f, path, resume)
 	if err != nil {
 		f.Close()
-		return nil, nil, err
+		return nil, Contents{}, err
 	}
-	return &Journal{f: f, path: path}, runs, nil
+	return &Journal{f: f, path: path}, c, nil
+}
+
+// EvalLine is an evaluation line of a journal: one evaluation of a run in
+// progress, named by its run's RunKey.Key.
+type EvalLine struct {
+	Eval EvalRecord `json:"eval"`
+	Key  string     `json:"key"`
+}
+
+// evalPrefix begins every evaluation line (AppendEval writes Eval first).
+var evalPrefix = []byte(`{"eval":`)
+
+func validEval(l *EvalLine) error {
+	e := l.Eval
+	if l.Key == "" || e.Index < 1 || len(e.X) == 0 || e.Slot < 0 || e.MS < 0 || (e.Observed == nil && e.Error == "") {
+		return fmt.Errorf("incomplete evaluation line (key %q, index %d, %d coordinates)", l.Key, e.Index, len(e.X))
+	}
+	return nil
 }
 
 // readLocked reads the records of a locked journal and repairs its end.
-func readLocked(f *os.File, path string, resume bool) ([]*Run, error) {
+func readLocked(f *os.File, path string, resume bool) (Contents, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("journal %s: %v", path, err)
+		return Contents{}, fmt.Errorf("journal %s: %v", path, err)
 	}
 	if st.Size() == 0 {
-		return nil, nil
+		return Contents{}, nil
 	}
 	if !resume {
-		return nil, fmt.Errorf("journal %s already holds runs: pass --resume to continue it, or choose another file", path)
+		return Contents{}, fmt.Errorf("journal %s already holds runs: pass --resume to continue it, or choose another file", path)
 	}
-	runs, good, err := parseRuns(io.NewSectionReader(f, 0, st.Size()), path)
+	runs, evals, good, err := parseJournal(io.NewSectionReader(f, 0, st.Size()), path)
 	if err != nil {
-		return nil, err
+		return Contents{}, err
 	}
 	if good < st.Size() {
 		if err := f.Truncate(good); err != nil {
-			return nil, fmt.Errorf("journal %s: cutting off a partial last record: %v", path, err)
+			return Contents{}, fmt.Errorf("journal %s: cutting off a partial last record: %v", path, err)
 		}
 	}
 	if good > 0 && !endsWithNewline(f, good) {
 		// A whole record whose newline was never written: complete it.
 		if _, err := f.Write([]byte{'\n'}); err != nil {
-			return nil, fmt.Errorf("journal %s: %v", path, err)
+			return Contents{}, fmt.Errorf("journal %s: %v", path, err)
 		}
 	}
 	if runs, err = Resolve(runs); err != nil {
-		return nil, fmt.Errorf("journal %s: %v", path, err)
+		return Contents{}, fmt.Errorf("journal %s: %v", path, err)
 	}
-	return runs, nil
+	return Contents{Runs: runs, Evals: evals}, nil
 }
 
 // Append writes one record in a single write call.
@@ -85,6 +124,24 @@ func (j *Journal) Append(r *Run) error {
 	}
 	return nil
 }
+
+// AppendEval writes one evaluation line of the run key in a single write
+// call.
+func (j *Journal) AppendEval(key RunKey, e EvalRecord) error {
+	b, err := json.Marshal(EvalLine{Eval: e, Key: key.Key()})
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("journal %s: %v", j.path, err)
+	}
+	return nil
+}
+
+// Path is the journal's file.
+func (j *Journal) Path() string { return j.path }
 
 // Close closes the file.
 func (j *Journal) Close() error { return j.f.Close() }
@@ -133,39 +190,76 @@ func readRuns(path string) ([]*Run, int64, error) {
 }
 
 func parseRuns(rd io.Reader, name string) ([]*Run, int64, error) {
+	runs, _, good, err := parseJournal(rd, name)
+	return runs, good, err
+}
+
+// parseLine reads one line of a journal: a run record or an evaluation
+// line.
+func parseLine(b []byte) (*Run, *EvalLine, error) {
+	if bytes.HasPrefix(b, evalPrefix) {
+		var l EvalLine
+		if err := json.Unmarshal(b, &l); err != nil {
+			return nil, nil, fmt.Errorf("not an evaluation line: %v", err)
+		}
+		if err := validEval(&l); err != nil {
+			return nil, nil, err
+		}
+		return nil, &l, nil
+	}
+	r, err := UnmarshalRun(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("not a run record: %v", err)
+	}
+	if err := validRun(r); err != nil {
+		return nil, nil, err
+	}
+	return r, nil, nil
+}
+
+// parseJournal reads a journal's run records and evaluation lines and
+// returns the length of its well-formed prefix: a last line without its
+// newline is kept if it is whole, else cut off (a write a kill cut short).
+func parseJournal(rd io.Reader, name string) ([]*Run, []EvalLine, int64, error) {
 	br := bufio.NewReaderSize(rd, 1<<16)
 	var runs []*Run
+	var evals []EvalLine
 	var good int64
+	keep := func(r *Run, l *EvalLine) {
+		if r != nil {
+			runs = append(runs, r)
+		} else {
+			evals = append(evals, *l)
+		}
+	}
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
 		if len(b) > 0 && b[len(b)-1] != '\n' && err == io.EOF {
 			// The last line has no newline: a write cut short, unless it
 			// is a whole record whose newline was lost. Keep only that.
-			if r, perr := UnmarshalRun(bytes.TrimSpace(b)); perr == nil && validRun(r) == nil {
-				return append(runs, r), good + int64(len(b)), nil
+			if r, l, perr := parseLine(bytes.TrimSpace(b)); perr == nil {
+				keep(r, l)
+				return runs, evals, good + int64(len(b)), nil
 			}
-			return runs, good, nil
+			return runs, evals, good, nil
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, 0, fmt.Errorf("journal %s: %v", name, err)
+			return nil, nil, 0, fmt.Errorf("journal %s: %v", name, err)
 		}
 		if len(b) == 0 {
-			return runs, good, nil
+			return runs, evals, good, nil
 		}
 		trimmed := bytes.TrimSpace(b)
 		if len(trimmed) > 0 {
-			r, perr := UnmarshalRun(trimmed)
+			r, l, perr := parseLine(trimmed)
 			if perr != nil {
-				return nil, 0, fmt.Errorf("journal %s line %d: not a run record: %v", name, line, perr)
+				return nil, nil, 0, fmt.Errorf("journal %s line %d: %v", name, line, perr)
 			}
-			if err := validRun(r); err != nil {
-				return nil, 0, fmt.Errorf("journal %s line %d: %v", name, line, err)
-			}
-			runs = append(runs, r)
+			keep(r, l)
 		}
 		good += int64(len(b))
 		if errors.Is(err, io.EOF) {
-			return runs, good, nil
+			return runs, evals, good, nil
 		}
 	}
 }

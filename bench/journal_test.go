@@ -154,13 +154,20 @@ func FuzzParseRuns(f *testing.F) {
 	f.Add([]byte(`{"algorithm":"ga","budget":10,"evals_used":5,"best_true":null}` + "\n{\"alg"))
 	f.Add([]byte("\n\n"))
 	f.Add([]byte(`{"algorithm":"x","budget":1,"evals_used":1,"trace":[{"eval":1,"true":1e309}]}` + "\n"))
+	f.Add([]byte(`{"eval":{"index":1,"x":[0.5],"observed":3,"slot":0,"ms":2},"key":"k"}` + "\n" + `{"eval":{"index":2,"x":[0.5],"observed":null,"error":"merge failed","slot":1,"ms":2},"key":"k"}`))
+	f.Add([]byte(`{"eval":{"index":1,"x":[0.5],"obs`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		runs, good, err := parseRuns(bytes.NewReader(b), "fuzz")
+		runs, evals, good, err := parseJournal(bytes.NewReader(b), "fuzz")
 		if err != nil {
 			return
 		}
 		if good > int64(len(b)) {
 			t.Fatalf("good prefix %d longer than input %d", good, len(b))
+		}
+		for _, l := range evals {
+			if l.Key == "" || l.Eval.Index < 1 || len(l.Eval.X) == 0 || (l.Eval.Failed() && l.Eval.Error == "") {
+				t.Fatalf("inconsistent evaluation line accepted: %+v", l)
+			}
 		}
 		for _, r := range runs {
 			if r.EvalsUsed > r.Budget || (r.EvalsToTarget != nil && *r.EvalsToTarget > r.EvalsUsed) {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/objectives"
@@ -39,15 +40,25 @@ type pool struct {
 	// never meet the IDs of an Asker, which count up from 0.
 	evalID int
 
-	// The simulated clock: now and busy in seconds.
-	now, busy float64
-	queue     events
+	// free lists the slot numbers no evaluation in flight holds, lowest
+	// last: each submission takes the lowest.
+	free []int
+
+	// busy is the slots' busy time in seconds: simulated, or on real
+	// slots the sum of the evaluations' wall durations.
+	busy float64
+	// The simulated clock, in seconds.
+	now   float64
+	queue events
 
 	// Real concurrency: bctx is cancelled by a fault or by close.
 	bctx   context.Context
 	cancel context.CancelFunc
 	done   chan event
 	wg     sync.WaitGroup
+	// replayed holds the candidates in flight whose outcome a record of
+	// the replay gives, by index, until the replay's order hands them back.
+	replayed map[int]event
 }
 
 // event is an evaluation in flight, with its outcome once known.
@@ -55,6 +66,9 @@ type event struct {
 	end, dur float64 // simulated finish time and duration
 	index    int     // submission order (1-based)
 	id       int     // the candidate's ID
+	slot     int     // the slot it holds
+	ms       float64 // its duration in milliseconds (simulated on a clock)
+	replayed bool    // its outcome is a record of Job.Replay
 	x        []float64
 	v        objectives.Value
 	err      error
@@ -81,7 +95,11 @@ func (q *events) Pop() any {
 }
 
 func newPool(t *tracker, slots int, sim bool) *pool {
-	return &pool{t: t, slots: slots, sim: sim}
+	p := &pool{t: t, slots: slots, sim: sim}
+	for s := slots - 1; s >= 0; s-- {
+		p.free = append(p.free, s)
+	}
+	return p
 }
 
 // poolTracker is a tracker seen as an algorithms.Pool. The tracker itself
@@ -113,29 +131,52 @@ func (p *pool) submit(ctx context.Context, c algorithms.Candidate) error {
 		return err
 	}
 	x := slices.Clone(c.X) // the optimiser may reuse its slice
+	rec, replayed, err := t.replay.take(index, x)
+	if err != nil {
+		t.fault = err
+		return err
+	}
+	slot := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	e := event{index: index, id: c.ID, slot: slot, x: x, replayed: replayed}
+	info := EvalInfo{Index: index, Slot: slot}
 	if p.sim {
-		NoiseSource(&t.pcg, t.job.Seed, index)
-		v, err := t.evaluate(ctx, x, t.noise)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if replayed {
+			e.v, e.err = rec.outcome()
+		} else {
+			NoiseSource(&t.pcg, t.job.Seed, index)
+			e.v, e.err = t.evaluate(withEvalInfo(ctx, info), x, t.noise)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
-		d := t.job.EvalTime.Seconds(t.job.Seed, index)
-		heap.Push(&p.queue, event{end: p.now + d, dur: d, index: index, id: c.ID, x: x, v: v, err: err})
+		e.dur = t.job.EvalTime.Seconds(t.job.Seed, index)
+		e.end, e.ms = p.now+e.dur, e.dur*1000
+		heap.Push(&p.queue, e)
 		p.inflight++
 		return nil
 	}
 	if p.bctx == nil {
 		p.bctx, p.cancel = context.WithCancel(ctx)
 		p.done = make(chan event, p.slots) // a finished evaluation never blocks
+		p.replayed = map[int]event{}
 	}
 	p.inflight++
+	if replayed {
+		e.v, e.err = rec.outcome()
+		e.ms = rec.MS
+		p.replayed[index] = e
+		return nil
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		var pcg rand.PCG // evaluations in flight at once each need a source
 		NoiseSource(&pcg, t.job.Seed, index)
-		v, err := t.evaluate(p.bctx, x, rand.New(&pcg))
-		p.done <- event{index: index, id: c.ID, x: x, v: v, err: err}
+		start := time.Now()
+		e.v, e.err = t.evaluate(withEvalInfo(p.bctx, info), x, rand.New(&pcg))
+		e.ms = float64(time.Since(start).Microseconds()) / 1000
+		p.done <- e
 	}()
 	return nil
 }
@@ -148,23 +189,36 @@ func (p *pool) next(ctx context.Context) (int, float64, error) {
 		return 0, 0, errors.New("bench: Next with no evaluation in flight")
 	}
 	var e event
-	if p.sim {
+	switch r := t.replay; {
+	case p.sim:
 		e = heap.Pop(&p.queue).(event)
 		p.now = e.end
 		p.busy += e.dur
-	} else {
+	case r != nil && r.pos < len(r.order):
+		// Results come back in the order the previous process recorded
+		// them, so the optimiser hears what it heard then; evaluations
+		// that process never finished are told after them.
+		idx := r.order[r.pos]
+		got, ok := p.replayed[idx]
+		if !ok {
+			t.fault = fmt.Errorf("the journal records evaluation %d next, but this run has not submitted it: the journal belongs to another run (other code or config)", idx)
+			return 0, 0, t.fault
+		}
+		r.pos++
+		delete(p.replayed, idx)
+		e = got
+	default:
 		select {
 		case e = <-p.done:
+			p.busy += e.ms / 1000
 		case <-ctx.Done():
 			return 0, 0, ctx.Err()
 		}
 	}
 	p.inflight--
-	at := 0.0
-	if p.sim {
-		at = p.now
-	}
-	loss, err := t.record(ctx, e.x, e.v, e.err, at)
+	p.free = append(p.free, e.slot)
+	slices.SortFunc(p.free, func(a, b int) int { return b - a })
+	loss, err := t.record(ctx, e)
 	if err != nil && p.cancel != nil {
 		p.cancel() // a fault ends the run: stop the rest of the batch
 	}

@@ -118,6 +118,21 @@ type HeldOuter interface {
 	HeldOut(x []float64) float64
 }
 
+// TruthUnknown is implemented by objectives that know no noise-free value:
+// a real evaluator's scores are all there is. Their Value.True and True
+// are NaN, Best and DefaultTarget mean nothing, and the harness records
+// no true values for them (no trace, no target reached) instead of
+// refusing the NaN as a broken objective.
+type TruthUnknown interface {
+	TruthUnknown() bool
+}
+
+// KnowsTruth reports whether f knows its noise-free values.
+func KnowsTruth(f Function) bool {
+	t, ok := f.(TruthUnknown)
+	return !ok || !t.TruthUnknown()
+}
+
 // Builder builds an objective from a Spec.
 type Builder func(Spec) (Function, error)
 
