@@ -94,7 +94,16 @@ func TestLogRecordsEveryEvaluation(t *testing.T) {
 		t.Errorf("%d final records, check %+v; want 4 and 2 fresh scores each", final, r.FinalCheck)
 	}
 	if r.SlotUtilisation == nil || *r.SlotUtilisation <= 0 || *r.SlotUtilisation > 1 {
-		t.Errorf("slot utilisation %v on real slots", r.SlotUtilisation)
+		t.Fatalf("slot utilisation %v on real slots", r.SlotUtilisation)
+	}
+	// The journal keeps it.
+	b, err := MarshalRun(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalRun(b)
+	if err != nil || back.SlotUtilisation == nil || *back.SlotUtilisation != *r.SlotUtilisation {
+		t.Errorf("slot utilisation lost in the record: %v %s", err, b)
 	}
 }
 

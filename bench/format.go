@@ -114,6 +114,8 @@ func MarshalRun(r *Run) ([]byte, error) {
 	var ttt, util json.RawMessage
 	if r.EvalTime != "" {
 		ttt, util = nullOr(r.SimTimeToTarget), nullOr(r.SlotUtilisation)
+	} else if r.SlotUtilisation != nil {
+		util = nullOr(r.SlotUtilisation) // real slots
 	}
 	return json.Marshal(struct {
 		*alias

@@ -64,6 +64,9 @@ type ObjectiveConfig struct {
 	// Delay makes every mock evaluation take this long, to watch a run or
 	// rehearse an interruption.
 	Delay time.Duration `yaml:"delay"`
+	// Slots is how many evaluations of an in-process objective run at once
+	// (default 1): with Delay, a rehearsal of a run on several GPUs.
+	Slots int `yaml:"slots"`
 	// External configures kind external.
 	External *ExternalConfig `yaml:"external"`
 	// MNIST configures kind mnist, the in-process real-merge objective of
@@ -184,6 +187,9 @@ func (c *Config) Validate() error {
 	if o.Delay < 0 {
 		return fmt.Errorf("config: objective.delay must not be negative")
 	}
+	if o.Slots < 0 || o.Slots > maxSlots {
+		return fmt.Errorf("config: objective.slots %d: want 1 to %d evaluations at once", o.Slots, maxSlots)
+	}
 	if err := o.checkBlocks(); err != nil {
 		return err
 	}
@@ -220,6 +226,9 @@ func (c *Config) Validate() error {
 		if len(e.Slots) == 0 {
 			e.Slots = []string{"0"}
 		}
+		if len(e.Slots) > maxSlots {
+			return fmt.Errorf("config: objective.external.slots lists %d slots: at most %d", len(e.Slots), maxSlots)
+		}
 		seen := map[string]bool{}
 		for _, s := range e.Slots {
 			if seen[s] {
@@ -248,6 +257,10 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// maxSlots bounds the evaluations in flight: each holds a goroutine and,
+// for an external evaluator, a merged model on disk.
+const maxSlots = 1024
+
 // checkBlocks refuses settings that the objective's kind would ignore: a
 // block that silently does nothing hides a mistyped kind.
 func (o *ObjectiveConfig) checkBlocks() error {
@@ -261,6 +274,7 @@ func (o *ObjectiveConfig) checkBlocks() error {
 		{"external", []string{"external"}, o.External != nil},
 		{"mnist", []string{"mnist"}, o.MNIST != nil},
 		{"delay", []string{"scenario", "mock", "mnist"}, o.Delay != 0},
+		{"slots", []string{"scenario", "mock", "mnist"}, o.Slots != 0},
 	}
 	for _, b := range set {
 		if !b.present || o.Kind == "" || slices.Contains(b.owners, o.Kind) {

@@ -3,6 +3,8 @@ package evolve
 import (
 	"strings"
 	"testing"
+
+	"github.com/evomerge/evomerge/algorithms"
 )
 
 // TestConfigRequiresAlgorithmAndSeed: a config without algorithm or seed
@@ -71,28 +73,11 @@ func FuzzParseConfig(f *testing.F) {
 		if c.Objective.checkBlocks() != nil {
 			t.Fatalf("accepted a block its kind ignores: %+v", c.Objective)
 		}
-		if _, p, slots, _, _, err := c.build(); err == nil && (p.Validate() != nil || len(slots) == 0) {
-			t.Fatalf("accepted config builds a bad problem: %v %v", p.Validate(), slots)
-		}
-	})
-}
-
-func FuzzParseJournal(f *testing.F) {
-	h := header{Config: "abc", Algorithm: "cmaes", Seed: 1, Budget: 10}
-	f.Add([]byte(`{"config":"abc","algorithm":"cmaes","seed":1,"budget":10}` + "\n" + `{"index":1,"x":[0.5],"observed":3}` + "\n"))
-	f.Add([]byte(`{"config":"abc","algorithm":"cmaes","seed":1,"budget":10}` + "\n" + `{"index":1,"x":[0.5],"obs`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		replay := map[int]Entry{}
-		good, err := parseJournal(data, "fuzz", h, replay)
-		if err != nil {
-			return
-		}
-		if good > len(data) {
-			t.Fatalf("good prefix %d past the end %d", good, len(data))
-		}
-		for i, e := range replay {
-			if i < 1 || i > h.Budget || e.Index != i || len(e.X) == 0 {
-				t.Fatalf("bad entry accepted: %+v", e)
+		if tg, err := c.build(); err == nil {
+			box := tg.f.Box()
+			p := algorithms.Problem{Dim: tg.f.Dim(), Lower: box.Lower, Upper: box.Upper, Bounded: box.Constraint}
+			if p.Validate() != nil || len(tg.slots) == 0 || tg.job.Slots != len(tg.slots) {
+				t.Fatalf("accepted config builds a bad problem: %v, slots %v (job %d)", p.Validate(), tg.slots, tg.job.Slots)
 			}
 		}
 	})

@@ -109,7 +109,7 @@ func howScored(f *Finalist, searched int) string {
 
 // listScores prints evaluations as "evaluations 97, 98: 53.1, 52.9;
 // mean 53".
-func listScores(es []Entry) string {
+func listScores(es []bench.EvalRecord) string {
 	idx := make([]string, len(es))
 	sc := make([]string, len(es))
 	for i, e := range es {
@@ -177,8 +177,25 @@ func (c *Config) describeItems() string {
 // Describe prints the result for the terminal.
 func Describe(c *Config, r *Result) string {
 	var b strings.Builder
-	if r.Replayed > 0 {
+	switch {
+	case r.Complete:
+		fmt.Fprintf(&b, "the journal holds the finished run: nothing evaluated, its %d evaluations read back\n", r.Replayed)
+	case r.Replayed > 0:
 		fmt.Fprintf(&b, "%d evaluations replayed from the journal\n", r.Replayed)
+	}
+	if run := r.Run; run != nil {
+		fmt.Fprintf(&b, "%s on %d slot%s: %.1f s", run.Algorithm, len(r.Slots), plural(len(r.Slots)), run.WallMS/1000)
+		if run.SlotUtilisation != nil {
+			fmt.Fprintf(&b, ", slot utilisation %.0f%% (evaluation time ÷ slots × wall time", 100**run.SlotUtilisation)
+			if r.Replayed > 0 {
+				b.WriteString("; replayed evaluations took none")
+			}
+			b.WriteString(")")
+		}
+		if r.Complete {
+			b.WriteString(" when it ran")
+		}
+		b.WriteString("\n")
 	}
 	if r.Best != nil {
 		fmt.Fprintf(&b, "best observed: %.6g at evaluation %d, %s\n", *r.Best.Observed, r.Best.Index, objectives.FormatVector(r.Best.X, 3))

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/evomerge/evomerge/bench"
 )
 
 func testConfig(t *testing.T, body string) *Config {
@@ -52,8 +54,8 @@ func TestResumeKeepsAWholeUnterminatedEntry(t *testing.T) {
 	}
 	data, _ := os.ReadFile(c.Journal)
 	lines := bytes.SplitAfter(bytes.TrimRight(data, "\n"), []byte("\n"))
-	// Keep 20 entries, the last without its newline.
-	cut := bytes.TrimRight(bytes.Join(lines[:21], nil), "\n")
+	// Keep 20 evaluations, the last without its newline.
+	cut := bytes.TrimRight(bytes.Join(lines[:20], nil), "\n")
 	os.WriteFile(c.Journal, cut, 0o644)
 	got, err := Run(context.Background(), c, true, nil)
 	if err != nil {
@@ -62,10 +64,10 @@ func TestResumeKeepsAWholeUnterminatedEntry(t *testing.T) {
 	if got.Replayed != 20 || got.Evaluations != 40 || !slicesEqual(got.Recommended, want.Recommended) {
 		t.Errorf("replayed %d of 20, %d evaluations, recommendation %v want %v", got.Replayed, got.Evaluations, got.Recommended, want.Recommended)
 	}
-	// A header cut short starts the run afresh.
-	os.WriteFile(c.Journal, []byte(`{"config":"`), 0o644)
-	if got, err := Run(context.Background(), c, true, nil); err != nil || got.Replayed != 0 {
-		t.Errorf("cut header: %v, replayed %d", err, got.Replayed)
+	// A first line cut short starts the run afresh.
+	os.WriteFile(c.Journal, []byte(`{"eval":{"ind`), 0o644)
+	if got, err := Run(context.Background(), c, true, nil); err != nil || got.Replayed != 0 || !slicesEqual(got.Recommended, want.Recommended) {
+		t.Errorf("cut first line: %v", err)
 	}
 }
 
@@ -82,22 +84,22 @@ func slicesEqual(a, b []float64) bool {
 }
 
 // journalLines reads a journal's evaluations in file order.
-func journalLines(t *testing.T, path string) []Entry {
+func journalLines(t *testing.T, path string) []bench.EvalRecord {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []Entry
-	for i, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		if i == 0 {
-			continue
+	var out []bench.EvalRecord
+	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if !bytes.HasPrefix(l, []byte(`{"eval":`)) {
+			continue // the run's record
 		}
-		var e Entry
+		var e bench.EvalLine
 		if err := json.Unmarshal(l, &e); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, e)
+		out = append(out, e.Eval)
 	}
 	return out
 }
@@ -118,9 +120,9 @@ func TestNothingShippedUnevaluated(t *testing.T) {
 	if err := WriteBest(c, r); err != nil {
 		t.Fatal(err)
 	}
-	var fresh []Entry
+	var fresh []bench.EvalRecord
 	for _, e := range journalLines(t, c.Journal) {
-		if slices.Equal(e.X, r.Recommended) && e.Index > 56 {
+		if slices.Equal(e.X, r.Recommended) && e.Final {
 			fresh = append(fresh, e)
 		}
 	}
@@ -185,7 +187,7 @@ func TestFinalEvaluationsResume(t *testing.T) {
 	c := testConfig(t, meanBody)
 	data, _ := os.ReadFile(whole.Journal)
 	lines := bytes.SplitAfter(data, []byte("\n"))
-	os.WriteFile(c.Journal, bytes.Join(lines[:1+57], nil), 0o644) // the search and one final evaluation
+	os.WriteFile(c.Journal, bytes.Join(lines[:57], nil), 0o644) // the search and one final evaluation
 	got, err := Run(context.Background(), c, true, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -206,14 +208,18 @@ func TestFinalEvaluationsResume(t *testing.T) {
 // the best observed point is shipped and the output says why.
 func TestUnevaluatedRecommendationWithoutReserve(t *testing.T) {
 	c := testConfig(t, strings.Replace(meanBody, "cmaes", "random", 1))
-	v := 7.0
-	o := &objective{maximize: true, searched: []Entry{{Index: 1, X: []float64{0.1}, Observed: &v}}}
-	o.best = &o.searched[0]
-	res := &Result{}
-	if err := o.choose(context.Background(), c, []float64{0.5}, 0, res); err != nil {
+	tg, err := c.build()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(res.Shipped.X, []float64{0.1}) || !strings.Contains(res.Note, "never evaluated") {
+	v := 7.0
+	recs := []bench.EvalRecord{{Index: 1, X: []float64{0.1, 0.1, 0.1, 0.1}, Observed: &v}}
+	run := &bench.Run{EvalsUsed: 1, Recommended: []float64{0.5, 0.5, 0.5, 0.5}, Recommendation: "best observed"}
+	res := &Result{Maximize: true}
+	if err := c.finish(res, tg, run, recs); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Shipped.X, recs[0].X) || !strings.Contains(res.Note, "never evaluated") {
 		t.Errorf("shipped %v, note %q", res.Shipped.X, res.Note)
 	}
 }

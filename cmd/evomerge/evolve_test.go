@@ -22,20 +22,21 @@ func journalEntries(t *testing.T, path string) map[int]string {
 	out := map[int]string{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	first := true
 	for sc.Scan() {
-		if first {
-			first = false
-			continue
+		if !bytes.HasPrefix(sc.Bytes(), []byte(`{"eval":`)) {
+			continue // the run's record, at the end
 		}
-		var e struct {
-			Index    int       `json:"index"`
-			X        []float64 `json:"x"`
-			Observed *float64  `json:"observed"`
+		var l struct {
+			Eval struct {
+				Index    int       `json:"index"`
+				X        []float64 `json:"x"`
+				Observed *float64  `json:"observed"`
+			} `json:"eval"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
+		e := l.Eval
 		if _, dup := out[e.Index]; dup {
 			t.Fatalf("evaluation %d recorded twice", e.Index)
 		}
