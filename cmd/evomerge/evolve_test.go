@@ -7,9 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evomerge/evomerge/bench"
 )
 
 func journalEntries(t *testing.T, path string) map[int]string {
@@ -42,6 +45,23 @@ func journalEntries(t *testing.T, path string) map[int]string {
 		}
 		b, _ := json.Marshal([]any{e.X, e.Observed})
 		out[e.Index] = string(b)
+	}
+	return out
+}
+
+// journalOrder lists a journal's evaluation indices in file order.
+func journalOrder(t *testing.T, path string) []int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		var e bench.EvalLine
+		if bytes.HasPrefix(l, []byte(`{"eval":`)) && json.Unmarshal(l, &e) == nil {
+			out = append(out, e.Eval.Index)
+		}
 	}
 	return out
 }
@@ -116,6 +136,13 @@ objective:
 		if a[i] != b[i] {
 			t.Fatalf("evaluation %d differs after resume:\n%s\n%s", i, a[i], b[i])
 		}
+	}
+	// On one slot the records are also in the same order, and the run's
+	// record closes both journals.
+	ra, _ := bench.ReadRuns(filepath.Join(dir, "whole.journal.jsonl"))
+	rb, _ := bench.ReadRuns(journal)
+	if oa, ob := journalOrder(t, filepath.Join(dir, "whole.journal.jsonl")), journalOrder(t, journal); !slices.Equal(oa, ob) || len(ra) != 1 || len(rb) != 1 {
+		t.Errorf("the journals differ in order (%v, %v) or lack the run's record (%d, %d)", oa, ob, len(ra), len(rb))
 	}
 	wa, _ := os.ReadFile(filepath.Join(dir, "whole.best.yml"))
 	wb, _ := os.ReadFile(filepath.Join(dir, "killed.best.yml"))
