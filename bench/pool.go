@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/objectives"
@@ -55,7 +56,11 @@ type pool struct {
 	bctx   context.Context
 	cancel context.CancelFunc
 	done   chan event
-	wg     sync.WaitGroup
+	// evals runs each evaluation's goroutine. Its goroutines return no
+	// error: an evaluation's outcome, failure included, is an event the
+	// tracker judges in record (a failed merge is penalised, a fault ends
+	// the run); a fault cancels the rest of the batch through cancel.
+	evals errgroup.Group
 	// replayed holds the candidates in flight whose outcome a record of
 	// the replay gives, by index, until the replay's order hands them back.
 	replayed map[int]event
@@ -168,16 +173,15 @@ func (p *pool) submit(ctx context.Context, c algorithms.Candidate) error {
 		p.replayed[index] = e
 		return nil
 	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
+	p.evals.Go(func() error {
 		var pcg rand.PCG // evaluations in flight at once each need a source
 		NoiseSource(&pcg, t.job.Seed, index)
 		start := time.Now()
 		e.v, e.err = t.evaluate(withEvalInfo(p.bctx, info), x, rand.New(&pcg))
 		e.ms = float64(time.Since(start).Microseconds()) / 1000
 		p.done <- e
-	}()
+		return nil
+	})
 	return nil
 }
 
@@ -283,6 +287,6 @@ func (p *pool) evalMany(ctx context.Context, xs [][]float64, fs []float64) error
 func (p *pool) close() {
 	if p.cancel != nil {
 		p.cancel()
-		p.wg.Wait()
+		p.evals.Wait()
 	}
 }
