@@ -375,11 +375,14 @@ func (p *benchPlan) run(ctx context.Context, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return bench.BuildReport(runs, bench.ReportOptions{Dir: b.report, Title: "evomerge: every algorithm on every scenario",
+		return bench.BuildReport(runs, bench.ReportOptions{Dir: b.report, Title: benchReportTitle,
 			Command: "evomerge bench " + strings.Join(args, " "), Seed: b.seed, Plots: true, HTML: true, Force: b.force})
 	}
 	return nil
 }
+
+// benchReportTitle heads the page of bench --report and slurm bench.
+const benchReportTitle = "evomerge: every algorithm on every scenario"
 
 // inside reports whether path lies in folder dir.
 func inside(dir, path string) bool {
