@@ -41,7 +41,11 @@ func find(t testing.TB) string {
 			return c + " is not on PATH"
 		}
 	}
-	if os.Getenv("SLURM_CONF") == "" {
+	if conf := os.Getenv("SLURM_CONF"); conf != "" {
+		if _, err := os.Stat(conf); err != nil {
+			return "SLURM_CONF: " + err.Error() // sinfo would retry for a minute
+		}
+	} else {
 		if _, err := os.Stat("/etc/slurm/slurm.conf"); err != nil {
 			local := filepath.Join(os.TempDir(), "slurm-local", "state", "etc", "slurm.conf")
 			if _, err := os.Stat(local); err != nil {
