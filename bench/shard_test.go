@@ -139,12 +139,12 @@ func TestShardsPartitionRuns(t *testing.T) {
 	}
 }
 
-// pageOf builds the report of runs (with figures) and returns every file
-// of it but the manifest, by name.
+// pageOf builds the report of runs (with figures and the HTML page) and
+// returns every file of it but the manifest, by name.
 func pageOf(t *testing.T, runs []*Run) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := BuildReport(runs, ReportOptions{Dir: dir, Command: "test", Seed: 1, Plots: true}); err != nil {
+	if err := BuildReport(runs, ReportOptions{Dir: dir, Command: "test", Seed: 1, Plots: true, HTML: true}); err != nil {
 		t.Fatal(err)
 	}
 	files := map[string]string{}
