@@ -488,7 +488,7 @@ func (s *slurmBench) report(stdout io.Writer) error {
 		runs = append(runs, rs...)
 	}
 	err := bench.BuildReport(runs, bench.ReportOptions{Dir: s.dir, Title: benchReportTitle,
-		Command: "evomerge slurm bench " + strings.Join(s.args, " "), Seed: s.b.seed, Plots: true, Force: s.b.force})
+		Command: "evomerge slurm bench " + strings.Join(s.args, " "), Seed: s.b.seed, Plots: true, HTML: true, Force: s.b.force})
 	if err != nil {
 		return err
 	}

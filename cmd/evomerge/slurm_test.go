@@ -21,11 +21,12 @@ import (
 // after its first records.
 var slurmSuite = []string{"--algs", "random,cmaes,tpe", "--seeds", "4", "--budget", "1000", "--parallel", "1", "--format", "csv"}
 
-// pageFiles returns README.md and every figure of a report folder.
+// pageFiles returns README.md, the HTML page and every figure of a report
+// folder.
 func pageFiles(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
-	for _, pattern := range []string{"README.md", "plots/*"} {
+	for _, pattern := range []string{"README.md", bench.HTMLName, "plots/*"} {
 		matches, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, m := range matches {
 			b, err := os.ReadFile(m)
@@ -36,8 +37,8 @@ func pageFiles(t *testing.T, dir string) map[string][]byte {
 			files[rel] = b
 		}
 	}
-	if files["README.md"] == nil {
-		t.Fatalf("%s holds no README.md", dir)
+	if files["README.md"] == nil || files[bench.HTMLName] == nil {
+		t.Fatalf("%s lacks README.md or %s", dir, bench.HTMLName)
 	}
 	return files
 }
