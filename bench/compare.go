@@ -48,6 +48,9 @@ type Comparison struct {
 	// Done, if set, is called as each run finishes (from one goroutine at a
 	// time), e.g. to append it to a journal.
 	Done func(*Run) error
+	// Shard, if set, keeps only the runs of one shard (see Shard): N
+	// machines given shards 0/N … N-1/N make the whole comparison.
+	Shard Shard
 }
 
 // Cell is the Run.Cell of every run of the comparison. It builds the
@@ -145,11 +148,38 @@ func contains(xs []string, s string) bool {
 	return false
 }
 
-// Run executes every job of the comparison concurrently and returns the
-// records in job order, whatever the scheduling, so output is identical at
-// any parallelism. Runs skipped by c.Skip are absent from the result.
-func (c *Comparison) Run(ctx context.Context) ([]*Run, error) {
+// ShardJobs are the jobs of c.Shard (every job for the zero Shard) with
+// their RunKeys, in job order.
+func (c *Comparison) ShardJobs() ([]Job, []RunKey, error) {
 	jobs, err := c.Jobs()
+	if err != nil {
+		return nil, nil, err
+	}
+	cell, err := c.Cell()
+	if err != nil {
+		return nil, nil, err
+	}
+	var kept []Job
+	var keys []RunKey
+	for _, j := range jobs {
+		k, err := JobKey(cell, j)
+		if err != nil {
+			return nil, nil, err
+		}
+		if c.Shard.Holds(k) {
+			kept = append(kept, j)
+			keys = append(keys, k)
+		}
+	}
+	return kept, keys, nil
+}
+
+// Run executes every job of the comparison (of its shard, if set)
+// concurrently and returns the records in job order, whatever the
+// scheduling, so output is identical at any parallelism. Runs skipped by
+// c.Skip are absent from the result.
+func (c *Comparison) Run(ctx context.Context) ([]*Run, error) {
+	jobs, _, err := c.ShardJobs()
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"html"
 	"image/color"
 	"math"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -347,15 +348,22 @@ func (r *report) htmlClock(b *bytes.Buffer, c CellRuns, cs []ClockStats, order m
 	b.WriteString("</tbody>\n</table>\n</div>\n")
 }
 
+// wallField is a record's wall time as MarshalRun writes it, with the
+// comma that joins it to the next field.
+var wallField = regexp.MustCompile(`"wall_ms":[-+0-9.eE]+,`)
+
 // htmlRuns writes, per entry, its runs with their raw records as the
-// journal holds them, each reachable from the entry's rows.
+// journal holds them but for the wall time, each reachable from the
+// entry's rows. The wall time depends on the machine and its load, not on
+// the run: left in, it would make the page of a resumed or sharded suite
+// differ from an uninterrupted one's, which BuildReport promises not to.
 func (r *report) htmlRuns(b *bytes.Buffer, c CellRuns, a []CellStats) error {
 	label := entryLabels(c.Runs)
 	by := map[string][]*Run{}
 	for _, run := range c.Runs {
 		by[label[run]] = append(by[label[run]], run)
 	}
-	b.WriteString("<h3>Runs and their raw records</h3>\n")
+	b.WriteString("<h3>Runs and their raw records</h3>\n<p>Each record as the journal holds it, but for its wall time (<code>wall_ms</code>), which depends on the machine, not on the run.</p>\n")
 	for k, s := range a {
 		fmt.Fprintf(b, "<details class=\"runs\" id=\"%s\" data-alg=\"%s\"><summary>%s%s: %d runs</summary>\n<ul>\n", runsID(c.Name, k), esc(s.Algorithm), r.swatch(s.Algorithm), esc(s.Algorithm), len(by[s.Algorithm]))
 		for _, run := range by[s.Algorithm] {
@@ -363,6 +371,7 @@ func (r *report) htmlRuns(b *bytes.Buffer, c CellRuns, a []CellStats) error {
 			if err != nil {
 				return fmt.Errorf("report: %s %s seed %d: %v", c.Name, s.Algorithm, run.Seed, err)
 			}
+			rec = wallField.ReplaceAll(rec, nil)
 			sum := fmt.Sprintf("seed %d: evaluations to target %s, recommended true %s", run.Seed, fmtEvals(run.ETT()), fmtRec(run.RecommendTrue))
 			if run.RecommendHeldOut != nil {
 				sum += ", held-out " + fmtRec(*run.RecommendHeldOut)

@@ -165,3 +165,22 @@ func formatManifest(files []string) []byte {
 	}
 	return b.Bytes()
 }
+
+// ClaimReportFiles lists files (slash paths inside dir) in dir's manifest
+// before they exist, so that a report built into dir later takes them for
+// its folder's own: evomerge slurm bench keeps its shards' journals and
+// logs in the folder of the page they make. dir must pass CheckReportDir
+// (with force, any folder); it is created if needed.
+func ClaimReportFiles(dir string, force bool, files []string) error {
+	listed, err := checkReportDir(dir, force)
+	if err != nil {
+		return err
+	}
+	if _, err := parseManifest([]byte(strings.Join(files, "\n"))); err != nil {
+		return fmt.Errorf("report folder %s: %v", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report folder %s: %v", dir, err)
+	}
+	return WriteFileAtomic(filepath.Join(dir, ManifestName), formatManifest(append(listed, files...)))
+}

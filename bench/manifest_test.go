@@ -135,3 +135,40 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestClaimReportFiles: files claimed before they exist (slurm bench's
+// shard journals) are the report folder's own: a report is built beside
+// them and keeps them listed; a file nobody claimed is still refused, and
+// a claim on a folder holding foreign files is refused too.
+func TestClaimReportFiles(t *testing.T) {
+	runs := journalRuns(t)
+	dir := filepath.Join(t.TempDir(), "report")
+	claimed := []string{"shards/shard-0.jsonl", "shards/bench.sbatch"}
+	if err := ClaimReportFiles(dir, false, claimed); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "shards"), 0o755)
+	for _, f := range claimed {
+		os.WriteFile(filepath.Join(dir, filepath.FromSlash(f)), []byte("x\n"), 0o644)
+	}
+	o := ReportOptions{Dir: dir, Command: "test", Seed: 1}
+	if err := BuildReport(runs, o); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := os.ReadFile(filepath.Join(dir, ManifestName))
+	for _, f := range append(claimed, "README.md") {
+		if !strings.Contains(string(m), "\n"+f+"\n") {
+			t.Errorf("the manifest no longer lists %s:\n%s", f, m)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "shards", "notes.txt"), []byte("mine\n"), 0o644)
+	if err := BuildReport(runs, o); err == nil || !strings.Contains(err.Error(), "shards/notes.txt") {
+		t.Errorf("an unclaimed file: %v", err)
+	}
+	if err := ClaimReportFiles(dir, false, []string{"shards/shard-1.jsonl"}); err == nil || !strings.Contains(err.Error(), "shards/notes.txt") {
+		t.Errorf("a claim on a folder with a foreign file: %v", err)
+	}
+	if err := ClaimReportFiles(t.TempDir(), false, []string{"../outside"}); err == nil {
+		t.Error("a claim outside the folder was accepted")
+	}
+}

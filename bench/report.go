@@ -117,7 +117,13 @@ func GroupCells(runs []*Run) []CellRuns {
 			if rs[a].Algorithm != rs[b].Algorithm {
 				return rs[a].Algorithm < rs[b].Algorithm
 			}
-			return rs[a].Seed < rs[b].Seed
+			if rs[a].Seed != rs[b].Seed {
+				return rs[a].Seed < rs[b].Seed
+			}
+			// One algorithm under several settings runs the same seeds:
+			// without this the input order would decide which entry a
+			// tie in the ranking shows first.
+			return formatParams(rs[a].Params) < formatParams(rs[b].Params)
 		})
 		cells[i].Runs = rs
 	}

@@ -46,6 +46,7 @@ type benchFlags struct {
 	reeval                  bench.Reeval
 	slots                   int
 	evalTime                bench.EvalTime
+	shard                   bench.Shard
 }
 
 // options collects repeatable --opt name=value flags.
@@ -78,6 +79,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.force, "force", false, "with --report: write into the folder even if it holds files no report wrote")
 	fs.IntVar(&b.slots, "slots", 1, "evaluation slots (GPUs) per run: candidates in flight at once; more than 1 needs --eval-time")
 	fs.Var(&b.evalTime, "eval-time", "simulate a cluster: each evaluation takes a duration drawn from the run's seed, `fixed:5m or lognormal:median=5m,sigma=0.5`, on a simulated clock (nothing sleeps; results do not depend on --parallel); records simulated time to target, at budget and slot utilisation")
+	fs.Var(&b.shard, "shard", "run only shard `i/N` of the runs (0 ≤ i < N), chosen by a hash of each run's identity, so a run's seed and result do not depend on N; N machines run shards 0/N … N-1/N with their own --journal, and evomerge report builds the page from all the journals")
 	fs.BoolVar(&b.progress, "progress", term.IsTerminal(int(os.Stderr.Fd())), "show progress on stderr (default: when stderr is a terminal)")
 }
 
@@ -207,10 +209,30 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	return c, h, nil
 }
 
+// benchPlan is a bench command parsed and checked, ready to run: every
+// bad flag fails in parse, before any run.
+type benchPlan struct {
+	b         benchFlags
+	args      []string
+	scenarios []string
+	comps     []*bench.Comparison
+	headers   []bench.Header
+}
+
 func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	var p benchPlan
+	if err := p.parse(stdout, stderr, args); err != nil || p.comps == nil {
+		return err // an error, or --list-scenarios has printed its list
+	}
+	return p.run(ctx, stdout, stderr)
+}
+
+// parse reads bench's flags into p and builds its comparisons; it leaves
+// p.comps nil when there is nothing to run (--list-scenarios).
+func (p *benchPlan) parse(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("evomerge bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var b benchFlags
+	b := &p.b
 	b.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: evomerge bench [flags]\n\nRuns every selected algorithm × seed concurrently on one objective and compares them.")
@@ -254,6 +276,9 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 	} else if b.force {
 		return fmt.Errorf("--force applies to --report, which is not given")
 	}
+	if b.shard.Count > 1 && b.report != "" {
+		return fmt.Errorf("--report with --shard %s would build a page of one shard's runs: build it from every shard's journal with evomerge report --out FOLDER JOURNAL…", b.shard)
+	}
 	if b.slots < 1 {
 		return fmt.Errorf("--slots %d: want at least 1 evaluation slot", b.slots)
 	}
@@ -281,8 +306,33 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		if err != nil {
 			return err
 		}
+		c.Shard = b.shard
 		comps = append(comps, c)
 		headers = append(headers, h)
+	}
+	p.args, p.scenarios, p.comps, p.headers = args, scenarios, comps, headers
+	return nil
+}
+
+// run runs the parsed comparisons, journals them and writes the output
+// and the report.
+func (p *benchPlan) run(ctx context.Context, stdout, stderr io.Writer) error {
+	b, args, scenarios, comps, headers := &p.b, p.args, p.scenarios, p.comps, p.headers
+	if b.shard.Count > 1 {
+		total, mine := 0, 0
+		for _, c := range comps {
+			all, err := c.Jobs()
+			if err != nil {
+				return err
+			}
+			_, keys, err := c.ShardJobs()
+			if err != nil {
+				return err
+			}
+			total += len(all)
+			mine += len(keys)
+		}
+		fmt.Fprintf(stderr, "shard %s: %d of the %d runs (the other shards hold the rest)\n", b.shard, mine, total)
 	}
 	var journal *bench.Journal
 	if b.journal != "" {
@@ -325,11 +375,14 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, args []string) erro
 		if err != nil {
 			return err
 		}
-		return bench.BuildReport(runs, bench.ReportOptions{Dir: b.report, Title: "evomerge: every algorithm on every scenario",
+		return bench.BuildReport(runs, bench.ReportOptions{Dir: b.report, Title: benchReportTitle,
 			Command: "evomerge bench " + strings.Join(args, " "), Seed: b.seed, Plots: true, HTML: true, Force: b.force})
 	}
 	return nil
 }
+
+// benchReportTitle heads the page of bench --report and slurm bench.
+const benchReportTitle = "evomerge: every algorithm on every scenario"
 
 // inside reports whether path lies in folder dir.
 func inside(dir, path string) bool {

@@ -10,6 +10,7 @@
 //	evomerge tune [flags]            sweep one optimiser's hyperparameters
 //	evomerge report RUNS.jsonl       rebuild a results page from run records
 //	evomerge evolve CONFIG.yml       one journaled, resumable evolutionary merge
+//	evomerge slurm bench [flags]     a bench suite as a Slurm job array of shards
 //
 // Run "evomerge help", "evomerge help CMD" or "evomerge CMD -h" for the flags.
 package main
