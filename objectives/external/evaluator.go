@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/slurm"
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/merge"
 )
@@ -96,11 +98,15 @@ type Evaluator struct {
 	// Tag names this run's temporary folders (evomerge-eval-TAG-INDEX-*),
 	// so a resumed run can remove what a killed one left (RemoveStale).
 	Tag string
+	// Slurm, if set, runs the command of each evaluation as a Slurm batch
+	// job (SlurmBackend); the merge still runs here.
+	Slurm *SlurmBackend
 }
 
 // RemoveStale deletes the temporary folders of this run (same Tag) that a
-// killed process left in WorkDir; it returns how many it removed.
-func (e *Evaluator) RemoveStale() (int, error) {
+// killed process left in WorkDir, but those of keep (the folders of the
+// jobs a resumed run adopts); it returns how many it removed.
+func (e *Evaluator) RemoveStale(keep ...string) (int, error) {
 	dir := e.WorkDir
 	if dir == "" {
 		dir = os.TempDir()
@@ -109,12 +115,17 @@ func (e *Evaluator) RemoveStale() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	n := 0
 	for _, m := range matches {
+		if slices.ContainsFunc(keep, func(k string) bool { return filepath.Clean(k) == m }) {
+			continue
+		}
 		if err := os.RemoveAll(m); err != nil {
 			return 0, err
 		}
+		n++
 	}
-	return len(matches), nil
+	return n, nil
 }
 
 // CheckInputs verifies what a run needs before spending its budget: every
@@ -129,7 +140,13 @@ func (e *Evaluator) CheckInputs() error {
 			return fmt.Errorf("model folder %s: not found", m)
 		}
 	}
-	if _, err := exec.LookPath(e.Command.Args[0]); err != nil {
+	if e.Slurm != nil {
+		// The command runs on the nodes, whose PATH may differ: only
+		// Slurm's commands must be found here.
+		if err := slurm.Available(); err != nil {
+			return fmt.Errorf("backend slurm: %v", err)
+		}
+	} else if _, err := exec.LookPath(e.Command.Args[0]); err != nil {
 		return fmt.Errorf("evaluator command %q: %v", e.Command.Args[0], err)
 	}
 	if e.WorkDir != "" {
@@ -145,17 +162,33 @@ func (e *Evaluator) Validate() error {
 	if err := e.Genome.Validate(); err != nil {
 		return err
 	}
-	return e.Command.Validate()
+	if err := e.Command.Validate(); err != nil {
+		return err
+	}
+	if e.Slurm != nil {
+		return e.Slurm.Validate(&e.Command)
+	}
+	return nil
 }
 
 // Evaluate merges candidate x, runs the evaluator on slot and returns the
 // score. A merge or evaluator failure returns an error wrapping
 // objectives.ErrEvalFailed (the run goes on and penalises the candidate);
-// a cancelled context returns ctx.Err().
+// a cancelled context returns ctx.Err(). On the slurm backend the
+// evaluator runs as a Slurm job, and an evaluation whose job a killed
+// process left (SlurmBackend.Adopt) waits for that job.
 func (e *Evaluator) Evaluate(ctx context.Context, x []float64, slot string, index int) (float64, error) {
 	recipe, err := e.Genome.Recipe(x)
 	if err != nil {
 		return 0, err
+	}
+	if e.Slurm != nil {
+		if j, ok := e.Slurm.take(index, x); ok {
+			if !e.Keep {
+				defer os.RemoveAll(j.Dir)
+			}
+			return e.evaluateSlurm(ctx, j.Dir, filepath.Join(j.Dir, "model"), slot, index, x, &j)
+		}
 	}
 	dir, err := os.MkdirTemp(e.WorkDir, fmt.Sprintf("evomerge-eval-%s-%d-*", e.Tag, index))
 	if err != nil {
@@ -174,6 +207,9 @@ func (e *Evaluator) Evaluate(ctx context.Context, x []float64, slot string, inde
 			return 0, ctx.Err()
 		}
 		return 0, fmt.Errorf("evaluation %d: merge failed: %v: %w", index, err, objectives.ErrEvalFailed)
+	}
+	if e.Slurm != nil {
+		return e.evaluateSlurm(ctx, dir, modelDir, slot, index, x, nil)
 	}
 	var lastErr error
 	for attempt := 0; attempt <= e.Command.Retries; attempt++ {
@@ -229,6 +265,33 @@ func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, 
 	if spec.stdout {
 		return ScoreFromStdout(stdout.Bytes())
 	}
+	return scoreFromJSONIn(outDir, spec)
+}
+
+// readScore reads the score of a finished job: from its stdout file, or
+// from the newest JSON file below outDir.
+func (e *Evaluator) readScore(stdoutPath, outDir string) (float64, error) {
+	spec, _ := parseScoreSpec(e.Command.Score)
+	if !spec.stdout {
+		return scoreFromJSONIn(outDir, spec)
+	}
+	f, err := os.Open(stdoutPath)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	// The last MiB holds the last number printed, as for a local command.
+	if st, err := f.Stat(); err == nil && st.Size() > 1<<20 {
+		f.Seek(st.Size()-1<<20, io.SeekStart)
+	}
+	out, err := io.ReadAll(f)
+	if err != nil {
+		return 0, err
+	}
+	return ScoreFromStdout(out)
+}
+
+func scoreFromJSONIn(outDir string, spec scoreSpec) (float64, error) {
 	file, err := newestJSON(outDir)
 	if err != nil {
 		return 0, err

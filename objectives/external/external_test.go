@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,6 +49,18 @@ func TestMain(m *testing.M) {
 	case "fail":
 		fmt.Fprintln(os.Stderr, "CUDA out of memory")
 		os.Exit(3)
+	case "cancel-once":
+		// Pre-empted the first time: the job is cancelled under it.
+		if mark := os.Getenv("EVOMERGE_TEST_MARK"); mark != "" {
+			if f, err := os.OpenFile(mark, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
+				f.Close()
+				exec.Command("scancel", os.Getenv("SLURM_JOB_ID")).Run()
+				time.Sleep(time.Hour)
+			}
+		}
+		os.Setenv("EVOMERGE_TEST_EVALUATOR", "mean")
+		syscall.Exec(os.Args[0], os.Args, os.Environ())
+		os.Exit(1)
 	case "hang":
 		time.Sleep(time.Hour)
 	}
