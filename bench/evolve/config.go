@@ -7,6 +7,7 @@ package evolve
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -99,11 +100,56 @@ type ExternalConfig struct {
 	external.Command `yaml:",inline"`
 	// Slots are the device slots evaluations run on concurrently, one
 	// evaluation per slot (e.g. GPU indices "0", "1"); default one slot "0".
-	Slots []string `yaml:"slots"`
+	// A number N stands for the slots "0" … "N-1". With backend slurm
+	// they are the jobs in flight, and Slurm picks the GPUs.
+	Slots SlotList `yaml:"slots"`
 	// Direction is maximize (default) or minimize.
 	Direction string `yaml:"direction"`
 	// WorkDir holds the temporary merged models (default the system's).
 	WorkDir string `yaml:"workdir"`
+	// Backend is where the command runs: local (default), a process on
+	// this machine per slot; slurm, a Slurm batch job per evaluation.
+	Backend string `yaml:"backend,omitempty"`
+	// Slurm configures backend slurm.
+	Slurm *SlurmConfig `yaml:"slurm,omitempty"`
+}
+
+// SlurmConfig is how backend slurm submits each evaluation's command
+// (external.SlurmBackend; docs/cluster.md).
+type SlurmConfig struct {
+	// Gres is each job's --gres (default gpu:1; none: no --gres).
+	Gres string `yaml:"gres,omitempty"`
+	// SbatchArgs are more sbatch arguments: partition, CPUs, memory,
+	// --time (default: the command's timeout and a minute).
+	SbatchArgs []string `yaml:"sbatch_args,omitempty"`
+	// Poll is the longest pause between two squeue calls about a job
+	// (default 30s).
+	Poll time.Duration `yaml:"poll,omitempty"`
+}
+
+// SlotList is the slots of an external evaluator: a list of names, or a
+// number N of slots named "0" … "N-1".
+type SlotList []string
+
+// UnmarshalYAML takes a list of names or a count.
+func (s *SlotList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		var k int
+		if err := n.Decode(&k); err != nil {
+			return err
+		}
+		if k < 1 || k > maxSlots {
+			return fmt.Errorf("line %d: slots %d: want 1 to %d slots, or a list of names", n.Line, k, maxSlots)
+		}
+		*s = slotNames(k)
+		return nil
+	}
+	var names []string
+	if err := n.Decode(&names); err != nil {
+		return fmt.Errorf("line %d: slots: want a number of slots or a list of names (e.g. [\"0\", \"1\"])", n.Line)
+	}
+	*s = names
+	return nil
 }
 
 // LoadConfig reads and checks a config file. Relative paths in it
@@ -224,7 +270,10 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: objective.external.direction %q: maximize or minimize", e.Direction)
 		}
 		if len(e.Slots) == 0 {
-			e.Slots = []string{"0"}
+			e.Slots = SlotList{"0"}
+		}
+		if err := e.checkBackend(); err != nil {
+			return err
 		}
 		if len(e.Slots) > maxSlots {
 			return fmt.Errorf("config: objective.external.slots lists %d slots: at most %d", len(e.Slots), maxSlots)
@@ -255,6 +304,37 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: budget %d leaves no evaluation for the search: %s recommends its distribution mean, a point it never evaluated, so %d evaluations (final_evals %d for it and %d for the best observed point) are reserved to score both", c.Budget, c.Algorithm, r, c.FinalEvals, c.FinalEvals)
 	}
 	return nil
+}
+
+// checkBackend checks the backend and its settings.
+func (e *ExternalConfig) checkBackend() error {
+	switch e.Backend {
+	case "", "local":
+		if e.Slurm != nil {
+			return fmt.Errorf("config: objective.external.slurm is set but the backend is %q: add backend: slurm, or remove the slurm block", cmp.Or(e.Backend, "local"))
+		}
+		return nil
+	case "slurm":
+	default:
+		return fmt.Errorf("config: objective.external.backend %q: local or slurm", e.Backend)
+	}
+	if e.WorkDir == "" {
+		return fmt.Errorf("config: objective.external.backend slurm needs workdir: a folder on storage every node sees, where evomerge writes the merged models the jobs score")
+	}
+	if err := e.slurmBackend("").Validate(&e.Command); err != nil {
+		return fmt.Errorf("config: objective.external.%v", err)
+	}
+	return nil
+}
+
+// slurmBackend is the backend the config describes, its jobs named
+// name+INDEX.
+func (e *ExternalConfig) slurmBackend(name string) *external.SlurmBackend {
+	s := e.Slurm
+	if s == nil {
+		s = &SlurmConfig{}
+	}
+	return &external.SlurmBackend{Gres: s.Gres, Args: s.SbatchArgs, Poll: s.Poll, Name: name}
 }
 
 // maxSlots bounds the evaluations in flight: each holds a goroutine and,
@@ -313,6 +393,11 @@ func (o *ObjectiveConfig) mockSpec(seed uint64) objectives.Spec {
 func (c *Config) Hash() string {
 	o := c.Objective
 	o.Delay = 0 // pacing changes no result
+	if e := o.External; e != nil && e.Slurm != nil {
+		ec, sc := *e, *e.Slurm
+		sc.Poll = 0
+		ec.Slurm, o.External = &sc, &ec
+	}
 	b, _ := yaml.Marshal(struct {
 		A     string
 		S     map[string]string

@@ -20,6 +20,8 @@ type target struct {
 	f     objectives.Function
 	job   bench.Job
 	slots []string
+	// ev is the external evaluator, for kind external.
+	ev *external.Evaluator
 }
 
 // maxInitialFailures ends a run whose first evaluations all fail: that is a
@@ -69,15 +71,13 @@ func (c *Config) build() (*target, error) {
 	case "external":
 		e := o.External
 		ev := &external.Evaluator{Genome: e.Genome, Command: e.Command, WorkDir: e.WorkDir, Seed: c.Seed, Tag: c.Hash()}
+		if e.Backend == "slurm" {
+			ev.Slurm = e.slurmBackend(c.JobPrefix())
+		}
 		if err := ev.Validate(); err != nil {
 			return nil, err
 		}
 		if err := ev.CheckInputs(); err != nil {
-			return nil, err
-		}
-		// Folders a killed run of this config left behind hold whole
-		// merged models: remove them before starting again.
-		if _, err := ev.RemoveStale(); err != nil {
 			return nil, err
 		}
 		lo, hi := e.Genome.Box()
@@ -90,7 +90,7 @@ func (c *Config) build() (*target, error) {
 		// An evaluator's scores have no known floor: a log-likelihood is
 		// negative, so a failure before any success is told a huge loss.
 		job.NoScoreFloor = true
-		return &target{f: &externalObjective{ev: ev, lo: lo, hi: hi, sense: sense, slots: e.Slots}, job: job, slots: e.Slots}, nil
+		return &target{f: &externalObjective{ev: ev, lo: lo, hi: hi, sense: sense, slots: e.Slots}, job: job, slots: e.Slots, ev: ev}, nil
 	}
 	return nil, fmt.Errorf("objective kind %q", o.Kind)
 }

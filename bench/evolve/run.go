@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench"
@@ -111,7 +112,7 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 		return nil, err
 	}
 	_, statErr := os.Stat(c.Journal)
-	journal, replay, done, err := openJournal(c.Journal, key, resume)
+	journal, replay, jobs, done, err := openJournal(c.Journal, key, resume)
 	if err != nil {
 		return nil, err
 	}
@@ -123,12 +124,20 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 		}
 		journal.Close()
 	}()
+	out := &lockedWriter{w: progress}
+	if tg.ev != nil {
+		end, err := prepareExternal(ctx, tg.ev, key, journal, replay, jobs, out.line)
+		if err != nil {
+			return nil, err
+		}
+		defer end()
+	}
 	r := &Result{Maximize: tg.f.Sense() == objectives.Maximize, Items: c.describeItems(), Slots: tg.slots, Replayed: len(replay)}
 	if done != nil {
 		r.Complete = true
 		return r.finished(c.finish(r, tg, done, replay))
 	}
-	p := &progressLines{w: progress, total: c.Budget, slots: tg.slots, maximize: r.Maximize}
+	p := &progressLines{w: out, total: c.Budget, slots: tg.slots, maximize: r.Maximize}
 	for _, e := range replay {
 		p.seen(e)
 	}
@@ -161,6 +170,25 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 	}
 	return r.finished(c.finish(r, tg, run, records))
 }
+
+// lockedWriter serialises the lines of the run (one per evaluation, from
+// the tracker) and of the slurm backend (one per job, from the
+// evaluations in flight); a nil w discards them.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	if l.w == nil {
+		return len(b), nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (l *lockedWriter) line(s string) { fmt.Fprintln(l, s) }
 
 // finished returns r, or nil and err.
 func (r *Result) finished(err error) (*Result, error) {
@@ -305,21 +333,21 @@ func (p *progressLines) report(e bench.EvalRecord) {
 // any other run is refused: it belongs to another config. --resume with
 // no journal at all is an error, since a mistyped path would otherwise
 // silently start the run again.
-func openJournal(path string, key bench.RunKey, resume bool) (*bench.Journal, []bench.EvalRecord, *bench.Run, error) {
+func openJournal(path string, key bench.RunKey, resume bool) (*bench.Journal, []bench.EvalRecord, []bench.JobLine, *bench.Run, error) {
 	if err := refuseOldFormat(path); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if resume {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, nil, nil, fmt.Errorf("journal %s does not exist: nothing to resume (check the path, or start the run without --resume)", path)
+			return nil, nil, nil, nil, fmt.Errorf("journal %s does not exist: nothing to resume (check the path, or start the run without --resume)", path)
 		}
 	}
 	j, contents, err := bench.OpenJournalContents(path, resume)
 	if err != nil {
 		if !resume && strings.Contains(err.Error(), "pass --resume") {
-			return nil, nil, nil, fmt.Errorf("journal %s exists: pass --resume to continue that run, or remove it to start again", path)
+			return nil, nil, nil, nil, fmt.Errorf("journal %s exists: pass --resume to continue that run, or remove it to start again", path)
 		}
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	k := key.Key()
 	var replay []bench.EvalRecord
@@ -330,17 +358,22 @@ func openJournal(path string, key bench.RunKey, resume bool) (*bench.Journal, []
 	}
 	for _, l := range contents.Evals {
 		if l.Key != k {
-			return nil, nil, nil, other("evaluations")
+			return nil, nil, nil, nil, other("evaluations")
 		}
 		replay = append(replay, l.Eval)
 	}
+	for _, l := range contents.Jobs {
+		if l.Key != k {
+			return nil, nil, nil, nil, other("Slurm jobs")
+		}
+	}
 	for _, r := range contents.Runs {
 		if r.RunKey() != key {
-			return nil, nil, nil, other("the record")
+			return nil, nil, nil, nil, other("the record")
 		}
 		done = r
 	}
-	return j, replay, done, nil
+	return j, replay, contents.Jobs, done, nil
 }
 
 // refuseOldFormat refuses a journal written before evolve ran on bench's
