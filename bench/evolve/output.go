@@ -205,5 +205,11 @@ func Describe(c *Config, r *Result) string {
 	}
 	fmt.Fprintf(&b, "shipped point: %s\n", objectives.FormatVector(r.Recommended, 3))
 	fmt.Fprintf(&b, "written to %s; journal %s\n", c.Output, c.Journal)
+	switch {
+	case r.ProgressError != nil:
+		fmt.Fprintf(&b, "warning: %v\n", r.ProgressError)
+	case r.ProgressPage != "":
+		fmt.Fprintf(&b, "progress page %s\n", r.ProgressPage)
+	}
 	return b.String()
 }

@@ -10,20 +10,25 @@ import (
 
 // CheckPaths refuses, before the first evaluation, every output path that
 // would overwrite an input or could only fail once the budget is spent:
-// the output and the journal must be files (not folders) in existing
-// folders, must differ from each other, from the config and from every
-// file the evaluator command names, and must lie outside the model
-// folders; the workdir, where merged models are written, must lie outside
-// the model folders too.
+// the output, the journal and the progress page must be files (not
+// folders) in existing folders, must differ from each other, from the
+// config and from every file the evaluator command names, and must lie
+// outside the model folders; the workdir, where merged models are
+// written, must lie outside the model folders too.
 func (c *Config) CheckPaths() error {
 	in := c.inputs()
-	for _, o := range []struct{ key, path string }{{"output", c.Output}, {"journal", c.Journal}} {
+	outs := []struct{ key, path string }{{"output", c.Output}, {"journal", c.Journal}, {"progress page", c.ProgressPath()}}
+	for _, o := range outs {
 		if err := checkOutputFile(o.key, o.path, in); err != nil {
 			return err
 		}
 	}
-	if same(c.Output, c.Journal) {
-		return fmt.Errorf("output %s is the journal: give them different paths", c.Output)
+	for i, a := range outs {
+		for _, b := range outs[i+1:] {
+			if same(a.path, b.path) {
+				return fmt.Errorf("%s %s is the %s: give them different paths", a.key, a.path, b.key)
+			}
+		}
 	}
 	if e := c.Objective.External; e != nil && e.WorkDir != "" {
 		for _, m := range in.folders {
@@ -40,7 +45,7 @@ func (c *Config) CheckPaths() error {
 // input file, its parent must exist, and it must be empty or absent.
 func (c *Config) CheckMergeDir(dir string) error {
 	in := c.inputs()
-	for _, f := range append(in.files, input{"output", c.Output}, input{"journal", c.Journal}) {
+	for _, f := range append(in.files, input{"output", c.Output}, input{"journal", c.Journal}, input{"progress page", c.ProgressPath()}) {
 		if same(dir, f.path) {
 			return fmt.Errorf("--merge-best %s is the %s", dir, f.what)
 		}

@@ -42,6 +42,8 @@ func TestOutputsNeverOverwriteInputs(t *testing.T) {
 		{"output is a folder", "output: out\n", "output %d/out is a folder", func(dir string) { os.Mkdir(filepath.Join(dir, "out"), 0o755) }},
 		{"journal is a folder", "journal: out\n", "journal %d/out is a folder", func(dir string) { os.Mkdir(filepath.Join(dir, "out"), 0o755) }},
 		{"output folder missing", "output: nowhere/best.yml\n", "folder %d/nowhere does not exist", nil},
+		{"output is the progress page", "output: run.progress.html\n", "output %d/run.progress.html is the progress page", nil},
+		{"the progress page is a folder", "", "progress page %d/run.progress.html is a folder", func(dir string) { os.Mkdir(filepath.Join(dir, "run.progress.html"), 0o755) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench"
@@ -57,6 +58,10 @@ type Result struct {
 	Items string
 	// Slots names the evaluation slots (EvalRecord.Slot indexes it).
 	Slots []string
+	// ProgressPage is the run's progress page; ProgressError says why it
+	// could not be written, if it could not (the run's result stands).
+	ProgressPage  string
+	ProgressError error
 }
 
 // Finalist is a point that may be shipped and the evaluations that scored
@@ -132,7 +137,23 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 		}
 		defer end()
 	}
-	r := &Result{Maximize: tg.f.Sense() == objectives.Maximize, Items: c.describeItems(), Slots: tg.slots, Replayed: len(replay)}
+	r := &Result{Maximize: tg.f.Sense() == objectives.Maximize, Items: c.describeItems(), Slots: tg.slots, Replayed: len(replay), ProgressPage: c.ProgressPath()}
+	page := newProgressPage(c, tg, r.Maximize)
+	page.start(replay, time.Now())
+	defer func() {
+		end := bench.RunProgress{Done: true}
+		switch {
+		case err != nil && errors.Is(err, context.Canceled):
+			end = bench.RunProgress{Stopped: fmt.Sprintf("The run was interrupted; evomerge evolve --resume continues it from its journal %s.", c.Journal)}
+		case err != nil:
+			end = bench.RunProgress{Stopped: "The run stopped: " + err.Error()}
+		default:
+			end.Summary = Scoring(res)
+		}
+		if perr := page.finish(end); perr != nil && res != nil {
+			res.ProgressError = perr
+		}
+	}()
 	if done != nil {
 		r.Complete = true
 		return r.finished(c.finish(r, tg, done, replay))
@@ -150,6 +171,7 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 		}
 		records = append(records, e)
 		p.report(e)
+		page.add(e, time.Now())
 		return nil
 	}
 	run, err := bench.ExecuteOn(ctx, job, tg.f)
