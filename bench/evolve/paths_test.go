@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/evomerge/evomerge/bench"
 )
 
 const mockBody = "algorithm: random\nbudget: 6\nseed: 1\nobjective: {kind: mock, mock: {dim: 2}}\n"
@@ -170,5 +172,38 @@ func TestResumeWithoutJournal(t *testing.T) {
 	}
 	if _, err := os.Stat(c.Journal); err == nil {
 		t.Error("the failed resume created the journal")
+	}
+}
+
+// TestStaleFoldersRemovedUnderTheLock: the merge folders a killed run
+// left are removed only once the run holds its journal. A second process
+// started on a running config is refused by the journal's lock, and used
+// to delete the running one's merged models before being refused.
+func TestStaleFoldersRemovedUnderTheLock(t *testing.T) {
+	dir := t.TempDir()
+	for _, m := range []string{"a", "b", "work"} {
+		os.Mkdir(filepath.Join(dir, m), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "score.sh"), []byte("#!/bin/sh\necho 1\n"), 0o755)
+	c, _ := writeConfig(t, dir, "algorithm: random\nbudget: 4\nseed: 1\nobjective: {kind: external, external: {method: linear, models: [a, b], params: [{name: weight, min: 0, max: 1}], groups: 1, command: [sh, '"+dir+"/score.sh', '{model}'], workdir: work}}\n")
+	inUse := filepath.Join(dir, "work", "evomerge-eval-"+c.Hash()+"-3-123")
+	os.Mkdir(inUse, 0o755)
+	held, err := bench.LockJournal(c.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), c, true, nil); err == nil || !strings.Contains(err.Error(), "in use by another evomerge process") {
+		t.Errorf("a second process on a held journal: %v", err)
+	}
+	if _, err := os.Stat(inUse); err != nil {
+		t.Errorf("the running process's merge folder was removed: %v", err)
+	}
+	held.Close()
+	os.Remove(c.Journal)
+	// The run itself fails (the model folders are empty), after it removed
+	// what a killed run left.
+	Run(context.Background(), c, false, nil)
+	if _, err := os.Stat(inUse); err == nil {
+		t.Error("a stale merge folder was kept")
 	}
 }
