@@ -313,6 +313,7 @@ func (e *ExternalConfig) checkBackend() error {
 		if e.Slurm != nil {
 			return fmt.Errorf("config: objective.external.slurm is set but the backend is %q: add backend: slurm, or remove the slurm block", cmp.Or(e.Backend, "local"))
 		}
+		e.Backend = "" // the default spelt out is the same run (Hash)
 		return nil
 	case "slurm":
 	default:

@@ -96,8 +96,9 @@ func TestConfigSlurmBackend(t *testing.T) {
 		t.Fatalf("slots: 2 gave %v, %v", two.Objective.External.Slots, err)
 	}
 	list, _ := parse("    slots: ['0', '1']\n")
-	if two.Hash() != list.Hash() {
-		t.Error("slots: 2 and slots: ['0', '1'] are different runs")
+	local, _ := parse("    slots: 2\n    backend: local\n")
+	if two.Hash() != list.Hash() || two.Hash() != local.Hash() {
+		t.Error("slots: 2, slots: ['0', '1'] and backend: local are different runs")
 	}
 	s1, err := parse("    workdir: /shared\n    backend: slurm\n    slots: 2\n    slurm: {gres: 'gpu:a100:1', sbatch_args: [--partition=gpu], poll: 10s}\n")
 	if err != nil {
