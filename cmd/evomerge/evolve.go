@@ -24,7 +24,7 @@ func runEvolve(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	quiet := fs.Bool("quiet", false, "no line per evaluation on stderr")
 	mergeBest := fs.String("merge-best", "", "external objective: finally merge the recommended recipe into this folder")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: evomerge evolve [flags] CONFIG.yml\n\nRuns an optimiser against one objective (a scenario, a mock, or real models scored by an external command), journaling every evaluation.\nThe config file, the external evaluator and how to run evaluations on Slurm or Ray: docs/evolve.md.")
+		fmt.Fprintln(fs.Output(), "usage: evomerge evolve [flags] CONFIG.yml\n\nRuns an optimiser against one objective (a scenario, a mock, or real models scored by an external command), journaling every evaluation\nand keeping a progress page beside the journal (NAME.progress.html) that a browser reloads during the run.\nThe config file and the external evaluator: docs/evolve.md; evaluations as Slurm jobs (backend: slurm) or through Ray: docs/cluster.md.")
 		fs.PrintDefaults()
 	}
 	// Flags may follow the config path.
