@@ -25,8 +25,10 @@ import (
 )
 
 // ErrBudget is returned to an optimiser that asks for an evaluation past
-// its budget; it is how every run normally ends.
-var ErrBudget = errors.New("evaluation budget spent")
+// its budget; it is how every run normally ends. It is algorithms'
+// ErrBudget, which a fidelity-aware method returns when it has nothing
+// left worth spending items on.
+var ErrBudget = algorithms.ErrBudget
 
 // errStopped ends a run that its observer stopped (e.g. target reached).
 var errStopped = errors.New("stopped by observer")
