@@ -237,12 +237,12 @@ type req struct {
 // candidate's items.
 func (f *Fidelity) Minimize(ctx context.Context, p Problem, obj Objective, rng *rand.Rand) ([]float64, error) {
 	pool, ok := obj.(ItemPool)
-	if !ok {
+	if !ok || pool.Items().Full < 1 {
 		return nil, fmt.Errorf("%s:%s spends benchmark items: run it with an item budget (bench --budget-items) on an objective scored on items", f.kind, f.base.Name)
 	}
 	space := pool.Items()
-	if space.Full < 1 || space.Budget < 1 {
-		return nil, fmt.Errorf("%s:%s: no items to spend (%d per full evaluation, budget %d)", f.kind, f.base.Name, space.Full, space.Budget)
+	if space.Budget < 1 {
+		return nil, fmt.Errorf("%s:%s: no items to spend (budget %d)", f.kind, f.base.Name, space.Budget)
 	}
 	if err := f.check(space); err != nil {
 		return nil, fmt.Errorf("%s:%s: %v", f.kind, f.base.Name, err)
@@ -563,6 +563,12 @@ func (f *Fidelity) race(ctx context.Context, c *cand) error {
 	}
 }
 
+// minItemUnits and minBlockUnits are the fewest items, or evaluations'
+// blocks without per-item outcomes, a comparison decides on: a normal
+// interval needs them, and a sample variance of a few 0/1 outcomes is
+// often 0.
+const minItemUnits, minBlockUnits = 30, 3
+
 // compare returns a confidence interval of c's mean loss minus the
 // incumbent's: paired over their shared items for prace, else from the
 // two samples; ok is false with too few units to say.
@@ -570,12 +576,14 @@ func (f *Fidelity) compare(c, inc *cand) (lo, hi float64, ok bool) {
 	z := math.Sqrt2 * math.Erfinv(f.hp.confidence)
 	if f.kind == "prace" {
 		var d []float64
+		least := minItemUnits
 		if c.per != nil && inc.per != nil {
 			m := min(len(c.per), len(inc.per))
 			for i := range m {
 				d = append(d, c.per[i]-inc.per[i])
 			}
 		} else {
+			least = minBlockUnits
 			// Blocks of the same items: the first blocks of both, while
 			// their item counts agree.
 			for i := 0; i < len(c.blocks) && i < len(inc.blocks) && c.blockN[i] == inc.blockN[i]; i++ {
@@ -583,19 +591,19 @@ func (f *Fidelity) compare(c, inc *cand) (lo, hi float64, ok bool) {
 			}
 		}
 		m, v, n := meanVar(d)
-		if n < 2 {
+		if n < least {
 			return 0, 0, false
 		}
 		se := math.Sqrt(v / float64(n))
 		return m - z*se, m + z*se, true
 	}
-	a, b := c.per, inc.per
+	a, b, least := c.per, inc.per, minItemUnits
 	if a == nil || b == nil {
-		a, b = c.blocks, inc.blocks
+		a, b, least = c.blocks, inc.blocks, minBlockUnits
 	}
 	ma, va, na := meanVar(a)
 	mb, vb, nb := meanVar(b)
-	if na < 2 || nb < 2 {
+	if na < least || nb < least {
 		return 0, 0, false
 	}
 	se := math.Sqrt(va/float64(na) + vb/float64(nb))
