@@ -624,6 +624,9 @@ func (r *report) markdown() ([]byte, error) {
 	r.intro(&b)
 	r.winners(&b)
 	writeSoonest(&b, r.cells, r.clocks)
+	if err := writeEqualItems(&b, r.cells); err != nil {
+		return nil, err
+	}
 	if len(r.o.RankAgainst) > 0 {
 		if err := writeRankAgreement(&b, r.cells, r.analyses, r.o); err != nil {
 			return nil, err
