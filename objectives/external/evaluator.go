@@ -37,14 +37,14 @@ type Command struct {
 	// its items are one fixed ordered list (lm-eval --limit n scores a
 	// task's first n documents), and without {offset} only prefixes of it
 	// can be scored, so raising a candidate from n to m items costs m.
-	Items int `yaml:"items"`
+	Items int `yaml:"items,omitempty"`
 	// PerItem, "GLOB:FIELD", reads each item's score from the JSON-lines
 	// files matching GLOB below {output}, one object per item with its
 	// "doc_id" and FIELD (a number or a boolean): lm-eval's --log_samples
 	// writes samples_TASK_DATE.jsonl files whose objects carry each metric
 	// as a key, e.g. samples_*.jsonl:acc. They must hold exactly the
 	// items scored (one task per command: lm-eval's --limit is per task).
-	PerItem string `yaml:"per_item"`
+	PerItem string `yaml:"per_item,omitempty"`
 	// Timeout bounds one attempt (0: no bound).
 	Timeout time.Duration `yaml:"timeout"`
 	// Retries is how many times a failed attempt is repeated.
