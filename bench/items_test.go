@@ -207,3 +207,26 @@ func TestCellKeyWithoutItemsUnchanged(t *testing.T) {
 		t.Fatalf("key with items %s", got)
 	}
 }
+
+// A journal of runs with an item budget, whose strategies make more
+// evaluations than the full evaluations the items buy, reads back.
+func TestJournalReadsItemBudgetRuns(t *testing.T) {
+	spec := objectives.Spec{Name: "mock", Dim: 4, Items: 60, ItemModel: "fixed", Seed: 5}
+	path := t.TempDir() + "/runs.jsonl"
+	j, _, err := OpenJournal(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Execute(context.Background(), itemJob("lim:cmaes", spec, 20))
+	if err != nil || r.EvalsUsed <= r.Budget {
+		t.Fatalf("%v: %d evaluations for a budget of %d", err, r.EvalsUsed, r.Budget)
+	}
+	if err := j.Append(r); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	runs, err := ReadRuns(path)
+	if err != nil || len(runs) != 1 || runs[0].ItemsUsed != r.ItemsUsed || len(runs[0].AtItems) != 4 {
+		t.Fatalf("read back: %v, %d runs", err, len(runs))
+	}
+}
