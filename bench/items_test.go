@@ -230,3 +230,39 @@ func TestJournalReadsItemBudgetRuns(t *testing.T) {
 		t.Fatalf("read back: %v, %d runs", err, len(runs))
 	}
 }
+
+// On a page, the best true value at a share of the budget of a run with
+// an item budget is read at that share of its items: a strategy's
+// evaluations are of any size, so a share of its evaluations means
+// nothing.
+func TestAtBudgetCountsItems(t *testing.T) {
+	spec := objectives.Spec{Name: "mock", Dim: 4, Items: 60, ItemModel: "fixed", Width: 0.5, Seed: 5}
+	var runs []*Run
+	for _, alg := range []string{"cmaes", "sh:cmaes"} {
+		job := itemJob(alg, spec, 20)
+		job.Target = 90
+		for s := range 6 {
+			job.Seed = uint64(s + 1)
+			r, err := Execute(context.Background(), job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, r)
+		}
+	}
+	a, err := AnalyzeCell(CellRuns{Cell: runs[0].Cell(), Name: "c", Runs: runs}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range a {
+		var at []float64
+		for _, r := range runs {
+			if r.Algorithm == s.Algorithm {
+				at = append(at, r.BestTrueAtItems(120))
+			}
+		}
+		if want := quantileFinite(at, 0.5); s.AtBudget[0] != want {
+			t.Errorf("%s: best true at 10%% %g, want %g (at 120 of 1,200 items)", s.Algorithm, s.AtBudget[0], want)
+		}
+	}
+}

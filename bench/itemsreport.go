@@ -41,6 +41,19 @@ type ItemStats struct {
 	HeldOut  bool
 }
 
+// BestTrueAtItems returns the best true value among the evaluations that
+// ended within the first n items, NaN before the first.
+func (r *Run) BestTrueAtItems(n int) float64 {
+	v := math.NaN()
+	for _, p := range r.Trace {
+		if p.Items > n {
+			break
+		}
+		v = p.True
+	}
+	return v
+}
+
 // ItemsHit is the items spent by the end of the first evaluation whose
 // true value reached target (read as Hit reads it), +Inf if none.
 func (r *Run) ItemsHit(target float64) float64 {

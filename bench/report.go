@@ -309,6 +309,10 @@ func AnalyzeCell(c CellRuns, seed uint64) ([]CellStats, error) {
 		for i, f := range budgetFractions {
 			var at []float64
 			for _, r := range rs {
+				if r.ItemBudget > 0 { // a share of the items, not of evaluations of any size
+					at = append(at, r.BestTrueAtItems(int(f*float64(r.ItemBudget))))
+					continue
+				}
 				at = append(at, r.BestTrueAt(int(math.Ceil(f*float64(r.Budget)))))
 			}
 			s.AtBudget[i] = quantileFinite(at, 0.5)
