@@ -310,23 +310,44 @@ func writeFewerItems(b *bytes.Buffer, cells []CellRuns, analyses map[Cell][]Item
 	}
 	ps = stats.Holm(ps)
 	b.WriteString("### Fewer items for the same score\n\n")
-	b.WriteString("Each fidelity strategy at the smaller item budget against its base method scoring every candidate on all items at the larger one (cells that differ only in their item budget): the median score of the answer at 100% of each budget, the difference (strategy − base, in score points; positive: the strategy's answer is better), and a two-sided Mann–Whitney test, Holm-corrected over every row of this table. \"Reaches\" means the strategy's median is at least the base's; a difference that is not significant is not evidence of equality.\n\n")
-	b.WriteString("| strategy (items) | base with all items (items) | strategy: median [95% CI] | base: median [95% CI] | difference | p (Holm) | reaches |\n|---|---|---|---|---|---|---|\n")
-	for i, r := range rows {
-		score := func(v float64) string { return fmtRecIn(v, r.maximize) }
-		d := r.diff
-		if !r.maximize {
-			d = -d
+	b.WriteString("Each fidelity strategy at the smaller item budget against its base method scoring every candidate on all items at the larger one (cells that differ only in their item budget): the median score of the answer at 100% of each budget, the difference (strategy − base, in score points; positive: the strategy's answer is better), and a two-sided Mann–Whitney test, Holm-corrected over every row of every table of this section. \"Reaches\" means the strategy's median is at least the base's; a difference that is not significant is not evidence of equality.\n\n")
+	for i := 0; i < len(rows); {
+		pr := rows[i]
+		fmt.Fprintf(b, "**%s** (%d items) against **%s** (%d items):\n\n", pr.small.Name, pr.small.Runs[0].ItemBudget, pr.large.Name, pr.large.Runs[0].ItemBudget)
+		b.WriteString("| strategy | base with all items | strategy: median [95% CI] | base: median [95% CI] | difference | p (Holm) | reaches |\n|---|---|---|---|---|---|---|\n")
+		var bases []string
+		met := map[string][]string{}
+		for ; i < len(rows) && rows[i].small.Cell == pr.small.Cell && rows[i].large.Cell == pr.large.Cell; i++ {
+			r := rows[i]
+			score := func(v float64) string { return fmtRecIn(v, r.maximize) }
+			d := r.diff
+			if !r.maximize {
+				d = -d
+			}
+			if _, ok := met[r.base.Algorithm]; !ok {
+				bases = append(bases, r.base.Algorithm)
+				met[r.base.Algorithm] = nil
+			}
+			reach := "no"
+			if d >= 0 {
+				reach = "yes"
+				met[r.base.Algorithm] = append(met[r.base.Algorithm], r.strat.Algorithm)
+			}
+			fmt.Fprintf(b, "| %s | %s | %s [%s, %s] | %s [%s, %s] | %+.2f | %s | %s |\n",
+				r.strat.Algorithm, r.base.Algorithm,
+				score(r.strat.At[3].Median), score(r.strat.At[3].Lo), score(r.strat.At[3].Hi),
+				score(r.base.At[3].Median), score(r.base.At[3].Lo), score(r.base.At[3].Hi), d, fmtP(ps[i]), reach)
 		}
-		reach := "no"
-		if d >= 0 {
-			reach = "yes"
+		b.WriteString("\n")
+		sort.Strings(bases)
+		for _, base := range bases {
+			if len(met[base]) == 0 {
+				fmt.Fprintf(b, "- %s: no strategy's median at %d items reaches %s's at %d.\n", base, pr.small.Runs[0].ItemBudget, base, pr.large.Runs[0].ItemBudget)
+				continue
+			}
+			fmt.Fprintf(b, "- %s: reached at %d items by %s.\n", base, pr.small.Runs[0].ItemBudget, strings.Join(met[base], ", "))
 		}
-		fmt.Fprintf(b, "| %s (%d) | %s (%d) | %s [%s, %s] | %s [%s, %s] | %+.2f | %s | %s |\n",
-			r.strat.Algorithm, r.small.Runs[0].ItemBudget, r.base.Algorithm, r.large.Runs[0].ItemBudget,
-			score(r.strat.At[3].Median), score(r.strat.At[3].Lo), score(r.strat.At[3].Hi),
-			score(r.base.At[3].Median), score(r.base.At[3].Lo), score(r.base.At[3].Hi), d, fmtP(ps[i]), reach)
+		b.WriteString("\n")
 	}
-	b.WriteString("\n")
 	return nil
 }
