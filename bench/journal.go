@@ -201,7 +201,15 @@ func ReadRuns(path string) ([]*Run, error) {
 
 // validRun checks a record's internal consistency.
 func validRun(r *Run) error {
-	if r.Algorithm == "" || r.Budget < 1 || r.EvalsUsed < 0 || r.EvalsUsed > r.Budget {
+	most := r.Budget // evaluations a run may make
+	if r.ItemBudget > 0 {
+		// An evaluation of a run with an item budget costs one item or more.
+		most = r.ItemBudget
+		if r.ItemsUsed < 0 || r.ItemsUsed > r.ItemBudget {
+			return fmt.Errorf("items_used %d outside 0..%d", r.ItemsUsed, r.ItemBudget)
+		}
+	}
+	if r.Algorithm == "" || r.Budget < 1 || r.EvalsUsed < 0 || r.EvalsUsed > most {
 		return fmt.Errorf("incomplete run record (algorithm %q, budget %d, evals_used %d)", r.Algorithm, r.Budget, r.EvalsUsed)
 	}
 	if r.EvalsToTarget != nil && (*r.EvalsToTarget < 1 || *r.EvalsToTarget > r.EvalsUsed) {

@@ -33,6 +33,12 @@ type Config struct {
 	Set       map[string]string `yaml:"set"`
 	// Budget is the number of evaluations, final ones included.
 	Budget int `yaml:"budget"`
+	// BudgetItems, instead of Budget, gives the run a budget of benchmark
+	// items (bench --budget-items): scoring a candidate on n items costs
+	// n. The objective must be scored on items: the mock with items, or an
+	// external command with {limit} (and items: N, a full evaluation).
+	// Budget is then BudgetItems ÷ N, the full evaluations it buys.
+	BudgetItems int `yaml:"budget_items,omitempty"`
 	// Seed drives every random choice of the run (required, 0 included:
 	// an unstated seed is an irreproducible run waiting to happen).
 	Seed uint64 `yaml:"seed"`
@@ -92,6 +98,9 @@ type MockConfig struct {
 	Width     float64   `yaml:"width"`
 	FailRate  float64   `yaml:"fail_rate"`
 	Optimum   []float64 `yaml:"optimum"`
+	// ItemModel is how the items are drawn: sampled (default) or
+	// fixed[:RHO] (objectives.ParseItemModel).
+	ItemModel string `yaml:"item_model,omitempty"`
 }
 
 // ExternalConfig describes a merge of real models scored by a command.
@@ -245,7 +254,7 @@ func (c *Config) Validate() error {
 		if err != nil {
 			return fmt.Errorf("config: objective.scenario: %w", err)
 		}
-		if c.Budget == 0 {
+		if c.Budget == 0 && c.BudgetItems == 0 {
 			c.Budget = sc.Budget
 		}
 	case "mock":
@@ -296,6 +305,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: objective.kind is missing (scenario, mock, mnist or external)")
 	default:
 		return fmt.Errorf("config: objective.kind %q: want scenario, mock, mnist or external", o.Kind)
+	}
+	switch {
+	case c.BudgetItems < 0:
+		return fmt.Errorf("config: budget_items %d must be at least 1", c.BudgetItems)
+	case c.BudgetItems > 0 && c.Budget != 0:
+		return fmt.Errorf("config: budget and budget_items both set the budget: give one (budget_items B buys B ÷ items full evaluations)")
+	case c.BudgetItems > 0:
+		return nil // the objective's items give the evaluations (build)
+	}
+	if strings.Contains(c.Algorithm, ":") {
+		return fmt.Errorf("config: algorithm %s is a fidelity strategy, which spends benchmark items: give budget_items instead of budget", c.Algorithm)
 	}
 	if c.Budget < 1 {
 		return fmt.Errorf("config: budget %d must be at least 1", c.Budget)
@@ -386,7 +406,7 @@ func (c *Config) reserve() int {
 func (o *ObjectiveConfig) mockSpec(seed uint64) objectives.Spec {
 	m := o.Mock
 	return objectives.Spec{Name: "mock", Dim: m.Dim, Noise: m.Noise, Items: m.Items, Landscape: m.Landscape,
-		Width: m.Width, FailRate: m.FailRate, Optimum: m.Optimum, Seed: seed}
+		Width: m.Width, FailRate: m.FailRate, Optimum: m.Optimum, Seed: seed, ItemModel: m.ItemModel}
 }
 
 // Hash identifies what a journal was written for: resuming with another
@@ -406,7 +426,9 @@ func (c *Config) Hash() string {
 		Seed  uint64
 		Final int
 		O     ObjectiveConfig
-	}{c.Algorithm, c.Set, c.Budget, c.Seed, c.FinalEvals, o})
+		// Left out when 0, so configs without it keep their hash.
+		Items int `yaml:",omitempty"`
+	}{c.Algorithm, c.Set, c.Budget, c.Seed, c.FinalEvals, o, c.BudgetItems})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
 }

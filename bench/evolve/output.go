@@ -118,6 +118,9 @@ func listScores(es []bench.EvalRecord) string {
 		if e.Observed != nil {
 			sc[i] = fmt.Sprintf("%.6g", *e.Observed)
 		}
+		if e.Items > 0 {
+			sc[i] += fmt.Sprintf(" on items %d–%d", e.From, e.From+e.Items-1)
+		}
 	}
 	s := fmt.Sprintf("evaluation%s %s: %s", plural(len(es)), strings.Join(idx, ", "), strings.Join(sc, ", "))
 	if m, n := meanObserved(es); len(es) > 1 && n > 0 {

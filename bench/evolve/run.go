@@ -86,17 +86,21 @@ func (f *Finalist) FreshMean() (float64, int) {
 }
 
 func meanObserved(es []bench.EvalRecord) (float64, int) {
-	sum, n := 0.0, 0
+	sum, w, n := 0.0, 0.0, 0
 	for _, e := range es {
 		if e.Observed != nil {
-			sum += *e.Observed
+			// An evaluation on items weighs by its items: scores are means
+			// over their items, so this is the mean over all of them.
+			k := float64(max(e.Items, 1))
+			sum += k * *e.Observed
+			w += k
 			n++
 		}
 	}
 	if n == 0 {
 		return math.NaN(), 0
 	}
-	return sum / float64(n), n
+	return sum / w, n
 }
 
 // Run executes (or resumes) the run a config describes on bench's tracker:
@@ -158,7 +162,7 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 		r.Complete = true
 		return r.finished(c.finish(r, tg, done, replay))
 	}
-	p := &progressLines{w: out, total: c.Budget, slots: tg.slots, maximize: r.Maximize}
+	p := &progressLines{w: out, total: c.Budget, slots: tg.slots, maximize: r.Maximize, itemBudget: c.BudgetItems}
 	for _, e := range replay {
 		p.seen(e)
 	}
@@ -307,11 +311,14 @@ func better(maximize bool, a, b float64) bool {
 
 // progressLines prints a line per evaluation as it finishes.
 type progressLines struct {
-	w        io.Writer
-	total    int
-	slots    []string
-	maximize bool
-	best     *bench.EvalRecord // the best search evaluation so far
+	w     io.Writer
+	total int
+	slots []string
+	// itemBudget, with an item budget, makes each line say the items of
+	// its evaluation and the items spent (total is then unknown).
+	itemBudget, items int
+	maximize          bool
+	best              *bench.EvalRecord // the best search evaluation so far
 }
 
 // seen counts a replayed evaluation towards the best so far.
@@ -331,20 +338,28 @@ func (p *progressLines) report(e bench.EvalRecord) {
 		slot = p.slots[e.Slot]
 	}
 	what := "eval"
+	if p.itemBudget > 0 {
+		p.items += e.Items
+		what = fmt.Sprintf("eval (items %d–%d; %d of %d spent)", e.From, e.From+e.Items-1, p.items, p.itemBudget)
+	}
 	if e.Final {
 		what = "final eval (recommendation)"
 		if p.best != nil && slices.Equal(e.X, p.best.X) {
 			what = "final eval (best observed)"
 		}
 	}
+	count := fmt.Sprintf("%d/%d", e.Index, p.total)
+	if p.itemBudget > 0 {
+		count = fmt.Sprint(e.Index) // evaluations of any size: no total
+	}
 	switch {
 	case e.Observed == nil:
-		fmt.Fprintf(p.w, "%s %d/%d on slot %s failed (%.0f ms): %s\n", what, e.Index, p.total, slot, e.MS, e.Error)
+		fmt.Fprintf(p.w, "%s %s on slot %s failed (%.0f ms): %s\n", what, count, slot, e.MS, e.Error)
 	case e.Final || p.best == nil:
-		fmt.Fprintf(p.w, "%s %d/%d on slot %s: score %.4g (%.0f ms)\n", what, e.Index, p.total, slot, *e.Observed, e.MS)
+		fmt.Fprintf(p.w, "%s %s on slot %s: score %.4g (%.0f ms)\n", what, count, slot, *e.Observed, e.MS)
 	default:
-		fmt.Fprintf(p.w, "eval %d/%d on slot %s: score %.4g (%.0f ms); best so far %.4g at eval %d\n",
-			e.Index, p.total, slot, *e.Observed, e.MS, *p.best.Observed, p.best.Index)
+		fmt.Fprintf(p.w, "%s %s on slot %s: score %.4g (%.0f ms); best so far %.4g at eval %d\n",
+			what, count, slot, *e.Observed, e.MS, *p.best.Observed, p.best.Index)
 	}
 }
 

@@ -114,6 +114,10 @@ func writeAlgorithms(w io.Writer) {
 		e, _ := algorithms.Lookup(n)
 		fmt.Fprintf(w, "  %-16s %s\n  %-16s   recommends: %s; slots: %s\n", n, e.Summary, "", e.Recommends, batchMeaning(e.Batch))
 	}
+	fmt.Fprintln(w, "\nFidelity strategies, STRATEGY:ALGORITHM (e.g. sh:cmaes), with --budget-items; their settings with --set sh:cmaes.eta=4, the algorithm's with --set sh:cmaes.base.popsize=12:")
+	for _, n := range algorithms.StrategyNames() {
+		fmt.Fprintf(w, "  %-16s %s\n", n+":", algorithms.StrategySummary(n))
+	}
 }
 
 // batchMeaning says in words what an Entry.Batch value means for a user

@@ -30,8 +30,23 @@ type Command struct {
 	// Args is the argument vector, run without a shell. Placeholders:
 	// {model} the merged model folder, {output} a fresh folder for the
 	// evaluator's results, {slot} the device slot (e.g. a GPU index),
-	// {index} the evaluation number.
+	// {index} the evaluation number; {limit}, the number of benchmark
+	// items to score (lm-eval's --limit), and {offset}, the first of them,
+	// for a run with an item budget (see Items).
 	Args []string `yaml:"command"`
+	// Items is the number of items of a full evaluation: the {limit} of
+	// a candidate scored on all of them. A command with {limit} needs it;
+	// its items are one fixed ordered list (lm-eval --limit n scores a
+	// task's first n documents), and without {offset} only prefixes of it
+	// can be scored, so raising a candidate from n to m items costs m.
+	Items int `yaml:"items,omitempty"`
+	// PerItem, "GLOB:FIELD", reads each item's score from the JSON-lines
+	// files matching GLOB below {output}, one object per item with its
+	// "doc_id" and FIELD (a number or a boolean): lm-eval's --log_samples
+	// writes samples_TASK_DATE.jsonl files whose objects carry each metric
+	// as a key, e.g. samples_*.jsonl:acc. They must hold exactly the
+	// items scored (one task per command: lm-eval's --limit is per task).
+	PerItem string `yaml:"per_item,omitempty"`
 	// Timeout bounds one attempt (0: no bound).
 	Timeout time.Duration `yaml:"timeout"`
 	// Retries is how many times a failed attempt is repeated.
@@ -58,7 +73,58 @@ func (c *Command) Validate() error {
 	if _, err := parseScoreSpec(c.Score); err != nil {
 		return err
 	}
+	limit, offset := c.uses("{limit}"), c.uses("{offset}")
+	switch {
+	case c.Items < 0:
+		return fmt.Errorf("evaluator: items %d must not be negative", c.Items)
+	case limit && c.Items == 0:
+		return fmt.Errorf("evaluator: the command takes {limit}: give items, the number of items of a full evaluation (its {limit} then)")
+	case !limit && c.Items > 0:
+		return fmt.Errorf("evaluator: items %d given, but the command has no {limit} placeholder to pass a number of items", c.Items)
+	case offset && !limit:
+		return fmt.Errorf("evaluator: the command takes {offset} but not {limit}")
+	}
+	if c.PerItem != "" {
+		if !limit {
+			return fmt.Errorf("evaluator: per_item needs a command scored on items ({limit})")
+		}
+		if _, _, err := parsePerItem(c.PerItem); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// uses reports whether a placeholder appears in the command.
+func (c *Command) uses(placeholder string) bool {
+	for _, a := range c.Args {
+		if strings.Contains(a, placeholder) {
+			return true
+		}
+	}
+	return false
+}
+
+// ItemList is the evaluator's item list: Items items, fixed, prefixes only
+// without {offset}; N is 0 for a command without {limit}.
+func (c *Command) ItemList() objectives.ItemList {
+	if !c.uses("{limit}") {
+		return objectives.ItemList{}
+	}
+	return objectives.ItemList{N: c.Items, Fixed: true, PrefixOnly: !c.uses("{offset}")}
+}
+
+// parsePerItem reads "GLOB:FIELD".
+func parsePerItem(s string) (glob, field string, err error) {
+	i := strings.LastIndex(s, ":")
+	if i <= 0 || i == len(s)-1 {
+		return "", "", fmt.Errorf("evaluator: per_item %q: want GLOB:FIELD, e.g. samples_*.jsonl:acc", s)
+	}
+	glob, field = s[:i], s[i+1:]
+	if _, err := filepath.Match(glob, ""); err != nil {
+		return "", "", fmt.Errorf("evaluator: per_item %q: bad pattern: %v", s, err)
+	}
+	return glob, field, nil
 }
 
 type scoreSpec struct {
@@ -166,6 +232,9 @@ func (e *Evaluator) Validate() error {
 		return err
 	}
 	if e.Slurm != nil {
+		if e.Command.ItemList().N > 0 || e.Command.PerItem != "" {
+			return fmt.Errorf("backend slurm: {limit}, {offset} and per_item (items as a fidelity) are not supported on Slurm jobs yet: score every item, or use the local backend")
+		}
 		return e.Slurm.Validate(&e.Command)
 	}
 	return nil
@@ -174,63 +243,85 @@ func (e *Evaluator) Validate() error {
 // Evaluate merges candidate x, runs the evaluator on slot and returns the
 // score. A merge or evaluator failure returns an error wrapping
 // objectives.ErrEvalFailed (the run goes on and penalises the candidate);
-// a cancelled context returns ctx.Err(). On the slurm backend the
-// evaluator runs as a Slurm job, and an evaluation whose job a killed
-// process left (SlurmBackend.Adopt) waits for that job.
+// a cancelled context returns ctx.Err(). A command with {limit} scores
+// every item. On the slurm backend the evaluator runs as a Slurm job, and
+// an evaluation whose job a killed process left (SlurmBackend.Adopt) waits
+// for that job.
 func (e *Evaluator) Evaluate(ctx context.Context, x []float64, slot string, index int) (float64, error) {
+	v, _, err := e.EvaluateItems(ctx, x, slot, index, 0, e.Command.ItemList().N)
+	return v, err
+}
+
+// EvaluateItems is Evaluate on n items from item from ({limit} n,
+// {offset} from), with each item's score when PerItem says where to read
+// them. n is 0 for a command without {limit}.
+func (e *Evaluator) EvaluateItems(ctx context.Context, x []float64, slot string, index, from, n int) (float64, []float64, error) {
+	l := e.Command.ItemList()
+	if l.N > 0 {
+		if err := objectives.CheckItemRange(l, from, n); err != nil {
+			return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
+		}
+	} else if n != 0 {
+		return 0, nil, fmt.Errorf("evaluation %d: the command has no {limit}: it cannot score %d items", index, n)
+	}
 	recipe, err := e.Genome.Recipe(x)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if e.Slurm != nil {
 		if j, ok := e.Slurm.take(index, x); ok {
 			if !e.Keep {
 				defer os.RemoveAll(j.Dir)
 			}
-			return e.evaluateSlurm(ctx, j.Dir, filepath.Join(j.Dir, "model"), slot, index, x, &j)
+			v, err := e.evaluateSlurm(ctx, j.Dir, filepath.Join(j.Dir, "model"), slot, index, x, &j)
+			return v, nil, err
 		}
 	}
 	dir, err := os.MkdirTemp(e.WorkDir, fmt.Sprintf("evomerge-eval-%s-%d-*", e.Tag, index))
 	if err != nil {
-		return 0, fmt.Errorf("evaluation %d: %w", index, err)
+		return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	if !e.Keep {
 		defer os.RemoveAll(dir)
 	}
 	recipePath := filepath.Join(dir, "recipe.yml")
 	if err := os.WriteFile(recipePath, []byte(recipe.YAML()), 0o644); err != nil {
-		return 0, fmt.Errorf("evaluation %d: %w", index, err)
+		return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	modelDir := filepath.Join(dir, "model")
 	if err := merge.Run(ctx, merge.RunOptions{Recipe: recipePath, OutDir: modelDir, Seed: e.Seed + uint64(index)}); err != nil {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, nil, ctx.Err()
 		}
-		return 0, fmt.Errorf("evaluation %d: merge failed: %v: %w", index, err, objectives.ErrEvalFailed)
+		return 0, nil, fmt.Errorf("evaluation %d: merge failed: %v: %w", index, err, objectives.ErrEvalFailed)
 	}
 	if e.Slurm != nil {
-		return e.evaluateSlurm(ctx, dir, modelDir, slot, index, x, nil)
+		// Per-item scores and item ranges are not passed to Slurm jobs
+		// (Validate refuses {limit} and per_item with the slurm backend).
+		v, err := e.evaluateSlurm(ctx, dir, modelDir, slot, index, x, nil)
+		return v, nil, err
 	}
 	var lastErr error
 	for attempt := 0; attempt <= e.Command.Retries; attempt++ {
 		outDir := filepath.Join(dir, fmt.Sprintf("output-%d", attempt))
 		if err := os.Mkdir(outDir, 0o755); err != nil {
-			return 0, fmt.Errorf("evaluation %d: %w", index, err)
+			return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
 		}
-		score, err := e.runOnce(ctx, modelDir, outDir, slot, index)
+		score, per, err := e.runOnce(ctx, modelDir, outDir, slot, index, from, n)
 		if err == nil {
-			return score, nil
+			return score, per, nil
 		}
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return 0, nil, ctx.Err()
 		}
 		lastErr = err
 	}
-	return 0, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
+	return 0, nil, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
 }
 
-func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, index int) (float64, error) {
-	expand := strings.NewReplacer("{model}", modelDir, "{output}", outDir, "{slot}", slot, "{index}", strconv.Itoa(index))
+func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, index, from, n int) (float64, []float64, error) {
+	expand := strings.NewReplacer("{model}", modelDir, "{output}", outDir, "{slot}", slot, "{index}", strconv.Itoa(index),
+		"{limit}", strconv.Itoa(n), "{offset}", strconv.Itoa(from))
 	args := make([]string, len(e.Command.Args))
 	for i, a := range e.Command.Args {
 		args[i] = expand.Replace(a)
@@ -256,16 +347,29 @@ func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, 
 	stdout.max, stderr.max = 1<<20, 1<<16
 	err := runKillingGroup(cmd, &stdout, &stderr)
 	if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-		return 0, fmt.Errorf("evaluator timed out after %v", e.Command.Timeout)
+		return 0, nil, fmt.Errorf("evaluator timed out after %v", e.Command.Timeout)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("evaluator %s: %v; stderr: %s", args[0], err, tail(stderr.String(), 400))
+		return 0, nil, fmt.Errorf("evaluator %s: %v; stderr: %s", args[0], err, tail(stderr.String(), 400))
 	}
+	var score float64
 	spec, _ := parseScoreSpec(e.Command.Score)
 	if spec.stdout {
-		return ScoreFromStdout(stdout.Bytes())
+		score, err = ScoreFromStdout(stdout.Bytes())
+	} else {
+		var file string
+		var data []byte
+		if file, err = newestJSON(outDir); err == nil {
+			if data, err = os.ReadFile(file); err == nil {
+				score, err = ScoreFromJSON(data, spec.path)
+			}
+		}
 	}
-	return scoreFromJSONIn(outDir, spec)
+	if err != nil || e.Command.PerItem == "" {
+		return score, nil, err
+	}
+	per, err := readPerItem(outDir, e.Command.PerItem, n)
+	return score, per, err
 }
 
 // readScore reads the score of a finished job: from its stdout file, or
@@ -301,6 +405,104 @@ func scoreFromJSONIn(outDir string, spec scoreSpec) (float64, error) {
 		return 0, err
 	}
 	return ScoreFromJSON(data, spec.path)
+}
+
+// readPerItem reads the per-item scores PerItem names from below dir:
+// every matching file's items, in file-name then doc_id order, which must
+// number n.
+func readPerItem(dir, perItem string, n int) ([]float64, error) {
+	glob, field, err := parsePerItem(perItem)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ok, _ := filepath.Match(glob, d.Name()); ok && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("per_item: no file matching %s below the output folder (does the command log samples there?)", glob)
+	}
+	sort.Strings(files)
+	var out []float64
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		items, err := ParseSamples(data, field)
+		if err != nil {
+			return nil, fmt.Errorf("per_item %s: %v", filepath.Base(f), err)
+		}
+		for _, it := range items {
+			out = append(out, it.Score)
+		}
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("per_item: %d items in %d files, but %d were scored (one task per command: lm-eval's --limit is per task)", len(out), len(files), n)
+	}
+	return out, nil
+}
+
+// Sample is one item's score read from a samples file.
+type Sample struct {
+	DocID int
+	Score float64
+}
+
+// ParseSamples reads a JSON-lines samples file (lm-eval's --log_samples):
+// every non-empty line an object with an integer "doc_id" and field, a
+// finite number or a boolean. Items are returned in doc_id order; a
+// doc_id given twice is an error.
+func ParseSamples(data []byte, field string) ([]Sample, error) {
+	var out []Sample
+	seen := map[int]bool{}
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(line, &obj); err != nil {
+			return nil, fmt.Errorf("line %d: not a JSON object: %v", i+1, err)
+		}
+		var id int
+		if err := json.Unmarshal(obj["doc_id"], &id); err != nil || obj["doc_id"] == nil {
+			return nil, fmt.Errorf("line %d: no integer doc_id", i+1)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("line %d: doc_id %d given twice", i+1, id)
+		}
+		seen[id] = true
+		raw, ok := obj[field]
+		if !ok {
+			return nil, fmt.Errorf("line %d: no field %q", i+1, field)
+		}
+		var v float64
+		var b bool
+		switch {
+		case json.Unmarshal(raw, &v) == nil:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, fmt.Errorf("line %d: %s is not finite", i+1, field)
+			}
+		case json.Unmarshal(raw, &b) == nil:
+			if b {
+				v = 1
+			}
+		default:
+			return nil, fmt.Errorf("line %d: %s is %s, not a number or a boolean", i+1, field, tail(string(raw), 40))
+		}
+		out = append(out, Sample{DocID: id, Score: v})
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].DocID < out[b].DocID })
+	return out, nil
 }
 
 // runKillingGroup runs cmd with its output collected into stdout and

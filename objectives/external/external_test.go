@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,6 +46,32 @@ func TestMain(m *testing.M) {
 			os.Exit(0)
 		}
 		fmt.Printf("loading...\nscore %g\n", s/float64(len(w)))
+		os.Exit(0)
+	case "items":
+		// args: model limit offset output. Item d is right iff
+		// (d + round(mean weight)) is even; the samples file is lm-eval's
+		// layout (a model-named subfolder, doc_id and acc per line).
+		model, err := merge.LoadModel(os.Args[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		w, _ := model.View("model.layers.0.weight")
+		limit, _ := strconv.Atoi(os.Args[2])
+		offset, _ := strconv.Atoi(os.Args[3])
+		dir := filepath.Join(os.Args[4], "merged")
+		os.MkdirAll(dir, 0o755)
+		var lines []string
+		right := 0
+		for d := offset + limit - 1; d >= offset; d-- { // any order: read by doc_id
+			acc := 0
+			if (d+int(math.Round(float64(w[0]))))%2 == 0 {
+				acc, right = 1, right+1
+			}
+			lines = append(lines, fmt.Sprintf(`{"doc_id": %d, "acc": %d, "doc": {"q": "?"}}`, d, acc))
+		}
+		os.WriteFile(filepath.Join(dir, "samples_toy_2026.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		fmt.Printf("acc %g\n", float64(right)/float64(limit))
 		os.Exit(0)
 	case "fail":
 		fmt.Fprintln(os.Stderr, "CUDA out of memory")
@@ -256,5 +283,106 @@ func FuzzScoreFromStdout(f *testing.F) {
 			t.Fatalf("non-finite score %g accepted", v)
 		}
 		_ = strconv.Quote(string(out))
+	})
+}
+
+// A command with {limit} and {offset} scores a range of its fixed item
+// list, and per_item reads each item's score from lm-eval-style samples.
+func TestEvaluateItems(t *testing.T) {
+	e := toyEvaluator(t, "items", "{model}", "{limit}", "{offset}", "{output}")
+	e.Command.Items, e.Command.PerItem = 10, "samples_*.jsonl:acc"
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if l := e.Command.ItemList(); l != (objectives.ItemList{N: 10, Fixed: true}) {
+		t.Fatalf("item list %+v", l)
+	}
+	// Weights 1, 0: every weight is 1, so odd items are right.
+	got, per, err := e.EvaluateItems(context.Background(), []float64{1, 0}, "0", 1, 3, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float64{1, 0, 1, 0}; got != 0.5 || !slices.Equal(per, want) {
+		t.Errorf("items 3…6: score %g, per item %v; want 0.5 and %v", got, per, want)
+	}
+	if _, _, err := e.EvaluateItems(context.Background(), []float64{1, 0}, "0", 2, 8, 4); err == nil {
+		t.Error("items 8…11 of a list of 10 accepted")
+	}
+	full, err := e.Evaluate(context.Background(), []float64{1, 0}, "0", 3)
+	if err != nil || full != 0.5 {
+		t.Errorf("all 10 items: %g, %v", full, err)
+	}
+	// Without {offset} only prefixes can be scored.
+	e.Command.Args = []string{os.Args[0], "{model}", "{limit}", "0", "{output}"}
+	if l := e.Command.ItemList(); !l.PrefixOnly {
+		t.Errorf("a command without {offset}: %+v", l)
+	}
+	if _, _, err := e.EvaluateItems(context.Background(), []float64{1, 0}, "0", 4, 3, 4); err == nil || !strings.Contains(err.Error(), "prefix") {
+		t.Errorf("a range not from item 0 on a prefix-only command: %v", err)
+	}
+	// A samples file that holds other items than were scored is an error
+	// (a failed evaluation), not a silently wrong score.
+	e.Command.Args = []string{os.Args[0], "{model}", "{limit}", "1", "{output}"}
+	e.Command.PerItem = "samples_*.jsonl:nope"
+	if _, _, err := e.EvaluateItems(context.Background(), []float64{1, 0}, "0", 5, 0, 4); !errors.Is(err, objectives.ErrEvalFailed) || !strings.Contains(err.Error(), "no field") {
+		t.Errorf("a samples file without the field: %v", err)
+	}
+}
+
+func TestItemCommandValidation(t *testing.T) {
+	for _, c := range []struct {
+		cmd  Command
+		want string
+	}{
+		{Command{Args: []string{"e", "--limit", "{limit}"}}, "give items"},
+		{Command{Args: []string{"e"}, Items: 10}, "no {limit}"},
+		{Command{Args: []string{"e", "{offset}"}}, "not {limit}"},
+		{Command{Args: []string{"e", "{limit}"}, Items: -1}, "negative"},
+		{Command{Args: []string{"e", "{limit}"}, Items: 5, PerItem: "samples.jsonl"}, "GLOB:FIELD"},
+		{Command{Args: []string{"e", "{limit}"}, Items: 5, PerItem: "[:acc"}, "bad pattern"},
+		{Command{Args: []string{"e"}, PerItem: "s*.jsonl:acc"}, "needs a command scored on items"},
+	} {
+		if err := c.cmd.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error saying %q", c.cmd, err, c.want)
+		}
+	}
+}
+
+func TestParseSamples(t *testing.T) {
+	got, err := ParseSamples([]byte(`{"doc_id": 2, "acc": true}
+{"doc_id": 0, "acc": 0.5, "filtered_resps": ["x"]}
+
+{"doc_id": 1, "acc": false}
+`), "acc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Sample{{0, 0.5}, {1, 0}, {2, 1}}; !slices.Equal(got, want) {
+		t.Errorf("%v, want %v", got, want)
+	}
+	for _, bad := range []string{`{"doc_id": 0}`, `{"acc": 1}`, `{"doc_id": 0, "acc": "x"}`, `{"doc_id": 0, "acc": 1}` + "\n" + `{"doc_id": 0, "acc": 1}`, `[1]`, `{"doc_id": 1.5, "acc": 1}`} {
+		if _, err := ParseSamples([]byte(bad), "acc"); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func FuzzParseSamples(f *testing.F) {
+	f.Add([]byte(`{"doc_id": 0, "acc": 1}`), "acc")
+	f.Add([]byte(`{"doc_id": 0, "acc": 1e999}`), "acc")
+	f.Add([]byte("{\"doc_id\": -3, \"em\": false}\n\n"), "em")
+	f.Fuzz(func(t *testing.T, data []byte, field string) {
+		items, err := ParseSamples(data, field)
+		if err != nil {
+			return
+		}
+		for i, it := range items {
+			if math.IsNaN(it.Score) || math.IsInf(it.Score, 0) {
+				t.Fatalf("non-finite score %g accepted", it.Score)
+			}
+			if i > 0 && items[i-1].DocID >= it.DocID {
+				t.Fatalf("doc_ids not increasing: %v", items)
+			}
+		}
 	})
 }
