@@ -45,6 +45,14 @@ type Command struct {
 	// Env adds KEY=VALUE entries to the environment; {slot} is expanded
 	// (e.g. CUDA_VISIBLE_DEVICES={slot}).
 	Env []string `yaml:"env"`
+	// Merge, if set, builds the merged model instead of the native engine,
+	// so that every mergekit method and mergekit's GPU merging are
+	// available: e.g. [mergekit-yaml, "{recipe}", "{model}", --cuda]. It
+	// runs like Args (no shell, its own process group, Timeout, Retries
+	// and Env) with {recipe} the candidate's recipe file (what best.yml
+	// would hold), {model} the folder to create, {seed} the merge's seed
+	// (for mergekit's --random-seed), {slot} and {index}.
+	Merge []string `yaml:"merge_command,omitempty"`
 }
 
 // Validate reports an unusable command.
@@ -57,6 +65,23 @@ func (c *Command) Validate() error {
 	}
 	if _, err := parseScoreSpec(c.Score); err != nil {
 		return err
+	}
+	if c.Merge != nil {
+		if len(c.Merge) == 0 || c.Merge[0] == "" {
+			return fmt.Errorf("merge_command: empty command (leave it out to merge with the native engine)")
+		}
+		all := strings.Join(c.Merge, " ")
+		for _, p := range []struct{ name, why string }{
+			{"{recipe}", "the recipe file evomerge writes for the candidate"},
+			{"{model}", "the folder the merged model must be written to, which the evaluator then scores"},
+		} {
+			if !strings.Contains(all, p.name) {
+				return fmt.Errorf("merge_command %q names no %s: %s", c.Merge, p.name, p.why)
+			}
+		}
+		if strings.Contains(all, "{output}") {
+			return fmt.Errorf("merge_command %q names {output}: that is the evaluator's results folder, made after the merge", c.Merge)
+		}
 	}
 	return nil
 }
@@ -149,6 +174,12 @@ func (e *Evaluator) CheckInputs() error {
 	} else if _, err := exec.LookPath(e.Command.Args[0]); err != nil {
 		return fmt.Errorf("evaluator command %q: %v", e.Command.Args[0], err)
 	}
+	// The merge runs here on either backend.
+	if m := e.Command.Merge; len(m) > 0 {
+		if _, err := exec.LookPath(m[0]); err != nil {
+			return fmt.Errorf("merge_command %q: %v", m[0], err)
+		}
+	}
 	if e.WorkDir != "" {
 		if st, err := os.Stat(e.WorkDir); err != nil || !st.IsDir() {
 			return fmt.Errorf("workdir %s: not a folder", e.WorkDir)
@@ -164,6 +195,9 @@ func (e *Evaluator) Validate() error {
 	}
 	if err := e.Command.Validate(); err != nil {
 		return err
+	}
+	if m := e.Command.Merge; m != nil && merge.RandomMethod(e.Genome.Method) && !strings.Contains(strings.Join(m, " "), "{seed}") {
+		return fmt.Errorf("merge_command %q: method %s draws random masks, and a merge must be reproducible from the run's seed: pass {seed} (mergekit-yaml: --random-seed \"{seed}\")", m, e.Genome.Method)
 	}
 	if e.Slurm != nil {
 		return e.Slurm.Validate(&e.Command)
@@ -202,11 +236,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, x []float64, slot string, inde
 		return 0, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	modelDir := filepath.Join(dir, "model")
-	if err := merge.Run(ctx, merge.RunOptions{Recipe: recipePath, OutDir: modelDir, Seed: e.Seed + uint64(index)}); err != nil {
+	if err := e.Build(ctx, recipePath, modelDir, slot, index, e.Seed+uint64(index)); err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		return 0, fmt.Errorf("evaluation %d: merge failed: %v: %w", index, err, objectives.ErrEvalFailed)
+		return 0, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	if e.Slurm != nil {
 		return e.evaluateSlurm(ctx, dir, modelDir, slot, index, x, nil)
@@ -229,10 +263,65 @@ func (e *Evaluator) Evaluate(ctx context.Context, x []float64, slot string, inde
 	return 0, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
 }
 
+// Build writes the merged model of the recipe file to modelDir: with the
+// native engine, or by running the merge command (Command.Merge), retried
+// like the evaluator. On the slurm backend it too runs here, on the
+// submitting machine, before the job is submitted. A failed merge returns
+// an error wrapping objectives.ErrEvalFailed; a cancelled context,
+// ctx.Err().
+func (e *Evaluator) Build(ctx context.Context, recipePath, modelDir, slot string, index int, seed uint64) error {
+	if len(e.Command.Merge) == 0 {
+		if err := merge.Run(ctx, merge.RunOptions{Recipe: recipePath, OutDir: modelDir, Seed: seed}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("merge failed: %v: %w", err, objectives.ErrEvalFailed)
+		}
+		return nil
+	}
+	expand := strings.NewReplacer("{recipe}", recipePath, "{model}", modelDir, "{seed}", strconv.FormatUint(seed, 10),
+		"{slot}", slot, "{index}", strconv.Itoa(index))
+	var lastErr error
+	for attempt := 0; attempt <= e.Command.Retries; attempt++ {
+		// What a failed attempt left of a model is not the next one's.
+		if err := os.RemoveAll(modelDir); err != nil {
+			return err
+		}
+		_, err := e.runProcess(ctx, "merge command", e.Command.Merge, expand)
+		if err == nil {
+			st, serr := os.Stat(modelDir)
+			if serr == nil && st.IsDir() {
+				return nil
+			}
+			err = fmt.Errorf("merge command %s exited 0 but wrote no model folder %s", e.Command.Merge[0], modelDir)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		lastErr = err
+	}
+	return fmt.Errorf("merge failed on slot %s: %v (after %d attempts): %w", slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
+}
+
 func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, index int) (float64, error) {
 	expand := strings.NewReplacer("{model}", modelDir, "{output}", outDir, "{slot}", slot, "{index}", strconv.Itoa(index))
-	args := make([]string, len(e.Command.Args))
-	for i, a := range e.Command.Args {
+	stdout, err := e.runProcess(ctx, "evaluator", e.Command.Args, expand)
+	if err != nil {
+		return 0, err
+	}
+	spec, _ := parseScoreSpec(e.Command.Score)
+	if spec.stdout {
+		return ScoreFromStdout(stdout)
+	}
+	return scoreFromJSONIn(outDir, spec)
+}
+
+// runProcess runs the template argv, expanded, without a shell in its own
+// process group, with the command's environment and timeout, and returns
+// what it printed on stdout; what names it in errors.
+func (e *Evaluator) runProcess(ctx context.Context, what string, argv []string, expand *strings.Replacer) ([]byte, error) {
+	args := make([]string, len(argv))
+	for i, a := range argv {
 		args[i] = expand.Replace(a)
 	}
 	rctx := ctx
@@ -256,16 +345,12 @@ func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, 
 	stdout.max, stderr.max = 1<<20, 1<<16
 	err := runKillingGroup(cmd, &stdout, &stderr)
 	if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-		return 0, fmt.Errorf("evaluator timed out after %v", e.Command.Timeout)
+		return nil, fmt.Errorf("%s timed out after %v", what, e.Command.Timeout)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("evaluator %s: %v; stderr: %s", args[0], err, tail(stderr.String(), 400))
+		return nil, fmt.Errorf("%s %s: %v; stderr: %s", what, args[0], err, tail(stderr.String(), 400))
 	}
-	spec, _ := parseScoreSpec(e.Command.Score)
-	if spec.stdout {
-		return ScoreFromStdout(stdout.Bytes())
-	}
-	return scoreFromJSONIn(outDir, spec)
+	return stdout.Bytes(), nil
 }
 
 // readScore reads the score of a finished job: from its stdout file, or
