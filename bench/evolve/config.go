@@ -269,10 +269,9 @@ func (c *Config) Validate() error {
 		if e == nil {
 			return fmt.Errorf("config: objective.kind external needs objective.external")
 		}
-		if err := e.Genome.Validate(); err != nil {
-			return fmt.Errorf("config: objective.external: %w", err)
-		}
-		if err := e.Command.Validate(); err != nil {
+		// The genome, the commands, and the seed a random method's merge
+		// command must be given; the backend is checked below.
+		if err := (&external.Evaluator{Genome: e.Genome, Command: e.Command}).Validate(); err != nil {
 			return fmt.Errorf("config: objective.external: %w", err)
 		}
 		if e.Direction != "" && e.Direction != "maximize" && e.Direction != "minimize" {

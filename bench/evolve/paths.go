@@ -94,18 +94,23 @@ func (c *Config) inputs() inputs {
 	for _, m := range e.Models {
 		in.folders = append(in.folders, input{"model folder", m})
 	}
-	for i, a := range e.Args {
-		if strings.Contains(a, "{") {
-			continue // a placeholder: expanded per evaluation, under workdir
-		}
-		p := a
-		if i == 0 {
-			if lp, err := exec.LookPath(a); err == nil {
-				p = lp
+	for _, cmd := range []struct {
+		what string
+		args []string
+	}{{"evaluator file", e.Args}, {"merge_command file", e.Merge}} {
+		for i, a := range cmd.args {
+			if strings.Contains(a, "{") {
+				continue // a placeholder: expanded per evaluation, under workdir
 			}
-		}
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			in.files = append(in.files, input{"evaluator file", p})
+			p := a
+			if i == 0 {
+				if lp, err := exec.LookPath(a); err == nil {
+					p = lp
+				}
+			}
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				in.files = append(in.files, input{cmd.what, p})
+			}
 		}
 	}
 	return in

@@ -84,12 +84,14 @@ func TestExternalOutputsOutsideInputs(t *testing.T) {
 		os.Mkdir(filepath.Join(dir, m), 0o755)
 	}
 	os.WriteFile(filepath.Join(dir, "score.sh"), []byte("#!/bin/sh\necho 1\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "merge.sh"), []byte("#!/bin/sh\nmergekit-yaml \"$@\"\n"), 0o755)
 	ext := "algorithm: random\nbudget: 4\nseed: 1\nobjective: {kind: external, external: {method: linear, base_model: base, models: [a, b], params: [{name: weight, min: 0, max: 1}], groups: 1, command: [sh, '" + dir + "/score.sh', '{model}']%s}}\n"
 	for _, tc := range []struct{ extra, objExtra, want string }{
 		{"output: a/best.yml\n", "", "output " + dir + "/a/best.yml is inside model folder " + dir + "/a"},
 		{"journal: base/j.jsonl\n", "", "journal " + dir + "/base/j.jsonl is inside base model folder"},
 		{"output: score.sh\n", "", "output " + dir + "/score.sh is the evaluator file"},
 		{"", ", workdir: b", "workdir " + dir + "/b is inside model folder"},
+		{"output: merge.sh\n", ", merge_command: [sh, '" + dir + "/merge.sh', '{recipe}', '{model}']", "output " + dir + "/merge.sh is the merge_command file"},
 	} {
 		os.WriteFile(filepath.Join(dir, "run.yml"), []byte(tc.extra+strings.Replace(ext, "%s", tc.objExtra, 1)), 0o644)
 		c, err := LoadConfig(filepath.Join(dir, "run.yml"))
@@ -185,6 +187,7 @@ func TestStaleFoldersRemovedUnderTheLock(t *testing.T) {
 		os.Mkdir(filepath.Join(dir, m), 0o755)
 	}
 	os.WriteFile(filepath.Join(dir, "score.sh"), []byte("#!/bin/sh\necho 1\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "merge.sh"), []byte("#!/bin/sh\nmergekit-yaml \"$@\"\n"), 0o755)
 	c, _ := writeConfig(t, dir, "algorithm: random\nbudget: 4\nseed: 1\nobjective: {kind: external, external: {method: linear, models: [a, b], params: [{name: weight, min: 0, max: 1}], groups: 1, command: [sh, '"+dir+"/score.sh', '{model}'], workdir: work}}\n")
 	inUse := filepath.Join(dir, "work", "evomerge-eval-"+c.Hash()+"-3-123")
 	os.Mkdir(inUse, 0o755)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/evomerge/evomerge/bench/evolve"
 	"github.com/evomerge/evomerge/internal/cli"
+	"github.com/evomerge/evomerge/objectives/external"
 	"github.com/evomerge/evomerge/objectives/merge"
 )
 
@@ -66,7 +67,13 @@ func runEvolve(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fmt.Fprint(stdout, evolve.Describe(c, res))
 	if *mergeBest != "" {
 		out, _ := filepath.Abs(*mergeBest)
-		if err := merge.Run(ctx, merge.RunOptions{Recipe: c.Output, OutDir: out, Seed: c.Seed, Progress: stderr}); err != nil {
+		if ext := c.Objective.External; len(ext.Merge) > 0 {
+			// The program that built every evaluated model builds this one.
+			ev := &external.Evaluator{Command: ext.Command}
+			if err := ev.Build(ctx, c.Output, out, ext.Slots[0], 0, c.Seed); err != nil {
+				return fmt.Errorf("--merge-best %s: %v", out, err)
+			}
+		} else if err := merge.Run(ctx, merge.RunOptions{Recipe: c.Output, OutDir: out, Seed: c.Seed, Progress: stderr}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "merged the recommended recipe into %s\n", out)

@@ -60,6 +60,14 @@ type Command struct {
 	// Env adds KEY=VALUE entries to the environment; {slot} is expanded
 	// (e.g. CUDA_VISIBLE_DEVICES={slot}).
 	Env []string `yaml:"env"`
+	// Merge, if set, builds the merged model instead of the native engine,
+	// with mergekit's own code and its GPU merging: e.g. [mergekit-yaml,
+	// "{recipe}", "{model}", --cuda]. It
+	// runs like Args (no shell, its own process group, Timeout, Retries
+	// and Env) with {recipe} the candidate's recipe file (what best.yml
+	// would hold), {model} the folder to create, {seed} the merge's seed
+	// (for mergekit's --random-seed), {slot} and {index}.
+	Merge []string `yaml:"merge_command,omitempty"`
 }
 
 // Validate reports an unusable command.
@@ -90,6 +98,23 @@ func (c *Command) Validate() error {
 		}
 		if _, _, err := parsePerItem(c.PerItem); err != nil {
 			return err
+		}
+	}
+	if c.Merge != nil {
+		if len(c.Merge) == 0 || c.Merge[0] == "" {
+			return fmt.Errorf("merge_command: empty command (leave it out to merge with the native engine)")
+		}
+		all := strings.Join(c.Merge, " ")
+		for _, p := range []struct{ name, why string }{
+			{"{recipe}", "the recipe file evomerge writes for the candidate"},
+			{"{model}", "the folder the merged model must be written to, which the evaluator then scores"},
+		} {
+			if !strings.Contains(all, p.name) {
+				return fmt.Errorf("merge_command %q names no %s: %s", c.Merge, p.name, p.why)
+			}
+		}
+		if strings.Contains(all, "{output}") {
+			return fmt.Errorf("merge_command %q names {output}: that is the evaluator's results folder, made after the merge", c.Merge)
 		}
 	}
 	return nil
@@ -215,6 +240,12 @@ func (e *Evaluator) CheckInputs() error {
 	} else if _, err := exec.LookPath(e.Command.Args[0]); err != nil {
 		return fmt.Errorf("evaluator command %q: %v", e.Command.Args[0], err)
 	}
+	// The merge runs here on either backend.
+	if m := e.Command.Merge; len(m) > 0 {
+		if _, err := exec.LookPath(m[0]); err != nil {
+			return fmt.Errorf("merge_command %q: %v", m[0], err)
+		}
+	}
 	if e.WorkDir != "" {
 		if st, err := os.Stat(e.WorkDir); err != nil || !st.IsDir() {
 			return fmt.Errorf("workdir %s: not a folder", e.WorkDir)
@@ -230,6 +261,9 @@ func (e *Evaluator) Validate() error {
 	}
 	if err := e.Command.Validate(); err != nil {
 		return err
+	}
+	if m := e.Command.Merge; m != nil && merge.RandomMethod(e.Genome.Method) && !strings.Contains(strings.Join(m, " "), "{seed}") {
+		return fmt.Errorf("merge_command %q: method %s draws random masks, and a merge must be reproducible from the run's seed: pass {seed} (mergekit-yaml: --random-seed \"{seed}\")", m, e.Genome.Method)
 	}
 	if e.Slurm != nil {
 		if e.Command.ItemList().N > 0 || e.Command.PerItem != "" {
@@ -289,11 +323,11 @@ func (e *Evaluator) EvaluateItems(ctx context.Context, x []float64, slot string,
 		return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	modelDir := filepath.Join(dir, "model")
-	if err := merge.Run(ctx, merge.RunOptions{Recipe: recipePath, OutDir: modelDir, Seed: e.Seed + uint64(index)}); err != nil {
+	if err := e.Build(ctx, recipePath, modelDir, slot, index, e.Seed+uint64(index)); err != nil {
 		if ctx.Err() != nil {
 			return 0, nil, ctx.Err()
 		}
-		return 0, nil, fmt.Errorf("evaluation %d: merge failed: %v: %w", index, err, objectives.ErrEvalFailed)
+		return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	if e.Slurm != nil {
 		// Per-item scores and item ranges are not passed to Slurm jobs
@@ -319,43 +353,57 @@ func (e *Evaluator) EvaluateItems(ctx context.Context, x []float64, slot string,
 	return 0, nil, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
 }
 
+// Build writes the merged model of the recipe file to modelDir: with the
+// native engine, or by running the merge command (Command.Merge), retried
+// like the evaluator. On the slurm backend it too runs here, on the
+// submitting machine, before the job is submitted. A failed merge returns
+// an error wrapping objectives.ErrEvalFailed; a cancelled context,
+// ctx.Err().
+func (e *Evaluator) Build(ctx context.Context, recipePath, modelDir, slot string, index int, seed uint64) error {
+	if len(e.Command.Merge) == 0 {
+		if err := merge.Run(ctx, merge.RunOptions{Recipe: recipePath, OutDir: modelDir, Seed: seed}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("merge failed: %v: %w", err, objectives.ErrEvalFailed)
+		}
+		return nil
+	}
+	expand := strings.NewReplacer("{recipe}", recipePath, "{model}", modelDir, "{seed}", strconv.FormatUint(seed, 10),
+		"{slot}", slot, "{index}", strconv.Itoa(index))
+	var lastErr error
+	for attempt := 0; attempt <= e.Command.Retries; attempt++ {
+		// What a failed attempt left of a model is not the next one's.
+		if err := os.RemoveAll(modelDir); err != nil {
+			return err
+		}
+		_, err := e.runProcess(ctx, "merge command", e.Command.Merge, expand)
+		if err == nil {
+			st, serr := os.Stat(modelDir)
+			if serr == nil && st.IsDir() {
+				return nil
+			}
+			err = fmt.Errorf("merge command %s exited 0 but wrote no model folder %s", e.Command.Merge[0], modelDir)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		lastErr = err
+	}
+	return fmt.Errorf("merge failed on slot %s: %v (after %d attempts): %w", slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
+}
+
 func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, index, from, n int) (float64, []float64, error) {
 	expand := strings.NewReplacer("{model}", modelDir, "{output}", outDir, "{slot}", slot, "{index}", strconv.Itoa(index),
 		"{limit}", strconv.Itoa(n), "{offset}", strconv.Itoa(from))
-	args := make([]string, len(e.Command.Args))
-	for i, a := range e.Command.Args {
-		args[i] = expand.Replace(a)
-	}
-	rctx := ctx
-	if e.Command.Timeout > 0 {
-		var cancel context.CancelFunc
-		rctx, cancel = context.WithTimeout(ctx, e.Command.Timeout)
-		defer cancel()
-	}
-	cmd := exec.CommandContext(rctx, args[0], args[1:]...)
-	// Its own process group, so a timeout kills the evaluator's children
-	// (lm_eval's workers, srun's step) too, not only the first process.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	dieWithParent(cmd.SysProcAttr)
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = os.Environ()
-	for _, kv := range e.Command.Env {
-		cmd.Env = append(cmd.Env, expand.Replace(kv))
-	}
-	var stdout, stderr limitedBuffer
-	stdout.max, stderr.max = 1<<20, 1<<16
-	err := runKillingGroup(cmd, &stdout, &stderr)
-	if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-		return 0, nil, fmt.Errorf("evaluator timed out after %v", e.Command.Timeout)
-	}
+	out, err := e.runProcess(ctx, "evaluator", e.Command.Args, expand)
 	if err != nil {
-		return 0, nil, fmt.Errorf("evaluator %s: %v; stderr: %s", args[0], err, tail(stderr.String(), 400))
+		return 0, nil, err
 	}
 	var score float64
 	spec, _ := parseScoreSpec(e.Command.Score)
 	if spec.stdout {
-		score, err = ScoreFromStdout(stdout.Bytes())
+		score, err = ScoreFromStdout(out)
 	} else {
 		var file string
 		var data []byte
@@ -676,4 +724,43 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// runProcess runs argv with its placeholders replaced by expand, without
+// a shell, in its own process group (a timeout or cancellation kills its
+// children too), with the command's timeout and environment, and returns
+// its standard output. what names it in errors ("evaluator", "merge
+// command").
+func (e *Evaluator) runProcess(ctx context.Context, what string, argv []string, expand *strings.Replacer) ([]byte, error) {
+	args := make([]string, len(argv))
+	for i, a := range argv {
+		args[i] = expand.Replace(a)
+	}
+	rctx := ctx
+	if e.Command.Timeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, e.Command.Timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(rctx, args[0], args[1:]...)
+	// Its own process group, so a timeout kills the evaluator's children
+	// (lm_eval's workers, srun's step) too, not only the first process.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dieWithParent(cmd.SysProcAttr)
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = os.Environ()
+	for _, kv := range e.Command.Env {
+		cmd.Env = append(cmd.Env, expand.Replace(kv))
+	}
+	var stdout, stderr limitedBuffer
+	stdout.max, stderr.max = 1<<20, 1<<16
+	err := runKillingGroup(cmd, &stdout, &stderr)
+	if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		return nil, fmt.Errorf("%s timed out after %v", what, e.Command.Timeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %v; stderr: %s", what, args[0], err, tail(stderr.String(), 400))
+	}
+	return stdout.Bytes(), nil
 }

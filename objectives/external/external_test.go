@@ -15,16 +15,44 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evomerge/evomerge/internal/mergekitcheck"
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/merge"
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
+
+// standInMerge is the merge_command of the tests: mergekit-yaml's stand-in
+// (mergekitcheck.StandIn), or a failure on request
+// (EVOMERGE_TEST_MERGE: fail, fail-once with EVOMERGE_TEST_MARK, hang,
+// nothing: exit 0 without a model).
+func standInMerge(args []string) int {
+	switch os.Getenv("EVOMERGE_TEST_MERGE") {
+	case "fail":
+		fmt.Fprintln(os.Stderr, "RuntimeError: CUDA error: out of memory while merging")
+		return 1
+	case "fail-once":
+		if f, err := os.OpenFile(os.Getenv("EVOMERGE_TEST_MARK"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
+			f.Close()
+			os.MkdirAll(args[1], 0o755) // a half-written model
+			os.WriteFile(filepath.Join(args[1], "model.safetensors"), []byte("trunc"), 0o644)
+			return 1
+		}
+	case "hang":
+		time.Sleep(time.Hour)
+	case "nothing":
+		return 0
+	}
+	return mergekitcheck.StandIn(args, os.Stderr)
+}
 
 // TestMain lets the test binary act as an evaluator process: with
 // EVOMERGE_TEST_EVALUATOR set it reads the merged model given as its
 // argument and prints the mean of layers.0.weight (or misbehaves on
 // request), so the tests run a real separate process on a real merge.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "mergekit-yaml" {
+		os.Exit(standInMerge(os.Args[2:]))
+	}
 	switch os.Getenv("EVOMERGE_TEST_EVALUATOR") {
 	case "":
 		os.Exit(m.Run())
