@@ -24,7 +24,7 @@ var multiOptionNames = map[string]string{
 	"weight-max": "upper bound of weight genes (default 2)",
 	"pool":       "search pool size in test images, drawn at random (default 300)",
 	"sampling":   "fixed (default: one subset of --items items per task, as lm-eval --limit) or resample (fresh items per evaluation)",
-	"target":     "target accuracy in percent (default 80)",
+	"target":     "target accuracy in percent (default 45)",
 }
 
 // MultiFromSpec builds the multi-task objective from a harness Spec:
