@@ -47,6 +47,16 @@
 // (common random numbers, like mergekit's --random-seed), so a vector's
 // merge, and hence its True value, is a deterministic function of it.
 //
+// # The multi-task objective
+//
+// MultiObjective ("mnist-multitask", multitask.go) merges the zoo's
+// multi-task testbed instead: six experts on conflicting tasks of one
+// shared head, an eight-layer genome at 1, 2, 4 or 8 layer groups, the
+// mean over three tasks as the score with every task (and retention of the
+// base's task) reported through objectives.TaskScorer, fixed item subsets
+// per task by default, and a random held-out split. docs/multitask-testbed.md
+// has its measured figures.
+//
 // # Difficulty knobs
 //
 // Distractor experts (Zoo.Distractors) add genes whose best value is near

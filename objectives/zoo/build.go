@@ -35,7 +35,13 @@ const (
 // Config describes a zoo. Zero values mean the documented defaults, which
 // are the measured design of docs/mnist-merge.md ("design B").
 type Config struct {
-	// Seed fixes the initialisation and every shuffle.
+	// Testbed is the zoo's design: "" or ReaderSkill (the default, design
+	// B: base, reader, skill and optional distractors) or MultiTask (an
+	// eight-layer base and six experts on conflicting tasks of one shared
+	// head; see MultiTask).
+	Testbed string
+	// Seed fixes the initialisation and every shuffle. For the multi-task
+	// testbed it is the instance number (`zoo build --instance N`).
 	Seed uint64
 	// Distractors lists extra experts, each fine-tuned from the base like
 	// the reader on one of the tasks rot90 or flip. They make a merge
@@ -70,6 +76,12 @@ type Config struct {
 
 // withDefaults fills in zero fields.
 func (c Config) withDefaults() Config {
+	if c.Testbed == ReaderSkill {
+		c.Testbed = ""
+	}
+	if c.Testbed == MultiTask {
+		c = c.multiTaskDefaults()
+	}
 	if c.BaseEpochs == 0 {
 		c.BaseEpochs = 5
 	}
@@ -99,6 +111,12 @@ func (c Config) withDefaults() Config {
 }
 
 func (c Config) validate() error {
+	if c.Testbed != "" && c.Testbed != MultiTask {
+		return fmt.Errorf("zoo config: unknown testbed %q (known: %s, %s)", c.Testbed, ReaderSkill, MultiTask)
+	}
+	if c.Testbed == MultiTask && len(c.Distractors) > 0 {
+		return fmt.Errorf("zoo config: the %s testbed has its own experts; distractors %v apply to the %s testbed only", MultiTask, c.Distractors, ReaderSkill)
+	}
 	for _, e := range []struct {
 		name  string
 		v     int
@@ -148,7 +166,8 @@ func (c Config) Hash() string {
 		Batch, Images         int
 		Sizes                 []int
 		Init                  string `json:",omitempty"`
-	}{formatVersion, c.Seed, c.Distractors, c.BaseEpochs, c.ExpertEpochs, c.BaseLR, c.ExpertLR, c.Momentum, c.BatchSize, c.TrainImages, Sizes, initKey(c.Init)})
+		Testbed               string `json:",omitempty"`
+	}{formatVersion, c.Seed, c.Distractors, c.BaseEpochs, c.ExpertEpochs, c.BaseLR, c.ExpertLR, c.Momentum, c.BatchSize, c.TrainImages, c.Sizes(), initKey(c.Init), c.Testbed})
 	sum := sha256.Sum256(key)
 	return hex.EncodeToString(sum[:8])
 }
@@ -159,7 +178,8 @@ type Zoo struct {
 	Dir string
 	// Config is the configuration with defaults filled in.
 	Config Config
-	// Models lists the models: base, reader, skill, then the distractors.
+	// Models lists the models: base, reader, skill, then the distractors
+	// (reader-skill testbed), or base then MultiTaskExperts.
 	Models []string
 }
 
@@ -228,6 +248,9 @@ type expert struct {
 }
 
 func (c Config) models() []expert {
+	if c.Testbed == MultiTask {
+		return multiTaskExperts()
+	}
 	ex := []expert{
 		{Reader, []Task{tasks["shift"]}},
 		// Half the skill expert's data replays the base task, which keeps
@@ -366,7 +389,7 @@ func trainZoo(cfg Config, z *Zoo, dir string) error {
 	}
 	train := data.Train
 	start := time.Now()
-	base := NewNet(Sizes)
+	base := NewNet(cfg.Sizes())
 	initRng := rand.New(rand.NewPCG(cfg.Seed, stream("init")))
 	if cfg.Init == "he" {
 		base.initHe(initRng)

@@ -99,6 +99,8 @@ func cliBuild(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("zoo build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	seed := fs.Uint64("seed", 0, "seed of the zoo")
+	testbed := fs.String("testbed", ReaderSkill, "zoo design: "+ReaderSkill+" (base, reader, skill, optional distractors) or "+MultiTask+" (eight-layer base, six experts on conflicting tasks)")
+	instance := fs.Uint64("instance", 0, "instance of the "+MultiTask+" testbed (its seed; the same as -seed)")
 	distractors := fs.String("distractors", "", "comma-separated distractor experts (rot90, flip)")
 	init := fs.String("init", "", "weight initialisation: pytorch (default) or he (harder merges)")
 	cache := fs.String("cache", "", "cache folder (default $EVOMERGE_ZOO_CACHE or the user cache)")
@@ -109,7 +111,18 @@ func cliBuild(stdout, stderr io.Writer, args []string) error {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("zoo build: unexpected argument %q", fs.Arg(0))
 	}
-	cfg := Config{Seed: *seed, Init: *init, CacheDir: *cache}
+	cfg := Config{Testbed: *testbed, Seed: *seed, Init: *init, CacheDir: *cache}
+	instanceSet := false
+	fs.Visit(func(f *flag.Flag) { instanceSet = instanceSet || f.Name == "instance" })
+	if instanceSet {
+		if cfg.Testbed != MultiTask {
+			return fmt.Errorf("zoo build: -instance applies to -testbed %s; use -seed for the %s testbed", MultiTask, ReaderSkill)
+		}
+		if *seed != 0 && *seed != *instance {
+			return fmt.Errorf("zoo build: -instance %d and -seed %d disagree (they are the same setting)", *instance, *seed)
+		}
+		cfg.Seed = *instance
+	}
 	if *distractors != "" {
 		cfg.Distractors = strings.Split(*distractors, ",")
 	}

@@ -2,6 +2,7 @@ package zoo
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 )
@@ -23,10 +24,13 @@ const Shift = 5
 type Task struct {
 	// Name identifies the task (see Tasks).
 	Name string
-	// Domain is the image transform: plain, shift, rot90 or flip.
+	// Domain is the image transform: plain, shift, rot90, flip or blocks.
 	Domain string
 	// Permuted answers digit d as SkillPerm[d] instead of d.
 	Permuted bool
+	// Map, when set, answers digit d as Map[d] (a label map of the
+	// multi-task testbed); it is applied instead of SkillPerm.
+	Map *[10]int
 	// Head is the first output unit of the task's head: 0 or HeadSize.
 	Head int
 	// About says what the task is for.
@@ -43,7 +47,43 @@ var tasks = map[string]Task{
 	"target": {Name: "target", Domain: "shift", Permuted: true, Head: HeadSize, About: "permuted labels of shifted digits on units 10–19: the merge target"},
 	"rot90":  {Name: "rot90", Domain: "rot90", Head: 0, About: "digits rotated 90° on units 0–9: a distractor's task"},
 	"flip":   {Name: "flip", Domain: "flip", Head: 0, About: "mirrored digits on units 0–9: a distractor's task"},
+
+	// The multi-task testbed's tasks (see MultiTask): input transforms and
+	// label maps on one shared head of ten units.
+	"rot90-p": {Name: "rot90-p", Domain: "rot90", Map: &MapP, Head: 0, About: "digits rotated 90° answered by label map MapP on the shared head: a target task of the multi-task testbed"},
+	"flip-q":  {Name: "flip-q", Domain: "flip", Map: &MapQ, Head: 0, About: "mirrored digits answered by label map MapQ on the shared head: a target task of the multi-task testbed"},
+	"shift-x": {Name: "shift-x", Domain: "shift", Map: &MapX, Head: 0, About: "shifted digits answered by label map MapX on the shared head: the multi-task testbed's harmful distractor (it contradicts task shift)"},
+	"blocks":  {Name: "blocks", Domain: "blocks", Head: 0, About: "digits cut into 4×4-pixel tiles shuffled by BlockPerm, on the shared head: an off-target expert's task in the multi-task testbed"},
 }
+
+// Label maps of the multi-task testbed, each a derangement (no digit keeps
+// its answer), so a model that ignores the map is at chance on the task.
+var (
+	// MapP answers digit d as SkillPerm[d].
+	MapP = SkillPerm
+	// MapQ answers digit d as (d+3) mod 10.
+	MapQ = [10]int{3, 4, 5, 6, 7, 8, 9, 0, 1, 2}
+	// MapX answers digit d as (d+1) mod 10.
+	MapX = [10]int{1, 2, 3, 4, 5, 6, 7, 8, 9, 0}
+)
+
+// BlockTile is the side in pixels of the tiles the blocks domain shuffles
+// (a 7×7 grid of them).
+const BlockTile = 4
+
+// BlockPerm is the blocks domain's tile shuffle: output tile t shows source
+// tile BlockPerm[t], tiles numbered row-major on the 7×7 grid. It is a
+// fixed permutation (drawn once from PCG(11, 49)), part of the task's
+// definition.
+var BlockPerm = func() [49]int {
+	var p [49]int
+	for i := range p {
+		p[i] = i
+	}
+	rng := rand.New(rand.NewPCG(11, 49))
+	rng.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
+	return p
+}()
 
 // Tasks lists the task names in sorted order.
 func Tasks() []string {
@@ -67,7 +107,10 @@ func LookupTask(name string) (Task, error) {
 // Label is the output unit (counted from 0 over the whole output layer) that
 // answers digit d correctly.
 func (t Task) Label(d int) int {
-	if t.Permuted {
+	switch {
+	case t.Map != nil:
+		d = t.Map[d]
+	case t.Permuted:
 		d = SkillPerm[d]
 	}
 	return t.Head + d
@@ -77,7 +120,7 @@ func (t Task) Label(d int) int {
 // output pixel j, or -1 for a blank pixel.
 var domainMaps = func() map[string][]int32 {
 	m := map[string][]int32{}
-	for _, d := range []string{"plain", "shift", "rot90", "flip"} {
+	for _, d := range []string{"plain", "shift", "rot90", "flip", "blocks"} {
 		src := make([]int32, Pixels)
 		for r := 0; r < Side; r++ {
 			for c := 0; c < Side; c++ {
@@ -89,6 +132,10 @@ var domainMaps = func() map[string][]int32 {
 					sr, sc = c, Side-1-r
 				case "flip":
 					sc = Side - 1 - c
+				case "blocks":
+					const g = Side / BlockTile
+					src := BlockPerm[(r/BlockTile)*g+c/BlockTile]
+					sr, sc = (src/g)*BlockTile+r%BlockTile, (src%g)*BlockTile+c%BlockTile
 				}
 				if sr < 0 || sc < 0 || sr >= Side || sc >= Side {
 					src[r*Side+c] = -1

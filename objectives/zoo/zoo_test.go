@@ -455,8 +455,18 @@ func TestCLI(t *testing.T) {
 		if !strings.Contains(out.String(), "reader\t"+z.Path(Reader)+"\n") {
 			t.Errorf("build printed %q", out.String())
 		}
+		out.Reset()
+		mz := testMultiZoo(t)
+		if err := RunCLI(ctx, &out, &errb, []string{"build", "-quiet", "-testbed", MultiTask, "-instance", "0"}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "shift-x\t"+mz.Path("shift-x")+"\n") {
+			t.Errorf("build -testbed multitask -instance 0 printed %q", out.String())
+		}
 	}
-	for _, bad := range [][]string{nil, {"nope"}, {"eval"}, {"eval", "-items", "x", z.Path(Base)}, {"build", "-distractors", "mnist"}} {
+	for _, bad := range [][]string{nil, {"nope"}, {"eval"}, {"eval", "-items", "x", z.Path(Base)}, {"build", "-distractors", "mnist"},
+		{"build", "-instance", "2"}, {"build", "-testbed", MultiTask, "-instance", "2", "-seed", "3"}, {"build", "-testbed", "triple"},
+		{"build", "-testbed", MultiTask, "-distractors", "flip"}} {
 		if err := RunCLI(ctx, &out, &errb, bad); err == nil {
 			t.Errorf("RunCLI(%q) succeeded", bad)
 		}

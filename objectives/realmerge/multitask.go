@@ -1,0 +1,611 @@
+package realmerge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+
+	"github.com/evomerge/evomerge/objectives"
+	"github.com/evomerge/evomerge/objectives/merge"
+	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
+	"github.com/evomerge/evomerge/objectives/zoo"
+)
+
+// MultiMinDensity is the smallest density a multi-task recipe gets: a
+// little over 1/10, since the output bias has ten elements and mergekit
+// refuses a magnitude pruning that keeps none of a tensor.
+const MultiMinDensity = 1.0/10 + 1e-9
+
+// MultiConfig describes the multi-task objective ("mnist-multitask"): a
+// merge of the multi-task testbed's six experts (zoo.MultiTask) scored as
+// the mean accuracy over zoo.MultiTaskTargets, the way mergekit-evolve
+// scores a merge on a weighted list of lm-eval tasks. Zero values mean the
+// documented defaults.
+//
+// # Genome
+//
+// mergekit-evolve's layout, as for mnist-merge: (G, M, P) row-major, with
+// G layer groups of the eight linear layers (1, 2, 4 or 8; group g covers
+// layers g·8/G … (g+1)·8/G − 1), the M = 6 experts in
+// zoo.MultiTaskExperts order, and P = [weight] or [weight, density]. With
+// ties and 4 groups that is 24 genes (48 with densities); 1 group with
+// densities 12; 8 groups with densities 96.
+//
+// # Items and noise
+//
+// The 10,000 MNIST test images are split at random (from the instance) into
+// a search pool of Pool images and a held-out rest; every task reads the
+// same images through its own transform. Each task's score during a search
+// is its accuracy on Limit items of the pool — by default a fixed subset
+// drawn once per task, as `lm-eval --limit N` scores every candidate on the
+// same first N items: a bias that re-evaluating cannot average out. With
+// Resample the Limit items are drawn afresh from the pool at each
+// evaluation instead (binomial noise around the pool's accuracy). True is
+// the mean accuracy on the whole pool; HeldOut the mean on the held-out
+// images, the figure to report.
+type MultiConfig struct {
+	// Instance is the zoo instance (its seed); it also draws the split and
+	// the fixed subsets.
+	Instance uint64
+	// Method is ties (default), dare_ties or task_arithmetic.
+	Method string
+	// Groups is the number of layer groups: 1, 2, 4 (default) or 8.
+	Groups int
+	// Densities adds a density gene per expert and group (ties, dare_ties).
+	Densities bool
+	// Density is the fixed density without density genes; 0 means 0.5.
+	Density float64
+	// Normalize is mergekit's normalize (off by default, as for mnist-merge).
+	Normalize bool
+	// WeightMax bounds weight genes; 0 means 2.
+	WeightMax float64
+	// Limit is the number of items per task an evaluation is scored on
+	// (the harness's --items); 0 means 100.
+	Limit int
+	// Resample draws the Limit items afresh at each evaluation instead of
+	// using one fixed subset per task.
+	Resample bool
+	// Pool is the number of test images in the search pool; 0 means 300.
+	Pool int
+	// MaskSeed seeds dare_ties's masks.
+	MaskSeed uint64
+	// Target is DefaultTarget in percent; 0 means 45: above every model
+	// alone (at most 38 held-out on instance 0) and every untuned merge at
+	// mergekit's defaults (at most 24), below the best merges found (about
+	// 50).
+	Target float64
+	// Zoo overrides the zoo's training settings (tests train a quick one);
+	// its Testbed and Seed are set from the fields above.
+	Zoo zoo.Config
+}
+
+func (c MultiConfig) withDefaults() MultiConfig {
+	if c.Method == "" {
+		c.Method = "ties"
+	}
+	if c.Groups == 0 {
+		c.Groups = 4
+	}
+	if c.Density == 0 {
+		c.Density = 0.5
+	}
+	if c.WeightMax == 0 {
+		c.WeightMax = 2
+	}
+	if c.Limit == 0 {
+		c.Limit = 100
+	}
+	if c.Pool == 0 {
+		c.Pool = 300
+	}
+	if c.Target == 0 {
+		c.Target = 45
+	}
+	c.Zoo.Testbed, c.Zoo.Seed = zoo.MultiTask, c.Instance
+	return c
+}
+
+func (c MultiConfig) validate() error {
+	switch c.Method {
+	case "task_arithmetic", "ties", "dare_ties":
+	default:
+		return fmt.Errorf("mnist-multitask: method %q is not task_arithmetic, ties or dare_ties", c.Method)
+	}
+	switch c.Groups {
+	case 1, 2, 4, 8:
+	default:
+		return fmt.Errorf("mnist-multitask: %d layer groups do not divide the 8 layers evenly (want 1, 2, 4 or 8)", c.Groups)
+	}
+	if c.Densities && c.Method == "task_arithmetic" {
+		return fmt.Errorf("mnist-multitask: densities have no effect on task_arithmetic; use ties or dare_ties")
+	}
+	if !(c.Density >= MultiMinDensity && c.Density <= 1) {
+		return fmt.Errorf("mnist-multitask: density %g must be in [%.3g, 1]", c.Density, MultiMinDensity)
+	}
+	if !(c.WeightMax > 0 && c.WeightMax <= 100) {
+		return fmt.Errorf("mnist-multitask: weight bound %g must be in (0, 100]", c.WeightMax)
+	}
+	if c.Pool < 1 || c.Pool >= 10000 {
+		return fmt.Errorf("mnist-multitask: pool %d must leave held-out images: 1..9999", c.Pool)
+	}
+	if c.Limit < 1 || c.Limit > c.Pool {
+		return fmt.Errorf("mnist-multitask: limit %d items per task must be in 1..%d (the pool)", c.Limit, c.Pool)
+	}
+	if !(c.Target > 0 && c.Target <= 100) {
+		return fmt.Errorf("mnist-multitask: target %g must be a percentage in (0, 100]", c.Target)
+	}
+	return nil
+}
+
+// MultiObjective is the multi-task real-merge objective. Safe for
+// concurrent use.
+type MultiObjective struct {
+	cfg     MultiConfig
+	zoo     *zoo.Zoo
+	sizes   []int
+	experts []string
+	groups  [][2]int
+	params  []string
+	merger  *merge.Merger
+	tasks   []zoo.Task // targets, then retention
+	pool    []*zoo.Batch
+	subset  [][]int // fixed subset per task: positions in the pool
+	heldIt  []int
+	name    string
+
+	heldOnce sync.Once
+	held     []*zoo.Batch
+	heldErr  error
+
+	states sync.Pool
+}
+
+var (
+	_ objectives.Function   = (*MultiObjective)(nil)
+	_ objectives.HeldOuter  = (*MultiObjective)(nil)
+	_ objectives.TaskScorer = (*MultiObjective)(nil)
+)
+
+// NewMulti builds (or finds in the cache) the instance's zoo and loads it.
+func NewMulti(cfg MultiConfig) (*MultiObjective, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	z, err := zoo.Build(cfg.Zoo)
+	if err != nil {
+		return nil, fmt.Errorf("mnist-multitask: %w", err)
+	}
+	o := &MultiObjective{cfg: cfg, zoo: z, sizes: cfg.Zoo.Sizes(), experts: z.Experts(), params: []string{"weight"}}
+	if cfg.Densities {
+		o.params = append(o.params, "density")
+	}
+	layers := len(o.sizes) - 1
+	for g := 0; g < cfg.Groups; g++ {
+		o.groups = append(o.groups, [2]int{g * layers / cfg.Groups, (g + 1) * layers / cfg.Groups})
+	}
+	srcs := map[string]merge.Source{}
+	for _, m := range z.Models {
+		mod, err := merge.LoadModel(z.Path(m))
+		if err != nil {
+			return nil, fmt.Errorf("mnist-multitask: %w", err)
+		}
+		if mod.NumLayers() != layers {
+			return nil, fmt.Errorf("mnist-multitask: model %s has %d layers, want %d", m, mod.NumLayers(), layers)
+		}
+		srcs[m] = mod
+	}
+	o.merger = merge.NewMerger(srcs)
+	o.merger.Seed = cfg.MaskSeed
+	o.merger.Workers = 1
+	test, err := zoo.TestSet()
+	if err != nil {
+		return nil, fmt.Errorf("mnist-multitask: %w", err)
+	}
+	poolItems, heldItems := SplitItems(cfg.Instance, test.N, cfg.Pool)
+	o.heldIt = heldItems
+	for _, name := range append(append([]string(nil), zoo.MultiTaskTargets...), zoo.MultiTaskRetention) {
+		t, err := zoo.LookupTask(name)
+		if err != nil {
+			return nil, fmt.Errorf("mnist-multitask: %w", err)
+		}
+		b, err := zoo.NewBatch(test, t, poolItems)
+		if err != nil {
+			return nil, fmt.Errorf("mnist-multitask: %w", err)
+		}
+		o.tasks = append(o.tasks, t)
+		o.pool = append(o.pool, b)
+		o.subset = append(o.subset, fixedSubset(cfg.Instance, name, cfg.Pool, cfg.Limit))
+	}
+	o.name = multiName(cfg)
+	return o, nil
+}
+
+// SplitItems splits MNIST test items 0..n−1 at random into a search pool
+// of pool items and the held-out rest, both in ascending order, from the
+// instance's seed: a random split, so neither side inherits the test set's
+// order (its first 1,000 items are harder than the rest).
+func SplitItems(instance uint64, n, pool int) (poolItems, held []int) {
+	perm := rand.New(rand.NewPCG(instance, streamOf("split"))).Perm(n)
+	in := make([]bool, n)
+	for _, i := range perm[:pool] {
+		in[i] = true
+	}
+	for i := 0; i < n; i++ {
+		if in[i] {
+			poolItems = append(poolItems, i)
+		} else {
+			held = append(held, i)
+		}
+	}
+	return poolItems, held
+}
+
+// fixedSubset is task's fixed subset: limit positions of the pool, drawn
+// once from the instance and the task's name.
+func fixedSubset(instance uint64, task string, pool, limit int) []int {
+	return rand.New(rand.NewPCG(instance, streamOf("limit/"+task))).Perm(pool)[:limit]
+}
+
+func streamOf(label string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(label))
+	return h.Sum64()
+}
+
+// multiName is "mnist-multitask/<method>/g<groups>" followed by the
+// settings that differ from the defaults and the instance.
+func multiName(c MultiConfig) string {
+	parts := []string{"mnist-multitask", c.Method, fmt.Sprintf("g%d", c.Groups)}
+	if c.Densities {
+		parts = append(parts, "densities")
+	}
+	if c.Normalize {
+		parts = append(parts, "normalize")
+	}
+	if !c.Densities && c.Method != "task_arithmetic" && c.Density != 0.5 {
+		parts = append(parts, fmt.Sprintf("d%g", c.Density))
+	}
+	if c.WeightMax != 2 {
+		parts = append(parts, fmt.Sprintf("w%g", c.WeightMax))
+	}
+	if c.Limit != 100 {
+		parts = append(parts, fmt.Sprintf("limit%d", c.Limit))
+	}
+	if c.Resample {
+		parts = append(parts, "resample")
+	}
+	if c.Pool != 300 {
+		parts = append(parts, fmt.Sprintf("pool%d", c.Pool))
+	}
+	parts = append(parts, fmt.Sprintf("inst%d", c.Instance))
+	return strings.Join(parts, "/")
+}
+
+// Name identifies the objective, its non-default settings and instance.
+func (o *MultiObjective) Name() string { return o.name }
+
+// Dim is G·M·P.
+func (o *MultiObjective) Dim() int { return len(o.groups) * len(o.experts) * len(o.params) }
+
+// Experts lists the merged experts in genome order.
+func (o *MultiObjective) Experts() []string { return append([]string(nil), o.experts...) }
+
+// Groups is the number of layer groups G.
+func (o *MultiObjective) Groups() int { return len(o.groups) }
+
+// Params lists the per-expert parameters in genome order.
+func (o *MultiObjective) Params() []string { return append([]string(nil), o.params...) }
+
+// Zoo is the model zoo being merged.
+func (o *MultiObjective) Zoo() *zoo.Zoo { return o.zoo }
+
+// Gene is the index of parameter param of expert in layer group g, or -1.
+func (o *MultiObjective) Gene(g int, expert, param string) int {
+	m, p := index(o.experts, expert), index(o.params, param)
+	if g < 0 || g >= len(o.groups) || m < 0 || p < 0 {
+		return -1
+	}
+	return (g*len(o.experts)+m)*len(o.params) + p
+}
+
+// Box is [0, WeightMax] for weights and [0, 1] for densities.
+func (o *MultiObjective) Box() objectives.Box {
+	b := objectives.Box{Lower: make([]float64, o.Dim()), Upper: make([]float64, o.Dim()), Constraint: true}
+	for i := range b.Upper {
+		if o.params[i%len(o.params)] == "density" {
+			b.Upper[i] = 1
+		} else {
+			b.Upper[i] = o.cfg.WeightMax
+		}
+	}
+	return b
+}
+
+// Sense is Maximize: scores are accuracies in percent.
+func (o *MultiObjective) Sense() objectives.Sense { return objectives.Maximize }
+
+// Best is 100; the true optimum is unknown.
+func (o *MultiObjective) Best() float64 { return 100 }
+
+// DefaultTarget is MultiConfig.Target (45 by default).
+func (o *MultiObjective) DefaultTarget() float64 { return o.cfg.Target }
+
+// TaskNames lists the target tasks, then the retention task.
+func (o *MultiObjective) TaskNames() []string {
+	var s []string
+	for _, t := range o.tasks {
+		s = append(s, t.Name)
+	}
+	return s
+}
+
+// Targets is the number of leading TaskNames whose mean is the score.
+func (o *MultiObjective) Targets() int { return len(zoo.MultiTaskTargets) }
+
+// Recipe is the mergekit recipe of x: one slice per layer group, the base
+// appended as a source.
+func (o *MultiObjective) Recipe(x []float64) (*merge.Recipe, error) {
+	if len(x) != o.Dim() {
+		return nil, fmt.Errorf("mnist-multitask: vector has %d values, want %d", len(x), o.Dim())
+	}
+	for i, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("mnist-multitask: gene %d is %g", i, v)
+		}
+	}
+	r := &merge.Recipe{
+		MergeMethod: o.cfg.Method,
+		BaseModel:   zoo.Base,
+		DType:       "float32",
+		Parameters:  map[string]any{"normalize": o.cfg.Normalize},
+	}
+	for g, lr := range o.groups {
+		sl := merge.SliceSpec{}
+		for m, e := range o.experts {
+			p := map[string]any{}
+			for k, name := range o.params {
+				v := math.Abs(x[(g*len(o.experts)+m)*len(o.params)+k])
+				if name == "density" {
+					v = max(MultiMinDensity, min(v, 1))
+				}
+				p[name] = v
+			}
+			if !o.cfg.Densities && o.cfg.Method != "task_arithmetic" {
+				p["density"] = o.cfg.Density
+			}
+			sl.Sources = append(sl.Sources, merge.SourceSpec{Model: e, LayerRange: []int{lr[0], lr[1]}, Parameters: p})
+		}
+		sl.Sources = append(sl.Sources, merge.SourceSpec{Model: zoo.Base, LayerRange: []int{lr[0], lr[1]}})
+		r.Slices = append(r.Slices, sl)
+	}
+	return r, nil
+}
+
+// DiskRecipe is Recipe(x) with every model named by its zoo folder.
+func (o *MultiObjective) DiskRecipe(x []float64) (*merge.Recipe, error) {
+	r, err := o.Recipe(x)
+	if err != nil {
+		return nil, err
+	}
+	r.BaseModel = o.zoo.Path(r.BaseModel)
+	for i := range r.Slices {
+		for k := range r.Slices[i].Sources {
+			so := &r.Slices[i].Sources[k]
+			so.Model = o.zoo.Path(so.Model)
+		}
+	}
+	return r, nil
+}
+
+// HeldOutItems lists the held-out MNIST test items.
+func (o *MultiObjective) HeldOutItems() []int { return append([]int(nil), o.heldIt...) }
+
+type multiState struct {
+	out     merge.Output
+	net     *zoo.Net
+	ws      zoo.Workspace
+	correct []bool
+	perm    []int
+}
+
+func (o *MultiObjective) getState() *multiState {
+	if s, ok := o.states.Get().(*multiState); ok {
+		return s
+	}
+	return &multiState{net: zoo.NewNet(o.sizes)}
+}
+
+func (o *MultiObjective) mergeNet(ctx context.Context, x []float64, s *multiState) error {
+	r, err := o.Recipe(x)
+	if err != nil {
+		return err
+	}
+	if err := o.merger.Merge(ctx, r, &s.out); err != nil {
+		return fmt.Errorf("mnist-multitask: merge: %w", err)
+	}
+	if s.out.DType != st.F32 {
+		return fmt.Errorf("mnist-multitask: merge produced %s, want F32", s.out.DType)
+	}
+	for l := 0; l < s.net.Layers(); l++ {
+		w, b := s.out.Tensors[zoo.WeightName(l)], s.out.Tensors[zoo.BiasName(l)]
+		if w == nil || b == nil {
+			return fmt.Errorf("mnist-multitask: merge produced no %s or %s", zoo.WeightName(l), zoo.BiasName(l))
+		}
+		if err := s.net.SetLayer(l, w.Data, b.Data); err != nil {
+			return fmt.Errorf("mnist-multitask: %w", err)
+		}
+	}
+	return ctx.Err()
+}
+
+// mark runs batch b through the merged net in s.
+func (o *MultiObjective) mark(b *zoo.Batch, s *multiState) (int, error) {
+	if cap(s.correct) < b.N() {
+		s.correct = make([]bool, b.N())
+	}
+	s.correct = s.correct[:b.N()]
+	return s.net.Mark(b, s.correct, &s.ws)
+}
+
+// evaluate merges x and scores the first n tasks.
+func (o *MultiObjective) evaluate(ctx context.Context, x []float64, rng *rand.Rand, n int) ([]objectives.Value, error) {
+	if rng == nil && o.cfg.Resample {
+		return nil, errors.New("mnist-multitask: Evaluate with resampled items needs an rng")
+	}
+	s := o.getState()
+	defer o.states.Put(s)
+	if err := o.mergeNet(ctx, x, s); err != nil {
+		return nil, err
+	}
+	vals := make([]objectives.Value, n)
+	for t := 0; t < n; t++ {
+		total, err := o.mark(o.pool[t], s)
+		if err != nil {
+			return nil, err
+		}
+		vals[t].True = 100 * float64(total) / float64(o.pool[t].N())
+		hits, lim := 0, o.cfg.Limit
+		if !o.cfg.Resample {
+			for _, p := range o.subset[t] {
+				if s.correct[p] {
+					hits++
+				}
+			}
+		} else {
+			np := o.pool[t].N()
+			if cap(s.perm) < np {
+				s.perm = make([]int, np)
+			}
+			s.perm = s.perm[:np]
+			for i := range s.perm {
+				s.perm[i] = i
+			}
+			for i := 0; i < lim; i++ {
+				j := i + rng.IntN(np-i)
+				s.perm[i], s.perm[j] = s.perm[j], s.perm[i]
+				if s.correct[s.perm[i]] {
+					hits++
+				}
+			}
+		}
+		vals[t].Observed = 100 * float64(hits) / float64(lim)
+	}
+	return vals, nil
+}
+
+func meanValue(v []objectives.Value, n int) objectives.Value {
+	var m objectives.Value
+	for _, x := range v[:n] {
+		m.Observed += x.Observed
+		m.True += x.True
+	}
+	m.Observed /= float64(n)
+	m.True /= float64(n)
+	return m
+}
+
+// Evaluate merges x and returns the mean over the target tasks of the
+// accuracy on each task's Limit items (Observed) and on the whole pool
+// (True), in percent. rng is used only with Resample.
+func (o *MultiObjective) Evaluate(ctx context.Context, x []float64, rng *rand.Rand) (objectives.Value, error) {
+	v, err := o.evaluate(ctx, x, rng, o.Targets())
+	if err != nil {
+		return objectives.Value{}, err
+	}
+	return meanValue(v, o.Targets()), nil
+}
+
+// EvaluateTasks is Evaluate with every task's value beside the mean,
+// retention included (which costs one more task's forward pass).
+func (o *MultiObjective) EvaluateTasks(ctx context.Context, x []float64, rng *rand.Rand) (objectives.Value, []objectives.Value, error) {
+	v, err := o.evaluate(ctx, x, rng, len(o.tasks))
+	if err != nil {
+		return objectives.Value{}, nil, err
+	}
+	return meanValue(v, o.Targets()), v, nil
+}
+
+// True is the mean accuracy over the target tasks on the whole pool. A
+// vector that cannot be merged scores 0.
+func (o *MultiObjective) True(x []float64) float64 {
+	v, err := o.poolScores(x)
+	if err != nil {
+		return 0
+	}
+	return meanValue(v, o.Targets()).True
+}
+
+func (o *MultiObjective) poolScores(x []float64) ([]objectives.Value, error) {
+	s := o.getState()
+	defer o.states.Put(s)
+	if err := o.mergeNet(context.Background(), x, s); err != nil {
+		return nil, err
+	}
+	v := make([]objectives.Value, o.Targets())
+	for t := range v {
+		c, err := o.mark(o.pool[t], s)
+		if err != nil {
+			return nil, err
+		}
+		v[t].True = 100 * float64(c) / float64(o.pool[t].N())
+	}
+	return v, nil
+}
+
+// HeldOut is the mean accuracy over the target tasks on the held-out
+// images, never used during a search. A vector that cannot be merged
+// scores 0.
+func (o *MultiObjective) HeldOut(x []float64) float64 {
+	v, err := o.HeldOutTasks(x)
+	if err != nil {
+		return 0
+	}
+	m := 0.0
+	for _, a := range v[:o.Targets()] {
+		m += a
+	}
+	return m / float64(o.Targets())
+}
+
+// HeldOutTasks is every task's held-out accuracy in percent, in TaskNames
+// order (retention last).
+func (o *MultiObjective) HeldOutTasks(x []float64) ([]float64, error) {
+	o.heldOnce.Do(func() {
+		test, err := zoo.TestSet()
+		if err != nil {
+			o.heldErr = err
+			return
+		}
+		for _, t := range o.tasks {
+			b, err := zoo.NewBatch(test, t, o.heldIt)
+			if err != nil {
+				o.heldErr = err
+				return
+			}
+			o.held = append(o.held, b)
+		}
+	})
+	if o.heldErr != nil {
+		return nil, o.heldErr
+	}
+	s := o.getState()
+	defer o.states.Put(s)
+	if err := o.mergeNet(context.Background(), x, s); err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(o.held))
+	for t, b := range o.held {
+		c, err := o.mark(b, s)
+		if err != nil {
+			return nil, err
+		}
+		out[t] = 100 * float64(c) / float64(b.N())
+	}
+	return out, nil
+}
