@@ -130,6 +130,12 @@ func TestHeaderErrors(t *testing.T) {
 		{"missing", `{"a":{"dtype":"F32","shape":[1]}}`, 4, `needs dtype, shape and data_offsets`},
 		{"offsets", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}`, 4, `bad data_offsets`},
 		{"trailing", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}x`, 4, `trailing`},
+		// The reference implementation (huggingface/safetensors, Metadata::validate)
+		// requires the byte ranges to tile the data section exactly.
+		{"gap", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`, 12, `gap`},
+		{"leading gap", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8, `gap`},
+		{"trailing bytes", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 5, `trailing bytes`},
+		{"no tensors but data", `{"__metadata__":{"k":"v"}}`, 3, `trailing bytes`},
 	}
 	for _, c := range cases {
 		img := header(c.js, c.data)
@@ -179,16 +185,20 @@ func FuzzParseHeader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Every accepted tensor's bytes must lie inside the image, in order.
+		// Every accepted tensor's bytes must lie inside the image, in order,
+		// tiling the data section with no gap and nothing after it.
 		var prevEnd int64
 		for _, ti := range h.Tensors {
-			if ti.Begin < prevEnd || h.DataStart+ti.End > int64(len(img)) {
+			if ti.Begin != prevEnd || h.DataStart+ti.End > int64(len(img)) {
 				t.Fatalf("accepted bad range %+v", ti)
 			}
 			if int64(ti.NumElements()*ti.DType.Size()) != ti.End-ti.Begin {
 				t.Fatalf("accepted inconsistent size %+v", ti)
 			}
 			prevEnd = ti.End
+		}
+		if h.DataStart+prevEnd != int64(len(img)) {
+			t.Fatalf("accepted %d trailing bytes", int64(len(img))-h.DataStart-prevEnd)
 		}
 	})
 }
