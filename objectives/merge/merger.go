@@ -28,6 +28,10 @@ type Merger struct {
 	// tensor-sized buffers would double the heap.
 	mu   sync.Mutex
 	free []*scratch
+
+	// masks, when set, replaces the random keep-mask draws (tests inject
+	// mergekit's recorded masks through the file path with it).
+	masks func(tensor, model string, n int) []float32
 }
 
 // NewMerger returns a Merger over sources keyed by the model names recipes
@@ -167,6 +171,9 @@ func (m *Merger) mergeOne(ctx context.Context, p *Plan, i int, buf []float32) ([
 	defer m.putScratch(sc)
 	j := &job{method: p.method, name: pt.name, isEmbed: pt.isEmbed, dtype: pt.dtype, models: pt.models,
 		shapes: pt.shapes, base: pt.base, seed: m.Seed, workers: m.workers(), sc: sc}
+	if m.masks != nil {
+		j.masks = func(k, n int) []float32 { return m.masks(pt.name, pt.models[k], n) }
+	}
 	for k, model := range pt.models {
 		s := m.sources[model]
 		name := pt.srcNames[k]

@@ -34,6 +34,9 @@ type RunOptions struct {
 	// Progress, if set, receives a progress line about once a second for
 	// merges of more than ProgressMinBytes of output.
 	Progress io.Writer
+
+	// masks replaces the random keep-mask draws (tests only).
+	masks func(tensor, model string, n int) []float32
 }
 
 // ProgressMinBytes is the output size above which Run reports progress.
@@ -79,7 +82,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		order = append(order, name)
 	}
 	mg := NewMerger(sources)
-	mg.Seed, mg.Workers = o.Seed, o.Workers
+	mg.Seed, mg.Workers, mg.masks = o.Seed, o.Workers, o.masks
 	p, err := mg.Plan(r)
 	if err != nil {
 		return err
