@@ -19,7 +19,14 @@ type Plan struct {
 	outDType st.DType // dtype of the result
 	tensors  []planTensor
 	layers   int // output layer count
+	warnings []string
 }
+
+// Warnings lists what the merge will do that a user may not expect, one
+// line each: a model left out of a tensor's merge (mergekit skips a GTA
+// input whose shape differs from the base's), a parameter name the method
+// does not read.
+func (p *Plan) Warnings() []string { return p.warnings }
 
 type planTensor struct {
 	name      string
@@ -161,7 +168,7 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 				}
 			}
 			if !ok {
-				return fmt.Errorf("model %s has no tensor %q (needed for output %q)", ss.model, name, outName)
+				return fmt.Errorf("model %s has no tensor %q, which another model of the recipe has (needed for output %q; every model must have every tensor, as in mergekit)", ss.model, name, outName)
 			}
 			if ss.model == sl.base {
 				pt.base = len(pt.models)
@@ -184,20 +191,23 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 		if err != nil {
 			return err
 		}
+		if m.gta != nil && !pt.isEmbed {
+			for k, sh := range pt.shapes {
+				if k != pt.base && !slices.Equal(sh, shape) {
+					p.warnings = append(p.warnings, fmt.Sprintf("%s: model %s has shape %v, the base model %v: size mismatch, so it is left out of this tensor's merge, as mergekit's %s does",
+						outName, pt.models[k], sh, shape, m.name))
+				}
+			}
+		}
 		pt.shape = shape
 		p.tensors = append(p.tensors, pt)
 		return nil
 	}
-	refOf := func(sl slice) Source {
-		name := sl.srcs[0].model
-		if sl.base != "" {
-			name = sl.base
-		}
-		s, _ := src(name)
-		return s
-	}
 	// Tensors outside the layers: from the first slice (embeddings) or the
-	// last (final norm, lm_head); lm_head is included if any model has it.
+	// last (final norm, lm_head). The names are the union over every source
+	// of those slices, so a tensor one model lacks is an error naming it
+	// (mergekit: "Tensor … required but not present in model …") rather than
+	// silently left out; lm_head is included if any model has it.
 	first, last := slicesP[0], slicesP[len(slicesP)-1]
 	var pre, post []string
 	seen := map[string]bool{}
@@ -206,9 +216,6 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 			s, _ := src(ss.model)
 			for _, n := range s.Names() {
 				if i, _, _ := layerIndex(n); i >= 0 || seen[n] {
-					continue
-				}
-				if s != refOf(sl) && !strings.Contains(n, "lm_head") {
 					continue
 				}
 				seen[n] = true
@@ -228,24 +235,44 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 			return nil, err
 		}
 	}
+	// byLayer[model][layer] lists a model's tensor names in that layer.
+	byLayer := map[string]map[int][]string{}
 	for _, sl := range slicesP {
-		ref := refOf(sl)
-		var refSrc sliceSrc
 		for _, ss := range sl.srcs {
-			if s, _ := src(ss.model); s == ref {
-				refSrc = ss
-				break
+			if byLayer[ss.model] != nil {
+				continue
 			}
+			s, _ := src(ss.model)
+			m := map[int][]string{}
+			for _, name := range s.Names() {
+				if li, _, _ := layerIndex(name); li >= 0 {
+					m[li] = append(m[li], name)
+				}
+			}
+			byLayer[ss.model] = m
 		}
+	}
+	for _, sl := range slicesP {
 		n := sl.srcs[0].hi - sl.srcs[0].lo
 		for i := 0; i < n; i++ {
-			for _, name := range ref.Names() {
-				if li, _, _ := layerIndex(name); li != refSrc.lo+i {
-					continue
+			// The layer's tensors are the union over the slice's sources,
+			// keyed by their output name.
+			tmpl := map[string]string{}
+			var outNames []string
+			for _, ss := range sl.srcs {
+				for _, name := range byLayer[ss.model][ss.lo+i] {
+					on := withLayer(name, outLayer)
+					if _, ok := tmpl[on]; !ok {
+						tmpl[on] = name
+						outNames = append(outNames, on)
+					}
 				}
-				tmpl := name
-				err := addTensor(sl, withLayer(name, outLayer), layerT(i, n), func(ss sliceSrc) string {
-					return withLayer(tmpl, ss.lo+i)
+			}
+			sort.Strings(outNames)
+			for _, on := range outNames {
+				name := tmpl[on]
+				err := addTensor(sl, on, layerT(i, n), func(ss sliceSrc) string {
+					return withLayer(name, ss.lo+i)
 				})
 				if err != nil {
 					return nil, err

@@ -34,6 +34,10 @@ type RunOptions struct {
 	// Progress, if set, receives a progress line about once a second for
 	// merges of more than ProgressMinBytes of output.
 	Progress io.Writer
+	// Warnings, if set, receives one line per thing the merge did that the
+	// user may not expect (a model left out of a tensor's merge, an unknown
+	// parameter name).
+	Warnings io.Writer
 
 	// masks replaces the random keep-mask draws (tests only).
 	masks func(tensor, model string, n int) []float32
@@ -86,6 +90,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	p, err := mg.Plan(r)
 	if err != nil {
 		return err
+	}
+	if o.Warnings != nil {
+		for _, w := range p.Warnings() {
+			fmt.Fprintf(o.Warnings, "warning: %s\n", w)
+		}
 	}
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -326,6 +335,7 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	if !*quiet {
 		o.Progress = stderr
 	}
+	o.Warnings = stderr
 	start := time.Now()
 	if err := Run(ctx, o); err != nil {
 		return err
