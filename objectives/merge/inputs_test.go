@@ -2,9 +2,11 @@ package merge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,6 +83,138 @@ func TestShapeMismatchSkippedWithWarning(t *testing.T) {
 	for i := range b {
 		if g[i] != b[i] {
 			t.Fatalf("the mismatched model was not left out: %v vs base %v", g, b)
+		}
+	}
+}
+
+// writeMixed writes a model whose tensors have their own dtypes (dts; F32
+// for names not listed), like a bf16 checkpoint with float32 norms.
+func writeMixed(t *testing.T, dir string, ts map[string]Tensor, dts map[string]st.DType, layers int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var specs []st.Spec
+	for _, n := range sortedNames(ts) {
+		dt := dts[n]
+		if dt == "" {
+			dt = st.F32
+		}
+		specs = append(specs, st.Spec{Name: n, DType: dt, Shape: ts[n].Shape})
+	}
+	sw, err := st.NewShardedWriter(dir, specs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range specs {
+		if err := sw.WriteFloat32(s.Name, ts[s.Name].Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(fmt.Sprintf(`{"num_hidden_layers":%d}`, layers)), 0o644)
+}
+
+func sortedNames(ts map[string]Tensor) []string {
+	var names []string
+	for n := range ts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Mixed-dtype checkpoints: bf16 matrices with float32 norms. mergekit loads
+// each tensor in its stored dtype (no recipe dtype), computes in it and saves
+// the result in it, so the norms stay float32. They used to be computed and
+// written as bf16. The expected values follow mergekit's arithmetic (SPEC
+// §2: round to the dtype after every elementwise op, sums over models in
+// float32 rounded once), written out here independently of the engine.
+func TestMixedDTypeCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	const layers = 2
+	dts := map[string]st.DType{}
+	models := []string{"base", "a", "b"}
+	ts := map[string]map[string]Tensor{}
+	for k, m := range models {
+		ts[m] = tinyLlama(uint64(k), layers, 6, 4, true)
+		for n := range ts[m] {
+			if !strings.Contains(n, "norm") {
+				dts[n] = st.BF16
+				st.RoundSlice(st.BF16, ts[m][n].Data)
+			}
+		}
+		writeMixed(t, filepath.Join(dir, m), ts[m], dts, layers)
+	}
+	recipe := fmt.Sprintf("merge_method: task_arithmetic\nbase_model: %[1]s/base\nmodels:\n  - {model: %[1]s/a, parameters: {weight: 0.3}}\n  - {model: %[1]s/b, parameters: {weight: 0.7}}\n", dir)
+	rp := filepath.Join(dir, "r.yml")
+	os.WriteFile(rp, []byte(recipe), 0o644)
+	out := filepath.Join(dir, "out")
+	if err := Run(context.Background(), RunOptions{Recipe: rp, OutDir: out}); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := st.OpenCheckpoint(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	r := func(dt st.DType, v float32) float32 { return st.Round(dt, v) }
+	for _, n := range ck.Names() {
+		ti, _ := ck.Tensor(n)
+		want := dts[n]
+		if want == "" {
+			want = st.F32
+		}
+		if ti.DType != want {
+			t.Errorf("%s stored as %s, want %s (its dtype in the inputs)", n, ti.DType, want)
+			continue
+		}
+		got := make([]float32, ti.NumElements())
+		ck.ReadFloat32(n, got)
+		b, xa, xb := ts["base"][n].Data, ts["a"][n].Data, ts["b"][n].Data
+		wa, wb := r(want, 0.3), r(want, 0.7)
+		for e := range got {
+			da := r(want, r(want, xa[e]-b[e])*wa)
+			db := r(want, r(want, xb[e]-b[e])*wb)
+			w := r(want, b[e]+r(want, da+db))
+			if got[e] != w {
+				t.Fatalf("%s[%d] = %v, want %v (%s arithmetic)", n, e, got[e], w, want)
+			}
+		}
+	}
+	var cfg map[string]any
+	raw, _ := os.ReadFile(filepath.Join(out, "config.json"))
+	json.Unmarshal(raw, &cfg)
+	if cfg["torch_dtype"] != "bfloat16" {
+		t.Errorf("config torch_dtype = %v, want the dtype of most weights (bfloat16)", cfg["torch_dtype"])
+	}
+}
+
+// float64 checkpoints used to be computed in float32 and written as F64.
+// The engine computes in float32 at most, so a float64 compute dtype is an
+// error that says how to merge them; with dtype: float32 they merge, and
+// out_dtype: float64 writes float64 files, as mergekit would.
+func TestFloat64Checkpoint(t *testing.T) {
+	models := map[string]map[string]Tensor{"base": tinyLlama(0, 1, 6, 4, true), "a": tinyLlama(1, 1, 6, 4, true)}
+	recipe := "merge_method: task_arithmetic\nbase_model: %[1]s/base\nmodels:\n  - {model: %[1]s/a, parameters: {weight: 0.5}}\n"
+	_, err := mergeFolders(t, models, st.F64, 1, recipe, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "float64") || !strings.Contains(err.Error(), "dtype: float32") {
+		t.Errorf("float64 merge: err = %v, want a clear refusal", err)
+	}
+	out, err := mergeFolders(t, models, st.F64, 1, "dtype: float32\nout_dtype: float64\n"+recipe, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := st.OpenCheckpoint(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	for _, n := range ck.Names() {
+		if ti, _ := ck.Tensor(n); ti.DType != st.F64 {
+			t.Errorf("%s stored as %s, want F64 (out_dtype)", n, ti.DType)
 		}
 	}
 }

@@ -44,8 +44,8 @@ func NewMerger(sources map[string]Source) *Merger {
 // its buffers when the shapes match.
 type Output struct {
 	Names   []string           // in merge order
-	Tensors map[string]*Tensor // values rounded to DType
-	DType   st.DType
+	Tensors map[string]*Tensor // values rounded to each tensor's DType
+	DType   st.DType           // the model's dtype (see Plan.OutDType)
 }
 
 // Plan resolves a recipe against the Merger's models.
@@ -77,6 +77,7 @@ func (m *Merger) MergePlan(ctx context.Context, p *Plan, out *Output) error {
 			out.Tensors[pt.name] = t
 		}
 		t.Shape = append(t.Shape[:0], pt.shape...)
+		t.DType = pt.outDType
 		if n := numel(pt.shape); cap(t.Data) >= n {
 			t.Data = t.Data[:n]
 		} else {
@@ -177,7 +178,7 @@ func (m *Merger) mergeOne(ctx context.Context, p *Plan, i int, buf []float32) ([
 	for k, model := range pt.models {
 		s := m.sources[model]
 		name := pt.srcNames[k]
-		if v, ok := s.(viewer); ok && (s.DType() == pt.dtype || pt.dtype == st.F32 || pt.dtype == st.F64) {
+		if v, ok := s.(viewer); ok && (tensorDType(s, name) == pt.dtype || pt.dtype == st.F32) {
 			data, _ := v.View(name)
 			j.inputs = append(j.inputs, data)
 			continue
@@ -203,7 +204,7 @@ func (m *Merger) mergeOne(ctx context.Context, p *Plan, i int, buf []float32) ([
 	if err := j.method.merge(j, buf); err != nil {
 		return nil, err
 	}
-	st.RoundSlice(p.outDType, buf)
+	st.RoundSlice(pt.outDType, buf)
 	return buf, nil
 }
 

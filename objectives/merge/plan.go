@@ -39,7 +39,8 @@ type planTensor struct {
 	base      int
 	shapes    [][]int
 	shape     []int
-	dtype     st.DType
+	dtype     st.DType // compute dtype
+	outDType  st.DType // stored dtype of the result
 }
 
 // Names lists the output tensors in the order they are merged.
@@ -51,7 +52,9 @@ func (p *Plan) Names() []string {
 	return s
 }
 
-// OutDType is the dtype the merged tensors are rounded to.
+// OutDType is the merged model's dtype (config.json's torch_dtype):
+// out_dtype, else dtype, else the dtype most of its weights are saved in.
+// Each tensor is saved in out_dtype if set, else in its compute dtype.
 func (p *Plan) OutDType() st.DType { return p.outDType }
 
 // NumLayers is the merged model's layer count.
@@ -178,14 +181,16 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 			pt.srcParams = append(pt.srcParams, ss.params)
 			pt.shapes = append(pt.shapes, shape)
 		}
-		ref := pt.base
-		if ref < 0 {
-			ref = 0
-		}
 		pt.dtype = p.dtype
 		if pt.dtype == "" {
-			s, _ := src(pt.models[ref])
-			pt.dtype = s.DType()
+			pt.dtype = computeDType(m, pt.base, pt.models, pt.srcNames, src)
+		}
+		if pt.dtype == st.F64 {
+			return fmt.Errorf("%s: the recipe computes this tensor in float64 (its stored dtype), but the engine computes in float32 at most; set dtype: float32 in the recipe (with out_dtype: float64 to write float64)", outName)
+		}
+		pt.outDType = pt.dtype
+		if r.OutDType != "" {
+			pt.outDType, _ = st.ParseDType(r.OutDType)
 		}
 		shape, err := outputShape(m, outName, pt.isEmbed, pt.models, pt.shapes, pt.base)
 		if err != nil {
@@ -287,15 +292,25 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 			return nil, err
 		}
 	}
+	if len(p.tensors) == 0 {
+		return nil, fmt.Errorf("the recipe selects no tensors")
+	}
+	// The model's dtype (config.json's torch_dtype) is out_dtype, else
+	// dtype, as mergekit writes it, else the dtype most weights are saved in.
 	p.outDType = p.dtype
 	if r.OutDType != "" {
 		p.outDType, _ = st.ParseDType(r.OutDType)
 	}
-	if p.outDType == "" && len(p.tensors) > 0 {
-		p.outDType = p.tensors[0].dtype
-	}
-	if len(p.tensors) == 0 {
-		return nil, fmt.Errorf("the recipe selects no tensors")
+	if p.outDType == "" {
+		elems := map[st.DType]int{}
+		for _, pt := range p.tensors {
+			elems[pt.outDType] += numel(pt.shape)
+		}
+		for d, n := range elems {
+			if n > elems[p.outDType] || (n == elems[p.outDType] && d < p.outDType) {
+				p.outDType = d
+			}
+		}
 	}
 	return p, nil
 }
@@ -309,4 +324,31 @@ func embeddingName(names []string) string {
 		}
 	}
 	return ""
+}
+
+// computeDType is the dtype mergekit computes a tensor in when the recipe
+// sets none: each input keeps its stored dtype, so that is the tensor's
+// dtype when all inputs agree. When they differ, the GTA family and slerp
+// cast to the base model's dtype (get_task_vectors, SlerpTask); the others
+// stack the inputs, which promotes as torch does (any float32 input, or
+// bf16 with fp16, gives float32; float64 wins over all).
+func computeDType(m *methodDef, base int, models, names []string, src func(string) (Source, error)) st.DType {
+	var dts []st.DType
+	for k, model := range models {
+		s, _ := src(model)
+		dts = append(dts, tensorDType(s, names[k]))
+	}
+	same := true
+	for _, d := range dts {
+		same = same && d == dts[0]
+	}
+	switch {
+	case same:
+		return dts[0]
+	case base >= 0 && (m.gta != nil || m.name == "slerp"):
+		return dts[base]
+	case slices.Contains(dts, st.F64):
+		return st.F64
+	}
+	return st.F32
 }

@@ -186,8 +186,8 @@ func (m *Merger) writeWeights(ctx context.Context, p *Plan, dir string, o RunOpt
 	specs := make([]st.Spec, len(p.tensors))
 	var total int64
 	for i, pt := range p.tensors {
-		specs[i] = st.Spec{Name: pt.name, DType: p.outDType, Shape: pt.shape}
-		total += int64(numel(pt.shape) * p.outDType.Size())
+		specs[i] = st.Spec{Name: pt.name, DType: pt.outDType, Shape: pt.shape}
+		total += int64(numel(pt.shape) * pt.outDType.Size())
 	}
 	sw, err := st.NewShardedWriter(dir, specs, o.MaxShardBytes)
 	if err != nil {
@@ -215,7 +215,7 @@ func (m *Merger) writeWeights(ctx context.Context, p *Plan, dir string, o RunOpt
 		mu.Lock()
 		free = append(free, data)
 		mu.Unlock()
-		done += int64(len(data) * p.outDType.Size())
+		done += int64(len(data) * p.tensors[i].outDType.Size())
 		if o.Progress != nil && total >= ProgressMinBytes {
 			if now := time.Now(); now.Sub(last) >= time.Second || i == len(p.tensors)-1 {
 				last = now
