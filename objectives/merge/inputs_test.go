@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -216,5 +217,96 @@ func TestFloat64Checkpoint(t *testing.T) {
 		if ti, _ := ck.Tensor(n); ti.DType != st.F64 {
 			t.Errorf("%s stored as %s, want F64 (out_dtype)", n, ti.DType)
 		}
+	}
+}
+
+// Parameters outside their domain are errors for every method, naming the
+// parameter and the domain; dare_ties with density -0.3 used to return the
+// base model exactly (mergekit raises there, in torch.bernoulli).
+func TestParameterDomains(t *testing.T) {
+	models := map[string]map[string]Tensor{"base": tinyLlama(0, 1, 6, 4, true), "a": tinyLlama(1, 1, 6, 4, true), "b": tinyLlama(2, 1, 6, 4, true)}
+	gta := "base_model: %[1]s/base\nmodels:\n  - {model: %[1]s/a, parameters: {weight: 1, density: DENSITY}}\n  - {model: %[1]s/b, parameters: {weight: 1}}\n"
+	cases := []struct{ recipe, want string }{
+		{"merge_method: dare_ties\n" + strings.ReplaceAll(gta, "DENSITY", "-0.3"), "density"},
+		{"merge_method: dare_linear\n" + strings.ReplaceAll(gta, "DENSITY", "1.5"), "density"},
+		{"merge_method: ties\n" + strings.ReplaceAll(gta, "DENSITY", "-0.3"), "density"},
+		{"merge_method: breadcrumbs\n" + strings.ReplaceAll(gta, "DENSITY", "-0.3"), "density"},
+		{"merge_method: della\n" + strings.ReplaceAll(gta, "DENSITY", "-0.3"), "density"},
+		{"merge_method: breadcrumbs\nparameters: {gamma: -0.1}\n" + strings.ReplaceAll(gta, "DENSITY", "0.5"), "gamma"},
+		{"merge_method: ties\nparameters: {normalize: 0.5}\n" + strings.ReplaceAll(gta, "DENSITY", "0.5"), "normalize"},
+		{"merge_method: karcher\nparameters: {max_iter: -1}\nmodels:\n  - {model: %[1]s/a}\n  - {model: %[1]s/b}\n", "max_iter"},
+		{"merge_method: karcher\nparameters: {max_iter: 2.5}\nmodels:\n  - {model: %[1]s/a}\n  - {model: %[1]s/b}\n", "max_iter"},
+		{"merge_method: nearswap\nbase_model: %[1]s/base\nparameters: {t: -1}\nmodels:\n  - {model: %[1]s/a}\n", "t"},
+		{"merge_method: task_arithmetic\n" + strings.ReplaceAll(gta, "DENSITY", "1") + "parameters: {lambda: [1, .nan]}\n", "lambda"},
+	}
+	for _, c := range cases {
+		_, err := mergeFolders(t, models, st.F32, 1, c.recipe, RunOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want it to name %q", strings.SplitN(c.recipe, "\n", 2)[0], err, c.want)
+		}
+	}
+}
+
+// Non-finite numbers in a recipe are refused where they are written.
+func TestRecipeNonFinite(t *testing.T) {
+	for _, y := range []string{
+		"merge_method: linear\nmodels: [{model: a, parameters: {weight: .nan}}]",
+		"merge_method: linear\nmodels: [{model: a, parameters: {weight: .inf}}]",
+		"merge_method: linear\nparameters: {weight: [0.5, -.inf]}\nmodels: [{model: a}]",
+		"merge_method: linear\nmodels: [{model: a, parameters: {weight: [{filter: mlp, value: .nan}, {value: 1}]}}]",
+	} {
+		_, err := ParseRecipe([]byte(y))
+		if err == nil || !strings.Contains(err.Error(), "weight") || !strings.Contains(err.Error(), "finite") {
+			t.Errorf("%q: err = %v, want a refusal naming weight", y, err)
+		}
+	}
+}
+
+// Unknown parameter names (a typo such as wieght) used to be ignored
+// without a word. mergekit ignores them too (its planner only reads the
+// names a method declares), so the merge goes on as mergekit's would, with
+// a warning naming the key and the method's accepted names.
+func TestUnknownParameterWarns(t *testing.T) {
+	models := map[string]map[string]Tensor{"a": tinyLlama(1, 1, 6, 4, true), "b": tinyLlama(2, 1, 6, 4, true)}
+	var warn strings.Builder
+	_, err := mergeFolders(t, models, st.F32, 1,
+		"merge_method: linear\nparameters: {normalise: true}\nmodels:\n  - {model: %[1]s/a, parameters: {weight: 1, wieght: 2}}\n  - {model: %[1]s/b, parameters: {weight: 1}}\n",
+		RunOptions{Warnings: &warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"models[0].parameters.wieght", "parameters.normalise", "accepted", "weight", "normalize"} {
+		if !strings.Contains(warn.String(), want) {
+			t.Errorf("warnings lack %q:\n%s", want, warn.String())
+		}
+	}
+}
+
+// Linear weights summing to 0 divide by 0: the output used to be full of
+// NaN/Inf with exit status 0. A tensor with non-finite values that no input
+// had is now an error naming it, unless AllowNonFinite is set; non-finite
+// values already in an input are passed on as mergekit would.
+func TestNonFiniteOutput(t *testing.T) {
+	models := map[string]map[string]Tensor{"a": tinyLlama(1, 1, 6, 4, true), "b": tinyLlama(2, 1, 6, 4, true)}
+	recipe := "merge_method: linear\nmodels:\n  - {model: %[1]s/a, parameters: {weight: 1}}\n  - {model: %[1]s/b, parameters: {weight: -1}}\n"
+	_, err := mergeFolders(t, models, st.F32, 1, recipe, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "non-finite") || !strings.Contains(err.Error(), "model.") {
+		t.Errorf("weights summing to 0: err = %v, want a non-finite error naming the tensor", err)
+	}
+	out, err := mergeFolders(t, models, st.F32, 1, recipe, RunOptions{AllowNonFinite: true})
+	if err != nil {
+		t.Fatalf("with AllowNonFinite: %v", err)
+	}
+	if m, err := LoadModel(out); err != nil {
+		t.Fatal(err)
+	} else if v, _ := m.View("model.norm.weight"); !(v[0] != v[0] || v[0] > 1e30 || v[0] < -1e30) {
+		t.Errorf("AllowNonFinite output is finite: %v", v[0])
+	}
+	// A NaN already in an input is passed on.
+	a := tinyLlama(1, 1, 6, 4, true)
+	a["model.norm.weight"].Data[0] = float32(math.NaN())
+	models["a"] = a
+	if _, err := mergeFolders(t, models, st.F32, 1, strings.ReplaceAll(recipe, "-1", "1"), RunOptions{}); err != nil {
+		t.Errorf("NaN in an input: %v", err)
 	}
 }

@@ -66,6 +66,9 @@ func resolveJob(j *job, t float64, levels []map[string]any, modelParams []map[st
 			}
 			continue
 		}
+		if err := checkDomain(m.name, key, v); err != nil {
+			return fmt.Errorf("%s: %w", j.name, err)
+		}
 		j.global[key] = v
 	}
 	j.perModel = make([]params, len(j.models))
@@ -90,6 +93,9 @@ func resolveJob(j *job, t float64, levels []map[string]any, modelParams []map[st
 					p[key] = def
 				}
 				continue
+			}
+			if err := checkDomain(m.name, key, v); err != nil {
+				return fmt.Errorf("%s: model %s: %w", j.name, j.models[i], err)
 			}
 			p[key] = v
 		}

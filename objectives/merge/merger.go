@@ -3,6 +3,7 @@ package merge
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -22,6 +23,10 @@ type Merger struct {
 	// Seed drives the random methods (dare_*, della*): the same seed, recipe
 	// and models give the same merge.
 	Seed uint64
+	// AllowNonFinite keeps merged tensors holding NaN or ±Inf values that
+	// none of their inputs had (for example linear weights summing to 0);
+	// by default such a tensor is an error naming it.
+	AllowNonFinite bool
 
 	// free holds scratch buffers between tensors. A plain list rather than
 	// a sync.Pool: a pool is emptied at every GC, and the reallocated
@@ -190,9 +195,7 @@ func (m *Merger) mergeOne(ctx context.Context, p *Plan, i int, buf []float32) ([
 		st.RoundSlice(pt.dtype, data)
 		j.inputs = append(j.inputs, data)
 	}
-	if err := resolveJob(j, pt.t, pt.levels, pt.srcParams, pt.srcNames); err != nil {
-		return nil, err
-	}
+	j.global, j.perModel = pt.global, pt.perModel
 	n := numel(pt.shape)
 	if buf == nil {
 		buf = make([]float32, n)
@@ -205,6 +208,11 @@ func (m *Merger) mergeOne(ctx context.Context, p *Plan, i int, buf []float32) ([
 		return nil, err
 	}
 	st.RoundSlice(pt.outDType, buf)
+	if !m.AllowNonFinite {
+		if err := checkFinite(pt, buf, j.inputs); err != nil {
+			return nil, err
+		}
+	}
 	return buf, nil
 }
 
@@ -227,4 +235,35 @@ func (m *Merger) putScratch(sc *scratch) {
 	if len(m.free) < m.workers() {
 		m.free = append(m.free, sc)
 	}
+}
+
+// checkFinite fails when the merged tensor holds NaN or ±Inf values and
+// none of its inputs has any: mergekit writes such a tensor without a word
+// (for example linear weights summing to 0 divide by 0).
+func checkFinite(pt *planTensor, out []float32, inputs [][]float32) error {
+	bad, first := countNonFinite(out)
+	if bad == 0 {
+		return nil
+	}
+	for _, x := range inputs {
+		if n, _ := countNonFinite(x); n > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: the merge produced %d non-finite values (NaN or ±Inf; the first at element %d, %v) although no input has any; check the recipe's parameters for this tensor (weights summing to 0 with normalize divide by 0), or allow them with -allow-non-finite",
+		pt.name, bad, first, out[first])
+}
+
+// countNonFinite counts NaN and ±Inf values and finds the first.
+func countNonFinite(x []float32) (n, first int) {
+	first = -1
+	for i, v := range x {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+			if n == 0 {
+				first = i
+			}
+			n++
+		}
+	}
+	return n, first
 }

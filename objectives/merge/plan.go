@@ -40,6 +40,8 @@ type planTensor struct {
 	shapes    [][]int
 	shape     []int
 	dtype     st.DType // compute dtype
+	global    params   // resolved parameters
+	perModel  []params
 	outDType  st.DType // stored dtype of the result
 }
 
@@ -87,7 +89,7 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 		return nil, err
 	}
 	m, _ := lookupMethod(r.MergeMethod)
-	p := &Plan{recipe: r, method: m}
+	p := &Plan{recipe: r, method: m, warnings: unreadParameters(r, m)}
 	if r.DType != "" {
 		p.dtype, _ = st.ParseDType(r.DType)
 	}
@@ -205,6 +207,13 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 			}
 		}
 		pt.shape = shape
+		// Parameters are resolved (and checked against their domains) here,
+		// so a bad value fails before anything is merged or written.
+		j := &job{method: m, name: outName, models: pt.models, base: pt.base}
+		if err := resolveJob(j, pt.t, pt.levels, pt.srcParams, pt.srcNames); err != nil {
+			return err
+		}
+		pt.global, pt.perModel = j.global, j.perModel
 		p.tensors = append(p.tensors, pt)
 		return nil
 	}
@@ -351,4 +360,50 @@ func computeDType(m *methodDef, base int, models, names []string, src func(strin
 		return st.F64
 	}
 	return st.F32
+}
+
+// unreadParameters lists the recipe's parameter names the method never
+// reads: typos such as wieght, parameters of another method, or a global
+// parameter set under one model. mergekit's planner asks only for the names
+// a method declares and ignores the rest without a word; the merge here does
+// the same, but says so.
+func unreadParameters(r *Recipe, m *methodDef) []string {
+	var accepted []string
+	for k := range m.global {
+		accepted = append(accepted, k)
+	}
+	for k := range m.perModel {
+		accepted = append(accepted, k)
+	}
+	sort.Strings(accepted)
+	var warns []string
+	check := func(where string, ps map[string]any, perModelScope bool) {
+		keys := make([]string, 0, len(ps))
+		for k := range ps {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			_, g := m.global[k]
+			_, pm := m.perModel[k]
+			switch {
+			case pm || (g && !perModelScope):
+			case g:
+				warns = append(warns, fmt.Sprintf("%s.%s is a global parameter of %s; set for one model it is not read (as in mergekit): set it under the top-level or a slice's parameters", where, k, m.name))
+			default:
+				warns = append(warns, fmt.Sprintf("%s.%s is not a parameter of %s and is ignored, as mergekit ignores it (accepted: %s)", where, k, m.name, strings.Join(accepted, ", ")))
+			}
+		}
+	}
+	check("parameters", r.Parameters, false)
+	for i, ms := range r.Models {
+		check(fmt.Sprintf("models[%d].parameters", i), ms.Parameters, true)
+	}
+	for i, sl := range r.Slices {
+		check(fmt.Sprintf("slices[%d].parameters", i), sl.Parameters, false)
+		for k, so := range sl.Sources {
+			check(fmt.Sprintf("slices[%d].sources[%d].parameters", i, k), so.Parameters, true)
+		}
+	}
+	return warns
 }

@@ -38,6 +38,9 @@ type RunOptions struct {
 	// user may not expect (a model left out of a tensor's merge, an unknown
 	// parameter name).
 	Warnings io.Writer
+	// AllowNonFinite keeps a merged tensor holding NaN or ±Inf values that
+	// none of its inputs had; by default that is an error naming the tensor.
+	AllowNonFinite bool
 
 	// masks replaces the random keep-mask draws (tests only).
 	masks func(tensor, model string, n int) []float32
@@ -86,7 +89,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		order = append(order, name)
 	}
 	mg := NewMerger(sources)
-	mg.Seed, mg.Workers, mg.masks = o.Seed, o.Workers, o.masks
+	mg.Seed, mg.Workers, mg.masks, mg.AllowNonFinite = o.Seed, o.Workers, o.masks, o.AllowNonFinite
 	p, err := mg.Plan(r)
 	if err != nil {
 		return err
@@ -313,6 +316,7 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	workers := fs.Int("workers", 0, "goroutines to use (0 = all cores)")
 	force := fs.Bool("force", false, "replace OUT_DIR if it exists and is not empty")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	allowNonFinite := fs.Bool("allow-non-finite", false, "keep merged tensors holding NaN or ±Inf values that no input had (by default an error)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: evomerge merge [flags] RECIPE.yml OUT_DIR\n\nMerges the models of a mergekit recipe into OUT_DIR, as mergekit-yaml does.\nMethods: %s\n\nFlags:\n", strings.Join(MethodNames(), ", "))
 		fs.PrintDefaults()
@@ -331,7 +335,7 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	if err != nil {
 		return fmt.Errorf("merge: -max-shard-size: %w", err)
 	}
-	o := RunOptions{Recipe: pos[0], OutDir: pos[1], MaxShardBytes: maxShard, Force: *force, Seed: *seed, Workers: *workers}
+	o := RunOptions{Recipe: pos[0], OutDir: pos[1], MaxShardBytes: maxShard, Force: *force, Seed: *seed, Workers: *workers, AllowNonFinite: *allowNonFinite}
 	if !*quiet {
 		o.Progress = stderr
 	}
