@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/evomerge/evomerge/internal/cli"
@@ -100,10 +103,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		}
 	}
 	parent := filepath.Dir(out)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	if err := os.MkdirAll(parent, 0o777); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	removeStaleTemps(parent, filepath.Base(out), o.Warnings)
+	tmp, err := makeTempDir(parent, filepath.Base(out))
 	if err != nil {
 		return err
 	}
@@ -113,6 +117,12 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		}
 	}()
 	if err := mg.writeWeights(ctx, p, tmp, o); err != nil {
+		return err
+	}
+	if testHookAfterWeights != nil {
+		testHookAfterWeights(ctx)
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ref := order[0]
@@ -130,7 +140,107 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	if err := os.WriteFile(filepath.Join(tmp, "README.md"), []byte(modelCard(r, order, raw)), 0o644); err != nil {
 		return err
 	}
-	return replaceDir(tmp, out)
+	if err := syncTree(tmp); err != nil {
+		return err
+	}
+	if err := replaceDir(tmp, out); err != nil {
+		return err
+	}
+	return syncDir(parent)
+}
+
+// testHookAfterWeights, if set, runs once the weights are written (tests
+// interrupt a merge there).
+var testHookAfterWeights func(ctx context.Context)
+
+// tempPrefix is the start of the temporary folders a merge into out builds
+// its output in: .OUT.tmp-PID-N beside OUT.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// makeTempDir creates the temporary output folder with os.Mkdir's 0777,
+// so it ends with the mode a plain mkdir gives under the user's umask (not
+// os.MkdirTemp's 0700, which would hide the merged model from other users).
+// Its name carries the process id so a later run can tell a stale folder
+// from a live merge's.
+func makeTempDir(parent, base string) (string, error) {
+	for n := 0; ; n++ {
+		dir := filepath.Join(parent, fmt.Sprintf("%s%d-%d", tempPrefix(base), os.Getpid(), n))
+		err := os.Mkdir(dir, 0o777)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) || n > 1000 {
+			return "", err
+		}
+	}
+}
+
+// removeStaleTemps deletes the temporary folders earlier merges into the
+// same output folder left when they were killed (kill -9, a crash, a power
+// cut): those named .OUT.tmp-PID-N whose process is gone. A live merge's
+// folder is kept, as is anything else (.OUT.tmp-PID-N.old holds a previous
+// output being replaced).
+func removeStaleTemps(parent, base string, log io.Writer) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), tempPrefix(base))
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, n, ok := strings.Cut(rest, "-")
+		pid, err1 := strconv.Atoi(pidStr)
+		_, err2 := strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil || pid <= 0 || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(parent, e.Name())); err == nil && log != nil {
+			fmt.Fprintf(log, "removed %s, left by an interrupted merge (process %d)\n", filepath.Join(parent, e.Name()), pid)
+		}
+	}
+}
+
+// syncPath flushes a file or folder to stable storage (a variable so tests
+// can see the order of syncs).
+var syncPath = func(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncTree syncs every file of the finished output folder, then the folder
+// itself, so that the rename that publishes it can never expose a folder
+// whose contents a power cut lost.
+func syncTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			if err := syncPath(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("syncing %s: %w", filepath.Join(dir, e.Name()), err)
+			}
+		}
+	}
+	return syncDir(dir)
+}
+
+// syncDir syncs a folder's entries; platforms that cannot sync a folder
+// (Windows) skip it.
+func syncDir(dir string) error {
+	if err := syncPath(dir); err != nil && runtime.GOOS != "windows" {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
 }
 
 func recipeModels(r *Recipe) []string {
@@ -309,6 +419,10 @@ func modelCard(r *Recipe, models []string, recipe []byte) string {
 // RunCLI implements `evomerge merge [flags] RECIPE.yml OUT_DIR`. Flags may
 // come before or after the two arguments.
 func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	// SIGTERM (a job scheduler, systemd, kill) stops a merge as SIGINT does:
+	// the temporary folder is removed and OUT_DIR is left as it was.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	shard := fs.String("max-shard-size", "5GB", "largest shard of the output weights (e.g. 500MB, 5GB; 0 = one file)")
