@@ -202,3 +202,70 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// A Layout takes tensors, and parts of them, in any order and gives the
+// same files a sequential writer gives; an unfinished tensor fails Close.
+func TestLayoutAnyOrder(t *testing.T) {
+	specs := []Spec{
+		{Name: "a", DType: F32, Shape: []int{3, 4}},
+		{Name: "b", DType: BF16, Shape: []int{5}},
+		{Name: "c", DType: F16, Shape: []int{2, 3}},
+	}
+	data := map[string][]float32{
+		"a": {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12},
+		"b": {0.5, -1, 2, 3, 4},
+		"c": {1, 2, 3, -4, 5, 6},
+	}
+	for _, shard := range []int64{0, 40} {
+		dir := t.TempDir()
+		l, err := CreateLayout(dir, specs, shard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf []byte
+		for i := len(specs) - 1; i >= 0; i-- {
+			d := data[specs[i].Name]
+			for lo := (len(d) - 1) / 2 * 2; lo >= 0; lo -= 2 {
+				if buf, err = l.WriteAt(i, lo, d[lo:min(lo+2, len(d))], buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c, err := OpenCheckpoint(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range specs {
+			got := make([]float32, len(data[s.Name]))
+			if err := c.ReadFloat32(s.Name, got); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if got[i] != data[s.Name][i] {
+					t.Errorf("shard %d: %s[%d] = %v, want %v", shard, s.Name, i, got[i], data[s.Name][i])
+				}
+			}
+			if b := c.Bytes(s.Name); b != nil {
+				dec := make([]float32, len(got))
+				Decode(s.DType, b, dec)
+				for i := range dec {
+					if dec[i] != got[i] {
+						t.Errorf("mapped bytes of %s differ at %d", s.Name, i)
+					}
+				}
+			}
+		}
+		c.Close()
+	}
+	l, err := CreateLayout(t.TempDir(), specs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.WriteAt(0, 0, data["a"], nil)
+	if err := l.Close(); err == nil || !strings.Contains(err.Error(), `"b"`) {
+		t.Errorf("incomplete layout closed: %v", err)
+	}
+}
