@@ -471,46 +471,37 @@ func runGoldenStatistics(t *testing.T, c goldenCase) error {
 	return nil
 }
 
+// TestKeptFraction checks Go's own masks keep each element with the
+// density's probability (DARE) or the DELLA probability's mean (which is
+// the density): a merge of a delta of ones on a zero base with weight 1,
+// no rescale and no normalize leaves the mask itself.
 func TestKeptFraction(t *testing.T) {
-	for _, file := range []string{"dare_linear.json", "della.json"} {
-		for _, c := range loadGolden(t, file) {
-			if c.Kind != "random_merge_sample" {
-				continue
+	const n = 50_000
+	for _, c := range []struct {
+		method  string
+		density float64
+	}{{"dare_linear", 0.3}, {"dare_ties", 0.7}, {"della_linear", 0.5}, {"della", 0.35}} {
+		one := make([]float32, n)
+		for e := range one {
+			one[e] = 1
+		}
+		j := &job{method: methods[c.method], name: "model.layers.0.mlp.up_proj.weight", dtype: st.F32,
+			models: []string{"a", "base"}, inputs: [][]float32{one, make([]float32, n)}, shapes: [][]int{{100, n / 100}, {100, n / 100}},
+			base: 1, workers: 2, seed: 3, global: params{"rescale": 0, "normalize": 0, "lambda": 1},
+			perModel: []params{{"weight": 1, "density": c.density, "epsilon": 0.15}, {}}}
+		out := make([]float32, n)
+		if err := j.run(out); err != nil {
+			t.Fatal(err)
+		}
+		kept := 0
+		for _, v := range out {
+			if v != 0 {
+				kept++
 			}
-			j, err := goldenJob(t, c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Kept fraction over many draws of one model's mask.
-			tv := taskVectors(j)[0]
-			n := len(tv.x)
-			kept := 0
-			const draws = 2000
-			for s := 0; s < draws; s++ {
-				j.seed = uint64(s)
-				d := make([]float32, n)
-				for e := range d {
-					d[e] = tv.x[e] - j.inputs[j.base][e] + 1e-3 // nonzero everywhere
-				}
-				j.sc = &scratch{}
-				save := j.global["rescale"]
-				j.global["rescale"] = 0
-				if err := sparsify(j, tv, d); err != nil {
-					t.Fatal(err)
-				}
-				j.global["rescale"] = save
-				for _, v := range d {
-					if v != 0 {
-						kept++
-					}
-				}
-			}
-			got := float64(kept) / float64(draws*n)
-			want := tv.p["density"]
-			if se := math.Sqrt(want * (1 - want) / float64(draws*n)); math.Abs(got-want) > 5*se {
-				t.Errorf("%s: kept fraction %.4f, want %.4f ± %.4f", c.ID, got, want, se)
-			}
-			break
+		}
+		got := float64(kept) / n
+		if se := math.Sqrt(c.density * (1 - c.density) / n); math.Abs(got-c.density) > 5*se {
+			t.Errorf("%s: kept fraction %.4f, want %.4f ± %.4f", c.method, got, c.density, se)
 		}
 	}
 }

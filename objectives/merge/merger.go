@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
+	"golang.org/x/sync/semaphore"
 )
 
 // Merger merges recipes over a fixed set of loaded models. Load the models
@@ -27,12 +28,6 @@ type Merger struct {
 	// none of their inputs had (for example linear weights summing to 0);
 	// by default such a tensor is an error naming it.
 	AllowNonFinite bool
-
-	// free holds scratch buffers between tensors. A plain list rather than
-	// a sync.Pool: a pool is emptied at every GC, and the reallocated
-	// tensor-sized buffers would double the heap.
-	mu   sync.Mutex
-	free []*scratch
 
 	// masks, when set, replaces the random keep-mask draws (tests inject
 	// mergekit's recorded masks through the file path with it).
@@ -94,7 +89,11 @@ func (m *Merger) MergePlan(ctx context.Context, p *Plan, out *Output) error {
 			delete(out.Tensors, name)
 		}
 	}
-	return m.each(ctx, p, func(i int) []float32 { return out.Tensors[p.tensors[i].name].Data }, nil)
+	return m.runPlan(ctx, p, func(i int) (sink, *finisher) {
+		pt := &p.tensors[i]
+		s := &memSink{finisher: finisher{dt: pt.dtype, odt: pt.outDType}, out: out.Tensors[pt.name].Data}
+		return s, &s.finisher
+	}, 0, false, nil)
 }
 
 func (m *Merger) workers() int {
@@ -104,154 +103,158 @@ func (m *Merger) workers() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// each merges every tensor of p with up to Workers tensors in flight.
-// dst(i) gives tensor i's output buffer; emit, if set, is called with
-// tensor i's result in plan order (for streaming to a file), after which the
-// buffer may be reused.
-func (m *Merger) each(ctx context.Context, p *Plan, dst func(i int) []float32, emit func(i int, data []float32) error) error {
-	w := min(m.workers(), len(p.tensors))
-	type result struct {
-		data []float32
-		err  error
-	}
-	results := make([]chan result, len(p.tensors))
-	for i := range results {
-		results[i] = make(chan result, 1)
-	}
-	// tokens bounds the tensors merged but not yet emitted, so memory stays
-	// at a few tensors even when one slow tensor holds up the writer.
-	tokens := make(chan struct{}, w)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := range p.tensors {
-			select {
-			case tokens <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				var buf []float32
-				if dst != nil {
-					buf = dst(i)
-				}
-				data, err := m.mergeOne(ctx, p, i, buf)
-				results[i] <- result{data, err}
-			}(i)
-		}
-	}()
-	var firstErr error
-	for i := range p.tensors {
-		var res result
-		select {
-		case res = <-results[i]:
-		case <-ctx.Done():
-			res.err = ctx.Err()
-		}
-		if res.err == nil && emit != nil {
-			res.err = emit(i, res.data)
-		}
-		if res.err != nil {
-			firstErr = res.err
-			cancel()
-			break
-		}
-		<-tokens
-	}
-	wg.Wait()
-	return firstErr
-}
-
-// mergeOne merges plan tensor i into buf (allocated if nil).
-func (m *Merger) mergeOne(ctx context.Context, p *Plan, i int, buf []float32) ([]float32, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+// newJob prepares plan tensor i's merge: its inputs as the engine reads
+// them (cropped embeddings for the streamed methods) and its parameters.
+func (m *Merger) newJob(ctx context.Context, p *Plan, i int) *job {
 	pt := &p.tensors[i]
-	sc := m.getScratch()
-	defer m.putScratch(sc)
 	j := &job{method: p.method, name: pt.name, isEmbed: pt.isEmbed, dtype: pt.dtype, models: pt.models,
-		shapes: pt.shapes, base: pt.base, seed: m.Seed, workers: m.workers(), sc: sc}
+		shapes: pt.shapes, base: pt.base, seed: m.Seed, workers: m.workers(), sc: &scratch{},
+		global: pt.global, perModel: pt.perModel, outShape: pt.shape, ctx: ctx}
 	if m.masks != nil {
 		j.masks = func(k, n int) []float32 { return m.masks(pt.name, pt.models[k], n) }
 	}
 	for k, model := range pt.models {
-		s := m.sources[model]
-		name := pt.srcNames[k]
-		if v, ok := s.(viewer); ok && (tensorDType(s, name) == pt.dtype || pt.dtype == st.F32) {
-			data, _ := v.View(name)
-			j.inputs = append(j.inputs, data)
+		j.ins = append(j.ins, newTensorIn(m.sources[model], model, pt.srcNames[k], pt.shapes[k], j.cropTo(k), pt.dtype, p.method.stream != nil))
+	}
+	return j
+}
+
+// memoryNeed estimates the bytes tensor i's merge holds at once: for a
+// streamed method a block per input and worker (decoded inputs, output and
+// its encoded bytes) plus the selection histograms; for a whole-tensor
+// method every input it must copy or decode, its output (when it goes to a
+// file) and its scratch.
+func (m *Merger) memoryNeed(p *Plan, j *job, toFile bool) int64 {
+	n := int64(numel(j.outShape))
+	if p.method.stream != nil {
+		per := int64(0)
+		for _, in := range j.ins {
+			if in.view == nil {
+				per++
+			}
+		}
+		per += 3
+		blocks := int64(j.workers) * int64(blockSizeFor(0)) * 4 * per
+		if p.method.gta != nil {
+			blocks += int64(j.workers) * int64(len(j.ins)) * (1<<16*4 + int64(blockLen)*12)
+		}
+		return min(blocks, 4*n*per+int64(len(j.ins))<<18)
+	}
+	var need int64
+	for k, in := range j.ins {
+		if in.view == nil {
+			need += 4 * int64(numel(j.shapes[k]))
+		}
+	}
+	if toFile {
+		need += 4 * n
+	}
+	extra := 2
+	if p.method.tempPerElem != nil {
+		extra = p.method.tempPerElem(len(j.ins))
+	}
+	return need + 4*n*int64(extra)
+}
+
+// runPlan merges every tensor of p into the sinks newSink gives, at most
+// budget bytes at a time (0: no limit). A large tensor of a streamed
+// method takes all workers, block by block; small tensors and whole-tensor
+// methods run one per worker, several at once. done, if set, is called as
+// each tensor finishes.
+func (m *Merger) runPlan(ctx context.Context, p *Plan, newSink func(i int) (sink, *finisher), budget int64, toFile bool, done func(i int)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	W := m.workers()
+	cores := make(chan struct{}, W)
+	var mem *semaphore.Weighted
+	if budget > 0 {
+		mem = semaphore.NewWeighted(budget)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+	run := func(i int, j *job, need int64, tokens int) {
+		defer func() {
+			for k := 0; k < tokens; k++ {
+				<-cores
+			}
+			if mem != nil {
+				mem.Release(need)
+			}
+		}()
+		s, fin := newSink(i)
+		if err := j.exec(s, fin, m.AllowNonFinite); err != nil {
+			fail(err)
+			return
+		}
+		if done != nil {
+			done(i)
+		}
+	}
+	for i := range p.tensors {
+		if ctx.Err() != nil {
+			break
+		}
+		j := m.newJob(ctx, p, i)
+		big := p.method.stream != nil && numel(j.outShape) >= 4*blockLen && W > 1
+		if !big {
+			j.workers = 1
+		}
+		need := m.memoryNeed(p, j, toFile)
+		if mem != nil {
+			if need > budget {
+				fail(fmt.Errorf("%s: %s needs about %d MiB to merge this tensor, more than the memory budget of %d MiB; raise -max-memory",
+					j.name, p.method.name, need>>20, budget>>20))
+				break
+			}
+			if err := mem.Acquire(ctx, need); err != nil {
+				break
+			}
+		}
+		tokens := 1
+		if big {
+			tokens = W
+		}
+		got := 0
+		for got < tokens && ctx.Err() == nil {
+			select {
+			case cores <- struct{}{}:
+				got++
+			case <-ctx.Done():
+			}
+		}
+		if got < tokens {
+			for ; got > 0; got-- {
+				<-cores
+			}
+			if mem != nil {
+				mem.Release(need)
+			}
+			break
+		}
+		if big {
+			run(i, j, need, tokens)
 			continue
 		}
-		data := sc.get(numel(pt.shapes[k]))
-		if err := s.Read(name, data); err != nil {
-			return nil, err
-		}
-		st.RoundSlice(pt.dtype, data)
-		j.inputs = append(j.inputs, data)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(i, j, need, tokens)
+		}()
 	}
-	j.global, j.perModel = pt.global, pt.perModel
-	n := numel(pt.shape)
-	if buf == nil {
-		buf = make([]float32, n)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
 	}
-	if len(buf) != n {
-		return nil, fmt.Errorf("%s: output buffer has %d values, shape %v needs %d", pt.name, len(buf), pt.shape, n)
-	}
-	j.sc = sc
-	if err := j.method.merge(j, buf); err != nil {
-		return nil, err
-	}
-	st.RoundSlice(pt.outDType, buf)
-	if !m.AllowNonFinite {
-		if err := checkFinite(pt, buf, j.inputs); err != nil {
-			return nil, err
-		}
-	}
-	return buf, nil
-}
-
-func (m *Merger) getScratch() *scratch {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if n := len(m.free); n > 0 {
-		sc := m.free[n-1]
-		m.free = m.free[:n-1]
-		return sc
-	}
-	return &scratch{}
-}
-
-// putScratch keeps at most Workers scratch sets, the most ever in use at once.
-func (m *Merger) putScratch(sc *scratch) {
-	sc.reset()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.free) < m.workers() {
-		m.free = append(m.free, sc)
-	}
-}
-
-// checkFinite fails when the merged tensor holds NaN or ±Inf values and
-// none of its inputs has any: mergekit writes such a tensor without a word
-// (for example linear weights summing to 0 divide by 0).
-func checkFinite(pt *planTensor, out []float32, inputs [][]float32) error {
-	bad, first := countNonFinite(out)
-	if bad == 0 {
-		return nil
-	}
-	for _, x := range inputs {
-		if n, _ := countNonFinite(x); n > 0 {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s: the merge produced %d non-finite values (NaN or ±Inf; the first at element %d, %v) although no input has any; check the recipe's parameters for this tensor (weights summing to 0 with normalize divide by 0), or allow them with -allow-non-finite",
-		pt.name, bad, first, out[first])
+	return ctx.Err()
 }
 
 // countNonFinite counts NaN and ±Inf values and finds the first.

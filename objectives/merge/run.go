@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,6 +42,11 @@ type RunOptions struct {
 	// user may not expect (a model left out of a tensor's merge, an unknown
 	// parameter name).
 	Warnings io.Writer
+	// MaxMemory bounds the memory the merge holds at once, in bytes (0:
+	// DefaultMaxMemory). Elementwise methods stream in fixed-size blocks
+	// well under it; a whole-tensor method (nuslerp, model_stock, karcher,
+	// ...) on a tensor that needs more fails with an error naming it.
+	MaxMemory int64
 	// AllowNonFinite keeps a merged tensor holding NaN or ±Inf values that
 	// none of its inputs had; by default that is an error naming the tensor.
 	AllowNonFinite bool
@@ -48,6 +54,10 @@ type RunOptions struct {
 	// masks replaces the random keep-mask draws (tests only).
 	masks func(tensor, model string, n int) []float32
 }
+
+// DefaultMaxMemory is the default memory budget of a merge, which fits a
+// laptop.
+const DefaultMaxMemory = 2 << 30
 
 // ProgressMinBytes is the output size above which Run reports progress.
 const ProgressMinBytes = 256 << 20
@@ -294,7 +304,9 @@ func replaceDir(tmp, out string) error {
 	return os.Rename(tmp, out)
 }
 
-// writeWeights streams the merged tensors into (sharded) safetensors.
+// writeWeights merges the tensors into (sharded) safetensors in dir: the
+// files are laid out first, and each block is written at its final offset
+// as soon as it is merged.
 func (m *Merger) writeWeights(ctx context.Context, p *Plan, dir string, o RunOptions) error {
 	specs := make([]st.Spec, len(p.tensors))
 	var total int64
@@ -302,47 +314,55 @@ func (m *Merger) writeWeights(ctx context.Context, p *Plan, dir string, o RunOpt
 		specs[i] = st.Spec{Name: pt.name, DType: pt.outDType, Shape: pt.shape}
 		total += int64(numel(pt.shape) * pt.outDType.Size())
 	}
-	sw, err := st.NewShardedWriter(dir, specs, o.MaxShardBytes)
+	layout, err := st.CreateLayout(dir, specs, o.MaxShardBytes)
 	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
-	var free [][]float32
-	get := func(i int) []float32 {
-		n := numel(p.tensors[i].shape)
-		mu.Lock()
-		defer mu.Unlock()
-		for k, b := range free {
-			if cap(b) >= n {
-				free = append(free[:k], free[k+1:]...)
-				return b[:n]
-			}
+	var done, tensors atomic.Int64
+	var progress sync.WaitGroup
+	stop := make(chan struct{})
+	if o.Progress != nil && total >= ProgressMinBytes {
+		start := time.Now()
+		report := func() {
+			fmt.Fprintf(o.Progress, "merge: %d/%d tensors, %.2f/%.2f GB written, %.1f s\n",
+				tensors.Load(), len(p.tensors), float64(done.Load())/1e9, float64(total)/1e9, time.Since(start).Seconds())
 		}
-		return make([]float32, n)
+		progress.Add(1)
+		go func() {
+			defer progress.Done()
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					report()
+				case <-stop:
+					report()
+					return
+				}
+			}
+		}()
 	}
-	start := time.Now()
-	last := start
-	var done int64
-	emit := func(i int, data []float32) error {
-		err := sw.WriteFloat32(p.tensors[i].name, data)
-		mu.Lock()
-		free = append(free, data)
-		mu.Unlock()
-		done += int64(len(data) * p.tensors[i].outDType.Size())
-		if o.Progress != nil && total >= ProgressMinBytes {
-			if now := time.Now(); now.Sub(last) >= time.Second || i == len(p.tensors)-1 {
-				last = now
-				fmt.Fprintf(o.Progress, "merge: %d/%d tensors, %.2f/%.2f GB written, %.1f s\n",
-					i+1, len(p.tensors), float64(done)/1e9, float64(total)/1e9, now.Sub(start).Seconds())
-			}
-		}
+	budget := o.MaxMemory
+	if budget == 0 {
+		budget = DefaultMaxMemory
+	}
+	err = m.runPlan(ctx, p, func(i int) (sink, *finisher) {
+		pt := &p.tensors[i]
+		s := &fileSink{finisher: finisher{dt: pt.dtype, odt: pt.outDType}, layout: layout, index: i,
+			bufs: map[int][]float32{}, bytes: map[int][]byte{}}
+		return s, &s.finisher
+	}, budget, true, func(i int) {
+		done.Add(int64(numel(p.tensors[i].shape) * p.tensors[i].outDType.Size()))
+		tensors.Add(1)
+	})
+	close(stop)
+	progress.Wait()
+	if err != nil {
+		layout.Abort()
 		return err
 	}
-	if err := m.each(ctx, p, get, emit); err != nil {
-		sw.Close()
-		return err
-	}
-	return sw.Close()
+	return layout.Close()
 }
 
 // writeConfig copies the reference model's config.json with torch_dtype
@@ -430,6 +450,7 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	workers := fs.Int("workers", 0, "goroutines to use (0 = all cores)")
 	force := fs.Bool("force", false, "replace OUT_DIR if it exists and is not empty")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	maxMem := fs.String("max-memory", "2GiB", "memory the merge may hold at once (e.g. 512MiB, 4GiB); elementwise methods stream in blocks well under it")
 	allowNonFinite := fs.Bool("allow-non-finite", false, "keep merged tensors holding NaN or ±Inf values that no input had (by default an error)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: evomerge merge [flags] RECIPE.yml OUT_DIR\n\nMerges the models of a mergekit recipe into OUT_DIR, as mergekit-yaml does.\nMethods: %s\n\nFlags:\n", strings.Join(MethodNames(), ", "))
@@ -449,7 +470,11 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	if err != nil {
 		return fmt.Errorf("merge: -max-shard-size: %w", err)
 	}
-	o := RunOptions{Recipe: pos[0], OutDir: pos[1], MaxShardBytes: maxShard, Force: *force, Seed: *seed, Workers: *workers, AllowNonFinite: *allowNonFinite}
+	maxMemory, err := parseSize(*maxMem)
+	if err != nil || maxMemory <= 0 {
+		return fmt.Errorf("merge: -max-memory: bad size %q", *maxMem)
+	}
+	o := RunOptions{MaxMemory: maxMemory, Recipe: pos[0], OutDir: pos[1], MaxShardBytes: maxShard, Force: *force, Seed: *seed, Workers: *workers, AllowNonFinite: *allowNonFinite}
 	if !*quiet {
 		o.Progress = stderr
 	}
