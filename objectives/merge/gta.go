@@ -8,7 +8,6 @@ import (
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
 
-
 // rescaledMasked is mergekit's rescaled_masked_tensor: masked = d·mask, then
 // (for a norm) one factor ‖d‖/‖masked‖ for the whole tensor, skipped when
 // either norm is below 1e-7. The result replaces d.

@@ -3,7 +3,6 @@ package merge
 import (
 	"fmt"
 	"math"
-
 )
 
 // sameShapeInputs returns the inputs with embeddings cropped to the common
