@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"math"
 	"slices"
+	"sync"
 
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
@@ -22,7 +23,8 @@ type tvState struct {
 	thr     uint32     // random: keep when a 32-bit uniform draw is below thr
 	density float64
 	eps     float64
-	f       float32 // rescale factor (1: none)
+	f       float32  // rescale factor (1: none)
+	bits    []uint64 // random/della: the masks drawn by the rescale pass
 }
 
 // streamGTA is the generalized task arithmetic family block by block. It
@@ -196,7 +198,208 @@ func (j *job) selectDeltas(slots []int, tvs []*tvState, ks []int) ([]topK, error
 		})
 		return res, err
 	}
-	return selectBlocks(n, max(1, j.workers), ks, forEach)
+	res, failed, err := j.sampledSelect(slots, tvs, ks, reads)
+	if forceRadix {
+		failed = failed[:0]
+		for s := range slots {
+			failed = append(failed, s)
+		}
+	}
+	if err != nil || len(failed) == 0 {
+		return res, err
+	}
+	// The sample did not bracket some thresholds: exact radix selection.
+	fks := make([]int, len(ks))
+	for s := range ks {
+		fks[s] = 0
+		if slices.Contains(failed, s) {
+			fks[s] = ks[s]
+		}
+	}
+	exact, err := selectBlocks(n, max(1, j.workers), fks, forEach)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range failed {
+		res[s] = exact[s]
+	}
+	return res, nil
+}
+
+// zeros is a block of zeros (a base for deltas already taken).
+var zeros = make([]float32, blockLen)
+
+var deltaScratch sync.Map // worker → []float32
+
+// scratchDeltas is worker w's buffer of n deltas.
+func scratchDeltas(w, n int) []float32 {
+	if b, ok := deltaScratch.Load(w); ok && cap(b.([]float32)) >= n {
+		return b.([]float32)[:n]
+	}
+	b := make([]float32, blockLen)
+	deltaScratch.Store(w, b)
+	return b[:n]
+}
+
+// forceRadix makes tests run the exact radix selection where the sampled
+// one applies.
+var forceRadix = false
+
+// selectSamples is the number of elements sampledSelect draws per model.
+const selectSamples = 1 << 16
+
+// sampledSelect finds the k-th largest rounded |x − b| of each slot in one
+// pass over the data (Floyd and Rivest's idea): a strided sample of the
+// deltas brackets the threshold with high probability; the pass counts the
+// elements above the bracket and collects those inside it, and the exact
+// threshold is then selected among the few collected. Slots whose bracket
+// misses the threshold, or holds too many elements (many ties), are listed
+// in failed for the exact radix selection. Tie quotas per chunk, when some
+// but not all elements equal to a threshold are kept, take one more pass.
+func (j *job) sampledSelect(slots []int, tvs []*tvState, ks []int, reads []int) ([]topK, []int, error) {
+	n := j.ins[j.base].n
+	res := make([]topK, len(slots))
+	lo := make([]uint32, len(slots))
+	hi := make([]uint32, len(slots))
+	smp := make([]uint32, selectSamples)
+	// The sample is selectRuns runs of consecutive elements spread evenly
+	// over the tensor: few pages to touch, deterministic.
+	const runs = 512
+	runLen := selectSamples / runs
+	xb, bb := make([]float32, runLen), make([]float32, runLen)
+	var scratch []byte
+	for s, ti := range slots {
+		xin, bin := j.ins[tvs[ti].in], j.ins[j.base]
+		for r := 0; r < runs; r++ {
+			at := int(uint64(r) * uint64(n-runLen) / (runs - 1))
+			x, err := xin.block(at, at+runLen, xb, &scratch)
+			if err != nil {
+				return nil, nil, err
+			}
+			b, err := bin.block(at, at+runLen, bb, &scratch)
+			if err != nil {
+				return nil, nil, err
+			}
+			for e := range x {
+				smp[r*runLen+e] = absBits(j.r(x[e] - b[e]))
+			}
+			xin.release(at, at+runLen)
+			bin.release(at, at+runLen)
+		}
+		slices.Sort(smp)
+		p := float64(ks[s]) / float64(n)
+		r := selectSamples - 1 - int(p*selectSamples) // ascending position of the k-th largest
+		delta := int(4*math.Sqrt(selectSamples*p*(1-p))) + 16
+		hi[s], lo[s] = math.MaxUint32, 0
+		if r+delta < selectSamples {
+			hi[s] = smp[r+delta]
+		}
+		if r-delta >= 0 {
+			lo[s] = smp[r-delta]
+		}
+	}
+	workers := max(1, j.workers)
+	limit := n/16/workers + 4096 // collected per worker and slot before giving up
+	above := make([][]int, workers)
+	// Candidates are magnitude<<32 | chunk, so the tie quotas per chunk come
+	// from them without another pass.
+	cands := make([][][]uint64, workers)
+	half := j.half()
+	err := j.forBlocks(selChunk, reads, func(w, b, blo, bhi int, in [][]float32) error {
+		if above[w] == nil {
+			above[w] = make([]int, len(slots))
+			cands[w] = make([][]uint64, len(slots))
+		}
+		base := in[j.base]
+		for s, ti := range slots {
+			c := cands[w][s]
+			if len(c) > limit {
+				continue
+			}
+			if cap(c)-len(c) < len(base) {
+				c = slices.Grow(c, max(len(base), cap(c)))
+			}
+			x := in[tvs[ti].in][:len(base)]
+			l, h := uint64(lo[s]), uint64(hi[s])
+			a, k := above[w][s], len(c)
+			buf := c[:cap(c)]
+			// Branch-free: random magnitudes would defeat prediction.
+			if half {
+				d := scratchDeltas(w, len(x))
+				for e, v := range x {
+					d[e] = j.r(v - base[e])
+				}
+				x, base = d, zeros[:len(d)]
+			}
+			chunk := uint64(blo / selChunk)
+			for e, v := range x {
+				m := uint64(math.Float32bits(v-base[e]) &^ (1 << 31))
+				a += int((h - m) >> 63)                  // m > h
+				buf[k] = m<<32 | (chunk + uint64(e)>>15) // kept when l <= m <= h
+				k += int(((m-l)|(h-m))>>63 ^ 1)          // both differences non-negative
+			}
+			above[w][s], cands[w][s] = a, buf[:k]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var failed []int
+	chunks := (n + selChunk - 1) / selChunk
+	for s := range slots {
+		a, total := 0, 0
+		over := false
+		for w := range above {
+			if above[w] == nil {
+				continue
+			}
+			a += above[w][s]
+			total += len(cands[w][s])
+			over = over || len(cands[w][s]) > limit
+		}
+		if over || a >= ks[s] || a+total < ks[s] {
+			failed = append(failed, s)
+			continue
+		}
+		all := make([]uint64, 0, total)
+		for w := range cands {
+			if cands[w] != nil {
+				all = append(all, cands[w][s]...)
+			}
+		}
+		slices.Sort(all)
+		thr := uint32(all[len(all)-(ks[s]-a)] >> 32)
+		gt, eq := 0, 0
+		for _, c := range all {
+			switch m := uint32(c >> 32); {
+			case m > thr:
+				gt++
+			case m == thr:
+				eq++
+			}
+		}
+		need := ks[s] - a - gt
+		res[s] = topK{thr: thr}
+		if need == eq {
+			continue
+		}
+		// Some of the elements equal to the threshold are kept: the first
+		// ones in index order, counted per chunk.
+		quota := make([]int, chunks)
+		for _, c := range all {
+			if uint32(c>>32) == thr {
+				quota[uint32(c)]++
+			}
+		}
+		for c, cnt := range quota {
+			q := min(cnt, need)
+			quota[c] = q
+			need -= q
+		}
+		res[s].quota = quota
+	}
+	return res, failed, nil
 }
 
 // streamSeed is the seed of the random stream of one model's masks over
@@ -252,6 +455,13 @@ func (j *job) masks32(tvs []*tvState, lo, hi, cols int, d [][]float32, masks [][
 		m = m[:hi-lo]
 		if tv.keepNo {
 			clear(m)
+			continue
+		}
+		if tv.bits != nil {
+			for e := range m {
+				k := lo + e
+				m[e] = -uint32(tv.bits[k>>6] >> (k & 63) & 1)
+			}
 			continue
 		}
 		if j.masks != nil && (tv.sparse == sparseRandom || tv.sparse == sparseDella) {
@@ -372,6 +582,21 @@ func (j *job) rescaleFactors(tvs []*tvState, align, cols int) error {
 	for ti := range tvs {
 		before[ti], after[ti] = make([]float64, blocks), make([]float64, blocks)
 	}
+	// Random masks are kept as bits for the merge pass (an eighth of a
+	// float32 tensor per model) rather than drawn again, when blocks start
+	// at whole 64-bit words.
+	var keep []*tvState
+	if size%64 == 0 {
+		for _, tv := range tvs {
+			if (tv.sparse == sparseRandom || tv.sparse == sparseDella) && !tv.keepNo {
+				keep = append(keep, tv)
+			}
+		}
+	}
+	bits := make([][]uint64, len(keep))
+	for k := range keep {
+		bits[k] = make([]uint64, (n+63)/64)
+	}
 	scs := make([]*gtaScratch, max(1, j.workers))
 	err := j.forBlocks(align, j.reads, func(w, b, lo, hi int, in [][]float32) error {
 		if scs[w] == nil {
@@ -381,6 +606,14 @@ func (j *job) rescaleFactors(tvs []*tvState, align, cols int) error {
 		j.deltas(tvs, in, sc, hi-lo)
 		if err := j.masks32(tvs, lo, hi, cols, sc.d, sc.masks, sc.probs); err != nil {
 			return err
+		}
+		for k, tv := range keep {
+			m := sc.masks[slices.Index(tvs, tv)][:hi-lo]
+			words := bits[k][lo>>6 : (hi+63)>>6]
+			clear(words)
+			for e, v := range m {
+				words[e>>6] |= uint64(v&1) << (e & 63)
+			}
 		}
 		for ti, tv := range tvs {
 			if tv.sparse == sparseNone && !tv.keepNo {
@@ -401,6 +634,9 @@ func (j *job) rescaleFactors(tvs []*tvState, align, cols int) error {
 	})
 	if err != nil {
 		return err
+	}
+	for k, tv := range keep {
+		tv.bits = bits[k]
 	}
 	for ti, tv := range tvs {
 		if tv.sparse == sparseNone && !tv.keepNo {

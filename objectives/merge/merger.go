@@ -136,7 +136,10 @@ func (m *Merger) memoryNeed(p *Plan, j *job, toFile bool) int64 {
 		per += 3
 		blocks := int64(j.workers) * int64(blockSizeFor(0)) * 4 * per
 		if p.method.gta != nil {
+			// Histograms and scratch per worker; candidates of the sampled
+			// selection and random masks kept as bits per model.
 			blocks += int64(j.workers) * int64(len(j.ins)) * (1<<16*4 + int64(blockLen)*12)
+			blocks += int64(len(j.ins)) * (n/4 + n/8)
 		}
 		return min(blocks, 4*n*per+int64(len(j.ins))<<18)
 	}

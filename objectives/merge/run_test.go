@@ -615,3 +615,42 @@ func TestBF16FusedExact(t *testing.T) {
 		}
 	}
 }
+
+// TestSampledSelectMatchesRadix checks the one-pass sampled selection keeps
+// exactly the elements the radix selection keeps, on smooth data and on
+// data with large groups of tied magnitudes (bf16-like), through TIES.
+func TestSampledSelectMatchesRadix(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 21))
+	const n = 5*selChunk + 77
+	for _, grid := range []float64{0, 8, 1024} {
+		mk := func() []float32 {
+			x := make([]float32, n)
+			for i := range x {
+				v := rng.NormFloat64()
+				if grid > 0 {
+					v = math.Round(v*grid) / grid
+				}
+				x[i] = float32(v)
+			}
+			return x
+		}
+		inputs := [][]float32{mk(), mk(), mk()}
+		for _, density := range []float64{0.9, 0.5, 0.01} {
+			run := func(radix bool) []float32 {
+				forceRadix = radix
+				defer func() { forceRadix = false }()
+				j := &job{method: methods["ties"], name: "x", dtype: st.F32, models: []string{"a", "b", "base"},
+					inputs: inputs, shapes: [][]int{{n}, {n}, {n}}, base: 2, workers: 2,
+					global: params{"normalize": 1, "lambda": 1}, perModel: []params{{"weight": 1, "density": density}, {"weight": 0.5, "density": density}, {}}}
+				out := make([]float32, n)
+				if err := j.run(out); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			if a, b := run(false), run(true); !slices.Equal(a, b) {
+				t.Errorf("grid %v density %v: sampled and radix selections differ", grid, density)
+			}
+		}
+	}
+}

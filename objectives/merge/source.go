@@ -229,6 +229,17 @@ func (c *Checkpoint) Shape(name string) ([]int, bool) {
 
 func (c *Checkpoint) Read(name string, dst []float32) error { return c.ck.ReadFloat32(name, dst) }
 
+// Bytes returns the named tensor's stored bytes from the file's memory
+// mapping, or nil (see safetensors.File.Bytes).
+func (c *Checkpoint) Bytes(name string) []byte { return c.ck.Bytes(name) }
+
+// ReadBytes copies stored bytes of the named tensor.
+func (c *Checkpoint) ReadBytes(name string, off int64, dst []byte) error {
+	return c.ck.ReadBytes(name, off, dst)
+}
+
+var _ rawSource = (*Checkpoint)(nil)
+
 // layerKeys are the config.json keys (and synonyms) for the layer count.
 var layerKeys = []string{"num_hidden_layers", "n_layer", "num_layers", "n_layers"}
 

@@ -149,6 +149,20 @@ func (in *tensorIn) block(lo, hi int, buf []float32, scratch *[]byte) ([]float32
 	return buf, nil
 }
 
+// at returns output element e in the compute dtype (for sampling).
+func (in *tensorIn) at(e int) (float32, error) {
+	if in.view != nil {
+		return in.view[e], nil
+	}
+	var one [1]float32
+	var scratch []byte
+	x, err := in.block(e, e+1, one[:], &scratch)
+	if err != nil {
+		return 0, err
+	}
+	return x[0], nil
+}
+
 // release drops the mapped pages behind output elements [lo, hi).
 func (in *tensorIn) release(lo, hi int) {
 	if in.raw == nil {

@@ -6,7 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"unsafe"
 )
+
+// littleEndian: float32 values can be written as stored bytes in place only
+// on a little-endian machine (safetensors is little-endian).
+var littleEndian = func() bool { x := uint16(1); return *(*byte)(unsafe.Pointer(&x)) == 1 }()
 
 // ShardedWriter writes a checkpoint into a folder, splitting the tensors into
 // shards of at most MaxShardBytes (a tensor larger than that gets a shard of
@@ -208,11 +213,18 @@ func (l *Layout) WriteAt(i, elem int, data []float32, buf []byte) ([]byte, error
 	if elem < 0 || int64(elem+len(data))*size > s.bytes() {
 		return buf, fmt.Errorf("safetensors: tensor %q: elements [%d,%d) outside its shape %v", s.Name, elem, elem+len(data), s.Shape)
 	}
-	buf = Encode(buf[:0], s.DType, data)
-	if _, err := l.fds[l.file[i]].WriteAt(buf, l.start[i]+int64(elem)*size); err != nil {
+	out := buf[:0]
+	if s.DType == F32 && littleEndian && len(data) > 0 {
+		// Stored float32 is the in-memory layout: write it without a copy.
+		out = unsafe.Slice((*byte)(unsafe.Pointer(&data[0])), 4*len(data))
+	} else {
+		buf = Encode(buf[:0], s.DType, data)
+		out = buf
+	}
+	if _, err := l.fds[l.file[i]].WriteAt(out, l.start[i]+int64(elem)*size); err != nil {
 		return buf, fmt.Errorf("safetensors: writing tensor %q: %w", s.Name, err)
 	}
-	l.written[i].Add(int64(len(buf)))
+	l.written[i].Add(int64(len(out)))
 	return buf, nil
 }
 
