@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -308,5 +309,58 @@ func TestNonFiniteOutput(t *testing.T) {
 	models["a"] = a
 	if _, err := mergeFolders(t, models, st.F32, 1, strings.ReplaceAll(recipe, "-1", "1"), RunOptions{}); err != nil {
 		t.Errorf("NaN in an input: %v", err)
+	}
+}
+
+// Elementwise methods merge a tensor block by block: the memory a file
+// merge allocates stays at a few blocks whatever the tensor size. It used
+// to hold (models + 1) whole tensors per worker (4 × 64 MiB here).
+func TestStreamingMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 200 MB")
+	}
+	const rows, cols = 4096, 4096 // 64 MiB per float32 model
+	models := map[string]map[string]Tensor{}
+	for k, m := range []string{"base", "a", "b"} {
+		x := benchTensor(uint64(k+1), rows*cols, nil)
+		models[m] = map[string]Tensor{"model.layers.0.mlp.up_proj.weight": {Shape: []int{rows, cols}, Data: x}}
+	}
+	dir := t.TempDir()
+	for name, ts := range models {
+		writeModel(t, filepath.Join(dir, name), ts, st.F32, 1, 0)
+	}
+	models = nil
+	for _, method := range []string{"task_arithmetic", "ties", "dare_ties", "linear", "slerp"} {
+		recipe := fmt.Sprintf("merge_method: %s\nbase_model: %[2]s/base\nparameters: {t: 0.3}\nmodels:\n  - {model: %[2]s/a, parameters: {weight: 0.5, density: 0.5}}\n  - {model: %[2]s/b, parameters: {weight: 0.5, density: 0.5}}\n", method, dir)
+		if method == "linear" {
+			recipe = strings.Replace(recipe, "base_model: "+dir+"/base\n", "", 1)
+		}
+		if method == "slerp" {
+			recipe = fmt.Sprintf("merge_method: slerp\nbase_model: %[1]s/base\nparameters: {t: 0.3}\nmodels:\n  - {model: %[1]s/base}\n  - {model: %[1]s/a}\n", dir)
+		}
+		rp := filepath.Join(dir, method+".yml")
+		os.WriteFile(rp, []byte(recipe), 0o644)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := Run(context.Background(), RunOptions{Recipe: rp, OutDir: filepath.Join(dir, "out"), Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 40<<20 {
+			t.Errorf("%s: the merge allocated %d MiB for 64 MiB tensors; streaming should need a few MiB", method, alloc>>20)
+		}
+	}
+}
+
+// A whole-tensor method on a tensor that needs more than the memory budget
+// fails naming the tensor and the flag, rather than exceeding it.
+func TestMaxMemoryRefusesWholeTensor(t *testing.T) {
+	models := map[string]map[string]Tensor{"a": tinyLlama(1, 1, 64, 32, true), "b": tinyLlama(2, 1, 64, 32, true)}
+	_, err := mergeFolders(t, models, st.F32, 1, "merge_method: karcher\nmodels:\n  - {model: %[1]s/a}\n  - {model: %[1]s/b}\n", RunOptions{MaxMemory: 1000})
+	if err == nil || !strings.Contains(err.Error(), "max-memory") {
+		t.Errorf("karcher over budget: err = %v, want it to name -max-memory", err)
+	}
+	if _, err := mergeFolders(t, models, st.F32, 1, "merge_method: karcher\nmodels:\n  - {model: %[1]s/a}\n  - {model: %[1]s/b}\n", RunOptions{}); err != nil {
+		t.Errorf("karcher within the default budget: %v", err)
 	}
 }
