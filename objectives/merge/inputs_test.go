@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -362,5 +363,81 @@ func TestMaxMemoryRefusesWholeTensor(t *testing.T) {
 	}
 	if _, err := mergeFolders(t, models, st.F32, 1, "merge_method: karcher\nmodels:\n  - {model: %[1]s/a}\n  - {model: %[1]s/b}\n", RunOptions{}); err != nil {
 		t.Errorf("karcher within the default budget: %v", err)
+	}
+}
+
+// arcee_fusion has no golden case: this checks it against the formula of
+// mergekit's ArceeFusionMergeTask written out independently in float64
+// (importance |x−b|·KL(softmax(x)‖softmax(b)) per row, kept where it reaches
+// median + 1.5·IQR, quantiles at index floor(q·(n−1)) of the sorted
+// importances), for a matrix (rows) and a vector (one row).
+func TestArceeFusion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, shape := range [][]int{{12, 20}, {37}} {
+		n := numel(shape)
+		mk := func() []float32 {
+			x := make([]float32, n)
+			for e := range x {
+				x[e] = float32(rng.NormFloat64())
+			}
+			return x
+		}
+		b, x := mk(), mk()
+		cols := shape[len(shape)-1]
+		imp := make([]float64, n)
+		for r0 := 0; r0 < n; r0 += cols {
+			sm := func(v []float32) []float64 {
+				m, s := math.Inf(-1), 0.0
+				for _, a := range v {
+					m = math.Max(m, float64(a))
+				}
+				out := make([]float64, len(v))
+				for k, a := range v {
+					out[k] = math.Exp(float64(a) - m)
+					s += out[k]
+				}
+				for k := range out {
+					out[k] = out[k]/s + 1e-8
+				}
+				return out
+			}
+			p, q := sm(x[r0:r0+cols]), sm(b[r0:r0+cols])
+			kl := 0.0
+			for k := range p {
+				kl += p[k] * math.Log(p[k]/q[k])
+			}
+			for k := 0; k < cols; k++ {
+				imp[r0+k] = math.Abs(float64(x[r0+k])-float64(b[r0+k])) * kl
+			}
+		}
+		sorted := slices.Clone(imp)
+		slices.Sort(sorted)
+		at := func(q float64) float64 { return sorted[int(q*float64(n-1))] }
+		thr := at(0.5) + 1.5*(at(0.75)-at(0.25))
+		j := &job{method: methods["arcee_fusion"], name: "x", dtype: st.F32, models: []string{"base", "a"},
+			inputs: [][]float32{b, x}, shapes: [][]int{shape, shape}, base: 0, workers: 1, global: params{}, perModel: []params{{}, {}}}
+		out := make([]float32, n)
+		if err := j.run(out); err != nil {
+			t.Fatal(err)
+		}
+		kept := 0
+		for e := range out {
+			want := b[e]
+			if imp[e] >= thr {
+				want = x[e]
+				kept++
+			}
+			if math.Abs(float64(out[e]-want)) > 1e-6 {
+				t.Fatalf("shape %v: element %d = %v, want %v (importance %v, threshold %v)", shape, e, out[e], want, imp[e], thr)
+			}
+		}
+		if kept == 0 || kept == n {
+			t.Errorf("shape %v: %d of %d kept; the test data should exercise both sides", shape, kept, n)
+		}
+	}
+	// Three models, or a base that is not one of the two, are errors.
+	models := map[string]map[string]Tensor{"base": tinyLlama(0, 1, 6, 4, true), "a": tinyLlama(1, 1, 6, 4, true), "b": tinyLlama(2, 1, 6, 4, true)}
+	if _, err := mergeFolders(t, models, st.F32, 1, "merge_method: arcee_fusion\nbase_model: %[1]s/base\nmodels:\n  - {model: %[1]s/a}\n  - {model: %[1]s/b}\n", RunOptions{}); err == nil || !strings.Contains(err.Error(), "exactly two") {
+		t.Errorf("arcee_fusion with three models: %v", err)
 	}
 }

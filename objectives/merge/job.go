@@ -188,7 +188,7 @@ func outputShape(m *methodDef, name string, isEmbed bool, models []string, shape
 		}
 		return slices.Clone(bs), nil
 	}
-	if isEmbed && all2D(shapes) {
+	if isEmbed && all2D(shapes) && !m.noCrop {
 		r, c := shapes[0][0], shapes[0][1]
 		for _, s := range shapes {
 			r, c = min(r, s[0]), min(c, s[1])

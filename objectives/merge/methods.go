@@ -16,6 +16,9 @@ type methodDef struct {
 	perModel map[string]float64
 	// needsBase: a base_model must be configured.
 	needsBase bool
+	// noCrop: embeddings of different sizes are an error rather than
+	// cropped (methods mergekit runs on torch.stack of the inputs).
+	noCrop bool
 	// gta is set for the generalized task arithmetic family.
 	gta *gtaDef
 	// shape computes the output shape from the job's input shapes and may
