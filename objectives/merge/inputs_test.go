@@ -441,3 +441,64 @@ func TestArceeFusion(t *testing.T) {
 		t.Errorf("arcee_fusion with three models: %v", err)
 	}
 }
+
+// TIES keeps exactly k = int(density·n) elements of each delta. Where
+// several elements tie at the k-th magnitude, as bf16 data often does,
+// mergekit's choice comes from an unstable torch sort (argsort on CPU,
+// another algorithm on GPU) and is not defined; this engine keeps the tied
+// elements lowest index first, whatever the number of workers. This pins
+// that rule, which README states as the one place TIES-family results on
+// low-precision data may differ from mergekit's.
+func TestTiesTieRule(t *testing.T) {
+	const n = 3*selChunk + 500
+	rng := rand.New(rand.NewPCG(8, 8))
+	x, base := make([]float32, n), make([]float32, n)
+	for e := range x {
+		x[e] = st.RoundBF16(float32(rng.IntN(9)-4) / 8) // 9 values: huge tie groups
+	}
+	for _, density := range []float64{0.3, 0.5, 0.77} {
+		k := int(density * n)
+		var ref []float32
+		for _, workers := range []int{1, 2, 3} {
+			j := &job{method: methods["ties"], name: "x", dtype: st.BF16, models: []string{"a", "base"},
+				inputs: [][]float32{x, base}, shapes: [][]int{{n}, {n}}, base: 1, workers: workers,
+				global: params{"normalize": 0, "lambda": 1}, perModel: []params{{"weight": 1, "density": density}, {}}}
+			out := make([]float32, n)
+			if err := j.run(out); err != nil {
+				t.Fatal(err)
+			}
+			var thr float32
+			// The k-th largest magnitude, and the rule: everything above
+			// it kept, ties kept lowest index first.
+			mags := make([]float32, n)
+			for e := range x {
+				mags[e] = abs32(x[e])
+			}
+			sorted := slices.Clone(mags)
+			slices.Sort(sorted)
+			thr = sorted[n-k]
+			above := 0
+			for _, m := range mags {
+				if m > thr {
+					above++
+				}
+			}
+			left := k - above
+			for e, m := range mags {
+				keep := m > thr || (m == thr && left > 0)
+				if m == thr && left > 0 {
+					left--
+				}
+				if got := out[e] != 0; got != (keep && x[e] != 0) {
+					t.Fatalf("density %v, %d workers: element %d (|x| %v, threshold %v) kept %v", density, workers, e, m, thr, got)
+				}
+			}
+			if ref == nil {
+				ref = out
+			} else if !slices.Equal(ref, out) {
+				t.Errorf("density %v: %d workers changed the result", density, workers)
+			}
+		}
+	}
+}
+
