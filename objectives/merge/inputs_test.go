@@ -501,4 +501,3 @@ func TestTiesTieRule(t *testing.T) {
 		}
 	}
 }
-
