@@ -451,7 +451,7 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	force := fs.Bool("force", false, "replace OUT_DIR if it exists and is not empty")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	maxMem := fs.String("max-memory", "2GiB", "memory the merge may hold at once (e.g. 512MiB, 4GiB); elementwise methods stream in blocks well under it")
-	allowNonFinite := fs.Bool("allow-non-finite", false, "keep merged tensors holding NaN or ±Inf values that no input had (by default an error)")
+	allowNonFinite := fs.Bool("allow-non-finite", false, "keep merged tensors holding non-finite values (not-a-number, ±infinity) that no input had; by default such a tensor is an error")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: evomerge merge [flags] RECIPE.yml OUT_DIR\n\nMerges the models of a mergekit recipe into OUT_DIR, as mergekit-yaml does.\nMethods: %s\n\nFlags:\n", strings.Join(MethodNames(), ", "))
 		fs.PrintDefaults()
