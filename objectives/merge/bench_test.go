@@ -341,13 +341,18 @@ func BenchmarkDiskMerge(b *testing.B) {
 }
 
 // vmHWM is the peak resident set size in bytes (Linux), or 0.
-func vmHWM() float64 {
+func vmHWM() float64 { return procStatus("VmHWM:") }
+
+// vmRSS is the resident set size in bytes (Linux), or 0.
+func vmRSS() float64 { return procStatus("VmRSS:") }
+
+func procStatus(field string) float64 {
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb * 1024
 		}

@@ -283,8 +283,11 @@ func (j *job) sampledSelect(slots []int, tvs []*tvState, ks []int, reads []int) 
 			for e := range x {
 				smp[r*runLen+e] = absBits(j.r(x[e] - b[e]))
 			}
-			xin.release(at, at+runLen)
-			bin.release(at, at+runLen)
+			// A run is smaller than a page, but touching it maps the whole
+			// page-cache folio around it (up to 2 MiB): drop that window.
+			const pad = 1 << 19
+			xin.release(max(0, at-pad), min(n, at+runLen+pad))
+			bin.release(max(0, at-pad), min(n, at+runLen+pad))
 		}
 		slices.Sort(smp)
 		p := float64(ks[s]) / float64(n)
@@ -598,7 +601,17 @@ func (j *job) rescaleFactors(tvs []*tvState, align, cols int) error {
 		bits[k] = make([]uint64, (n+63)/64)
 	}
 	scs := make([]*gtaScratch, max(1, j.workers))
+	fused := j.dareFused(tvs)
 	err := j.forBlocks(align, j.reads, func(w, b, lo, hi int, in [][]float32) error {
+		if fused {
+			// Draw each model's mask as bits and sum |d| and |d·mask| in one
+			// loop (float32 DARE: the common case, kept fast).
+			for k, tv := range keep {
+				ti := slices.Index(tvs, tv)
+				before[ti][b], after[ti][b] = j.dareWords(tv, lo, hi, in[tv.in], in[j.base], bits[k][lo>>6:(hi+63)>>6], true)
+			}
+			return nil
+		}
 		if scs[w] == nil {
 			scs[w] = j.newGTAScratch(tvs, size, cols)
 		}
@@ -742,6 +755,31 @@ func (j *job) gtaBlocks(tvs []*tvState, align, cols int) blockFn {
 	sumScale := lambda
 	if normalize {
 		sumScale = lambda / divAll
+	}
+	if !forceGeneral && j.dareFused(tvs) && (scale != nil || !g.consensus) && size%64 == 0 {
+		words := make([][][]uint64, max(1, j.workers))
+		return func(w, lo, hi int, in [][]float32, out []float32) error {
+			if words[w] == nil {
+				words[w] = make([][]uint64, len(tvs))
+			}
+			xs := xsFor(in)
+			bits := make([][]uint64, len(tvs))
+			for ti, tv := range tvs {
+				switch {
+				case tv.sparse == sparseNone:
+				case tv.bits != nil:
+					bits[ti] = tv.bits[lo>>6 : (hi+63)>>6]
+				default:
+					if words[w][ti] == nil {
+						words[w][ti] = make([]uint64, (size+63)/64)
+					}
+					bits[ti] = words[w][ti][:(hi-lo+63)/64]
+					j.dareWords(tv, lo, hi, nil, nil, bits[ti], false)
+				}
+			}
+			gtaBitsF32(out, in[j.base], xs, bits, ws, fs, scale, sumScale)
+			return nil
+		}
 	}
 	return func(w, lo, hi int, in [][]float32, out []float32) error {
 		if scs[w] == nil {
@@ -890,6 +928,145 @@ func gtaMaskedF32(out, b []float32, d [][]float32, masks [][]uint32, ws, fs []fl
 		}
 		o := out[lo:hi]
 		bb := b[lo:hi]
+		for e := range o {
+			o[e] = bb[e] + mixed[e]*scale[pat[e]]
+		}
+	}
+}
+
+// dareFused reports whether the float32 DARE kernels apply: float32
+// arithmetic, every pruned model random (no recorded masks injected).
+func (j *job) dareFused(tvs []*tvState) bool {
+	if j.half() || j.masks != nil {
+		return false
+	}
+	any := false
+	for _, tv := range tvs {
+		switch {
+		case tv.keepNo:
+			return false
+		case tv.sparse == sparseRandom:
+			any = true
+		case tv.sparse != sparseNone:
+			return false
+		}
+	}
+	return any
+}
+
+// dareWords draws model tv's keep mask for elements [lo, hi) (lo a
+// multiple of selChunk) as bits into words, from the same SplitMix64
+// streams as bernoulliMask, and with sums also returns Σ|x−b| and the sum
+// over the kept elements (float32 partial sums per 64 elements, float64
+// across them).
+func (j *job) dareWords(tv *tvState, lo, hi int, x, b []float32, words []uint64, sums bool) (all, kept float64) {
+	thr := uint64(tv.thr)
+	for c := lo; c < hi; c += selChunk {
+		ce := min(hi, c+selChunk)
+		s := j.streamSeed(tv.in, c/selChunk)
+		for w0 := c; w0 < ce; w0 += 64 {
+			w1 := min(ce, w0+64)
+			var word uint64
+			var a, k float32
+			for e := w0; e < w1; e += 2 {
+				s += 0x9e3779b97f4a7c15
+				z := (s ^ s>>30) * 0xbf58476d1ce4e5b9
+				z = (z ^ z>>27) * 0x94d049bb133111eb
+				z ^= z >> 31
+				m0 := (uint64(uint32(z)) - thr) >> 63
+				m1 := (z>>32 - thr) >> 63
+				if e+1 >= w1 {
+					m1 = 0
+				}
+				word |= m0<<(e-w0) | m1<<(e+1-w0)
+				if sums {
+					d0 := abs32(x[e-lo] - b[e-lo])
+					a += d0
+					k += math.Float32frombits(math.Float32bits(d0) & -uint32(m0))
+					if e+1 < w1 {
+						d1 := abs32(x[e+1-lo] - b[e+1-lo])
+						a += d1
+						k += math.Float32frombits(math.Float32bits(d1) & -uint32(m1))
+					}
+				}
+			}
+			words[(w0-lo)>>6] = word
+			all += float64(a)
+			kept += float64(k)
+		}
+	}
+	return all, kept
+}
+
+// gtaBitsF32 merges one float32 block of a DARE merge: each model's delta
+// x − b is kept where its mask bit is set (bits nil: every element),
+// rescaled and weighted with a rounding after each product, then summed
+// with sign consensus (scale table) or plainly (sumScale), as gtaMaskedF32.
+func gtaBitsF32(out, b []float32, xs [][]float32, bits [][]uint64, ws, fs []float32, scale []float32, sumScale float32) {
+	const signBit = 1 << 31
+	var vb [maxTiesModels][tiesSub]uint32
+	var sum, mixed [tiesSub]float32
+	var ms, pat [tiesSub]uint32
+	if scale == nil {
+		clear(out)
+		for i, x := range xs {
+			w, f, bw := ws[i], fs[i], bits[i]
+			x := x[:len(out)]
+			for e, v := range x {
+				r := math.Float32bits(float32(float32((v-b[e])*f) * w))
+				if bw != nil {
+					r &= -uint32(bw[e>>6] >> (e & 63) & 1)
+				}
+				out[e] += math.Float32frombits(r)
+			}
+		}
+		for e := range out {
+			out[e] = b[e] + out[e]*sumScale
+		}
+		return
+	}
+	for lo := 0; lo < len(out); lo += tiesSub {
+		hi := min(lo+tiesSub, len(out))
+		n := hi - lo
+		clear(sum[:n])
+		clear(mixed[:n])
+		clear(pat[:n])
+		bb := b[lo:hi]
+		for i, x := range xs {
+			x := x[lo:hi]
+			v := vb[i][:n]
+			s := sum[:n]
+			w, f := ws[i], fs[i]
+			if bw := bits[i]; bw != nil {
+				words := bw[lo>>6:]
+				for e := range v {
+					r := math.Float32bits(float32(float32((x[e]-bb[e])*f)*w)) & -uint32(words[e>>6]>>(e&63)&1)
+					v[e] = r
+					s[e] += math.Float32frombits(r)
+				}
+			} else {
+				for e := range v {
+					r := math.Float32bits(float32(float32((x[e]-bb[e])*f) * w))
+					v[e] = r
+					s[e] += math.Float32frombits(r)
+				}
+			}
+		}
+		for e, s := range sum[:n] {
+			sb := math.Float32bits(s)
+			ms[e] = sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31)
+		}
+		for i := range xs {
+			v := vb[i][:n]
+			mm, mx, pt := ms[:n], mixed[:n], pat[:n]
+			for e, r := range v {
+				nz := ((r &^ signBit) + 0x7fffffff) >> 31
+				agree := nz & (1 ^ (r>>31 ^ mm[e]))
+				mx[e] += math.Float32frombits(r & -agree)
+				pt[e] |= agree << i
+			}
+		}
+		o := out[lo:hi]
 		for e := range o {
 			o[e] = bb[e] + mixed[e]*scale[pat[e]]
 		}
