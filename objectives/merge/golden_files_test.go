@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
@@ -212,6 +211,10 @@ func goldenOutcome(t *testing.T, c goldenCase) (skipped bool, err error) {
 		if _, ok := methods[c.Method]; !ok {
 			return true, nil
 		}
+		// The parameters must resolve to what mergekit's method received.
+		if _, err := goldenJob(t, c); err != nil && !c.ExpectError {
+			return false, err
+		}
 		return false, runGoldenFile(t, c)
 	case "random_merge_statistics":
 		return false, runGoldenStatisticsFile(t, c)
@@ -226,5 +229,3 @@ func goldenOutcome(t *testing.T, c goldenCase) (skipped bool, err error) {
 	}
 	return false, fmt.Errorf("unknown kind %q", c.Kind)
 }
-
-var _ = strings.Contains

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 	"testing"
 
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
@@ -178,46 +176,6 @@ func goldenJob(t *testing.T, c goldenCase) (*job, error) {
 		}
 	}
 	return j, nil
-}
-
-func runGoldenMerge(t *testing.T, c goldenCase) error {
-	j, err := goldenJob(t, c)
-	if err == nil {
-		var shape []int
-		shape, err = outputShape(j.method, j.name, j.isEmbed, j.models, j.shapes, j.base)
-		if err == nil {
-			if c.Masks != nil {
-				j.masks = func(i, n int) []float32 {
-					m, _ := flatten(c.Masks[j.models[i]])
-					return m
-				}
-			}
-			out := make([]float32, numel(shape))
-			if err = j.run(out); err == nil {
-				if c.ExpectError {
-					return fmt.Errorf("mergekit rejects this input (%s) but the merge succeeded", c.Error)
-				}
-				if c.OutputShape != nil && !slices.Equal(shape, c.OutputShape) {
-					return fmt.Errorf("shape %v, want %v", shape, c.OutputShape)
-				}
-				odt := j.dtype
-				if c.OutputDType != "" {
-					odt, _ = st.ParseDType(c.OutputDType)
-				}
-				st.RoundSlice(odt, out)
-				want, _ := flatten(c.Output)
-				if i, ok := close32(out, want, odt == st.BF16 || odt == st.F16); !ok {
-					return fmt.Errorf("element %d = %v, want %v", i, out[i], want[i])
-				}
-				return nil
-			}
-		}
-	}
-	if c.ExpectError {
-		t.Logf("%s: rejected as mergekit does: %v (mergekit: %s)", c.ID, err, c.Error)
-		return nil
-	}
-	return err
 }
 
 var goldenFiles = []string{
@@ -428,49 +386,6 @@ func equalSetting(got, want any) bool {
 	return ok1 && ok2 && math.Abs(g-w) <= 1e-12
 }
 
-// runGoldenStatistics checks Go's own random draws against mergekit's
-// 3000-draw statistics: the kept fraction, and each output element's mean
-// by a z-test against mergekit's empirical mean and standard deviation.
-func runGoldenStatistics(t *testing.T, c goldenCase) error {
-	const trials = 3000
-	j, err := goldenJob(t, c)
-	if err != nil {
-		return err
-	}
-	mean, _ := flatten(c.EmpiricalMean)
-	std, _ := flatten(c.EmpiricalStd)
-	sum := make([]float64, len(mean))
-	out := make([]float32, len(mean))
-	j.name = "model.layers.0.mlp.up_proj.weight"
-	for trial := 0; trial < trials; trial++ {
-		j.seed = uint64(trial)
-		if err := j.run(out); err != nil {
-			return err
-		}
-		for e, v := range out {
-			sum[e] += float64(v)
-		}
-	}
-	// Our mean and mergekit's are both means of 3000 draws, so their
-	// difference has standard deviation σ·√(2/3000).
-	maxZ := 0.0
-	for e := range mean {
-		se := float64(std[e]) * math.Sqrt(2.0/trials)
-		if se == 0 {
-			continue
-		}
-		z := math.Abs(sum[e]/trials-float64(mean[e])) / se
-		maxZ = math.Max(maxZ, z)
-	}
-	// 24 elements: max |z| of 24 standard normals exceeds 4.5 with
-	// probability ~1.6e-4.
-	if maxZ > 4.5 {
-		return fmt.Errorf("max z-score %.2f between Go's and mergekit's mean output", maxZ)
-	}
-	t.Logf("%s: max z %.2f over %d elements", c.ID, maxZ, len(mean))
-	return nil
-}
-
 // TestKeptFraction checks Go's own masks keep each element with the
 // density's probability (DARE) or the DELLA probability's mean (which is
 // the density): a merge of a delta of ones on a zero base with weight 1,
@@ -505,6 +420,3 @@ func TestKeptFraction(t *testing.T) {
 		}
 	}
 }
-
-var _ = sort.Strings
-var _ = strings.Contains
