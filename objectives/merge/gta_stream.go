@@ -728,9 +728,9 @@ func (j *job) gtaBlocks(tvs []*tvState, align, cols int) blockFn {
 		magnitudeOnly = magnitudeOnly && (tv.sparse == sparseNone || tv.sparse == sparseMagnitude) && !tv.keepNo
 	}
 	if !j.half() && !forceGeneral && g.consensus && scale != nil && magnitudeOnly && !rescaled {
-		thr := make([]int32, len(tvs))
 		return func(w, lo, hi int, in [][]float32, out []float32) error {
 			xs := xsFor(in)
+			thr := make([]int32, len(tvs))
 			q := make([]int, len(tvs))
 			for c := lo; c < hi; c += selChunk {
 				ce := min(hi, c+selChunk)
