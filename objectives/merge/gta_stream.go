@@ -198,6 +198,10 @@ func (j *job) selectDeltas(slots []int, tvs []*tvState, ks []int) ([]topK, error
 		})
 		return res, err
 	}
+	if n < sampledSelectMin {
+		// Mid-sized tensors: sampling would cost more than it saves.
+		return selectBlocks(n, max(1, j.workers), ks, forEach)
+	}
 	res, failed, err := j.sampledSelect(slots, tvs, ks, reads)
 	if forceRadix {
 		failed = failed[:0]
@@ -244,6 +248,10 @@ func scratchDeltas(w, n int) []float32 {
 // forceRadix makes tests run the exact radix selection where the sampled
 // one applies.
 var forceRadix = false
+
+// sampledSelectMin is the tensor size from which sampledSelect pays: below
+// it, sorting the sample costs more than the radix selection's second pass.
+var sampledSelectMin = 1 << 21
 
 // selectSamples is the number of elements sampledSelect draws per model.
 const selectSamples = 1 << 16

@@ -620,6 +620,9 @@ func TestBF16FusedExact(t *testing.T) {
 // exactly the elements the radix selection keeps, on smooth data and on
 // data with large groups of tied magnitudes (bf16-like), through TIES.
 func TestSampledSelectMatchesRadix(t *testing.T) {
+	saved := sampledSelectMin
+	sampledSelectMin = 0 // sample even these small tensors
+	defer func() { sampledSelectMin = saved }()
 	rng := rand.New(rand.NewPCG(21, 21))
 	const n = 5*selChunk + 77
 	for _, grid := range []float64{0, 8, 1024} {
