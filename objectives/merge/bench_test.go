@@ -3,13 +3,16 @@ package merge
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
@@ -172,20 +175,32 @@ func BenchmarkThroughputBF16(b *testing.B) {
 	reportGBs(b, bytes, cpu0)
 }
 
-// BenchmarkRunDisk merges 1 GiB of float32 safetensors on disk into an
-// output folder with `evomerge merge` (task_arithmetic), and reports the
-// process's peak resident memory during the merge (VmHWM, reset before the
-// merge through /proc/self/clear_refs), which stays at a few tensors:
-//
-//	go test -run '^$' -bench RunDisk -benchtime 1x ./objectives/merge/
-func BenchmarkRunDisk(b *testing.B) {
-	dir := b.TempDir()
-	layers := benchLayers()
-	var baseT [][]float32
-	for m, name := range []string{"base", "m1", "m2", "m3"} {
-		specs := make([]st.Spec, layers)
-		for l := range specs {
-			specs[l] = st.Spec{Name: fmt.Sprintf("model.layers.%d.mlp.up_proj.weight", l), DType: st.F32, Shape: []int{benchDim, benchDim}}
+// llama7BLayout is the tensor layout of the disk benchmark: two layers of a
+// Llama-7B's attention projections and one layer of its MLP, 269.5M
+// elements (1.0 GiB as float32) per model.
+var llama7BLayout = func() []st.Spec {
+	var specs []st.Spec
+	for l := 0; l < 2; l++ {
+		for _, p := range "qkvo" {
+			specs = append(specs, st.Spec{Name: fmt.Sprintf("model.layers.%d.self_attn.%c_proj.weight", l, p), Shape: []int{4096, 4096}})
+		}
+	}
+	return append(specs,
+		st.Spec{Name: "model.layers.0.mlp.gate_proj.weight", Shape: []int{11008, 4096}},
+		st.Spec{Name: "model.layers.0.mlp.up_proj.weight", Shape: []int{11008, 4096}},
+		st.Spec{Name: "model.layers.0.mlp.down_proj.weight", Shape: []int{4096, 11008}})
+}()
+
+// writeBenchModels writes a base and fine-tunes (base + 0.002·noise) with
+// the llama7BLayout shapes, rows divided by rowDiv, in dtype dt.
+func writeBenchModels(b testing.TB, dir string, names []string, dt st.DType, rowDiv int) {
+	b.Helper()
+	base := map[string][]float32{}
+	for m, name := range names {
+		specs := slices.Clone(llama7BLayout)
+		for k := range specs {
+			specs[k].DType = dt
+			specs[k].Shape = []int{max(1, specs[k].Shape[0]/rowDiv), specs[k].Shape[1]}
 		}
 		md := filepath.Join(dir, name)
 		os.MkdirAll(md, 0o755)
@@ -193,52 +208,151 @@ func BenchmarkRunDisk(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for l, s := range specs {
-			var bt []float32
-			if m > 0 {
-				bt = baseT[l]
-			}
-			x := benchTensor(uint64(m*1000+l), benchDim*benchDim, bt)
+		for k, sp := range specs {
+			n := numel(sp.Shape)
+			var x []float32
 			if m == 0 {
-				baseT = append(baseT, x)
+				x = benchTensor(uint64(k+1), n, nil)
+				for e := range x {
+					x[e] *= 0.02
+				}
+				base[sp.Name] = x
+			} else {
+				x = benchTensor(uint64(m*1000+k), n, nil)
+				bt := base[sp.Name]
+				for e := range x {
+					x[e] = bt[e] + 0.2*x[e]*0.01
+				}
 			}
-			if err := sw.WriteFloat32(s.Name, x); err != nil {
+			if err := sw.WriteFloat32(sp.Name, x); err != nil {
 				b.Fatal(err)
 			}
 		}
 		if err := sw.Close(); err != nil {
 			b.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(md, "config.json"), []byte(fmt.Sprintf(`{"num_hidden_layers": %d}`, layers)), 0o644)
+		os.WriteFile(filepath.Join(md, "config.json"), []byte(`{"architectures":["LlamaForCausalLM"],"num_hidden_layers":2}`), 0o644)
 	}
-	baseT = nil
-	debug.FreeOSMemory() // so the peak below is the merge's, not the generator's
-	recipe := fmt.Sprintf("merge_method: task_arithmetic\nbase_model: %[1]s/base\nmodels:\n  - {model: %[1]s/m1, parameters: {weight: 0.5}}\n  - {model: %[1]s/m2, parameters: {weight: 0.3}}\n  - {model: %[1]s/m3, parameters: {weight: 0.2}}\n", dir)
-	rp := filepath.Join(dir, "r.yml")
-	os.WriteFile(rp, []byte(recipe), 0o644)
-	bytes := int64(4 * layers * benchDim * benchDim * 4)
-	b.SetBytes(bytes)
-	peak := 0.0
-	for i := 0; b.Loop(); i++ {
-		os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-		if err := Run(context.Background(), RunOptions{Recipe: rp, OutDir: filepath.Join(dir, "out"), Force: true}); err != nil {
+}
+
+// copyFiles copies each model folder's weights into dst with io.Copy (on
+// Linux a copy_file_range in the kernel, as cp does) and returns the bytes.
+func copyFiles(b testing.TB, models []string, dst string) int64 {
+	var total int64
+	for i, m := range models {
+		in, err := os.Open(filepath.Join(m, st.SingleName))
+		if err != nil {
 			b.Fatal(err)
 		}
-		peak = max(peak, vmHWM())
+		out, err := os.Create(filepath.Join(dst, fmt.Sprintf("copy%d.safetensors", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(out, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += n
+		in.Close()
+		out.Close()
 	}
-	b.ReportMetric(float64(bytes)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
-	b.ReportMetric(peak/(1<<20), "peak-RSS-MiB")
-	b.ReportMetric(float64(bytes)/(1<<20), "input-MiB")
+	return total
+}
+
+// BenchmarkDiskMerge merges Llama-7B-shaped float32 safetensors (a base and
+// two fine-tunes, 1.0 GiB each, generated in the test's temporary folder)
+// disk to disk with Run, the code of `evomerge merge`, and in the same
+// iteration copies the same input files with io.Copy (what cp does), so the
+// two are measured side by side under the same load. Per method it reports
+// the merge's GB/s of input read, the copy's GB/s of the same bytes, their
+// ratio (merge time over copy time, inverted: ≥ 1 is faster than the copy),
+// the merge's CPU seconds and its peak resident memory (VmHWM, reset before
+// each merge):
+//
+//	go test -run '^$' -bench DiskMerge -benchtime 3x ./objectives/merge/
+//
+// BENCH_MERGE_ROWDIV=8 divides every tensor's rows for a quick run;
+// BENCH_MERGE_DTYPE=bfloat16 writes bf16 models.
+func BenchmarkDiskMerge(b *testing.B) {
+	rowDiv := 1
+	if n, err := strconv.Atoi(os.Getenv("BENCH_MERGE_ROWDIV")); err == nil && n > 0 {
+		rowDiv = n
+	}
+	dt := st.F32
+	if v := os.Getenv("BENCH_MERGE_DTYPE"); v != "" {
+		var err error
+		if dt, err = st.ParseDType(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	dir := b.TempDir()
+	writeBenchModels(b, dir, []string{"base", "ft1", "ft2"}, dt, rowDiv)
+	debug.FreeOSMemory() // so the peak below is the merge's, not the generator's
+	ft := func(name, params string) string {
+		return fmt.Sprintf("  - {model: %s/%s, parameters: {%s}}\n", dir, name, params)
+	}
+	recipes := []struct{ name, yaml string }{
+		{"linear", "merge_method: linear\nmodels:\n" + ft("base", "weight: 0.4") + ft("ft1", "weight: 0.3") + ft("ft2", "weight: 0.3")},
+		{"task_arithmetic", "merge_method: task_arithmetic\nbase_model: " + dir + "/base\nmodels:\n" + ft("ft1", "weight: 0.5") + ft("ft2", "weight: 0.5")},
+		{"ties", "merge_method: ties\nbase_model: " + dir + "/base\nmodels:\n" + ft("ft1", "weight: 0.5, density: 0.5") + ft("ft2", "weight: 0.5, density: 0.5")},
+		{"dare_ties", "merge_method: dare_ties\nbase_model: " + dir + "/base\nmodels:\n" + ft("ft1", "weight: 0.5, density: 0.5") + ft("ft2", "weight: 0.5, density: 0.5")},
+		{"slerp", "merge_method: slerp\nbase_model: " + dir + "/base\nparameters: {t: 0.3}\nmodels:\n  - {model: " + dir + "/base}\n  - {model: " + dir + "/ft1}\n"},
+	}
+	for _, rc := range recipes {
+		rp := filepath.Join(dir, rc.name+".yml")
+		os.WriteFile(rp, []byte(rc.yaml), 0o644)
+		models := []string{dir + "/base", dir + "/ft1", dir + "/ft2"}
+		if rc.name == "slerp" {
+			models = models[:2]
+		}
+		b.Run("op="+rc.name, func(b *testing.B) {
+			var mergeT, copyT, cpu float64
+			var bytes int64
+			peak := 0.0
+			for b.Loop() {
+				cdir := filepath.Join(dir, "copies")
+				os.MkdirAll(cdir, 0o755)
+				t0 := time.Now()
+				bytes = copyFiles(b, models, cdir)
+				copyT += time.Since(t0).Seconds()
+				os.RemoveAll(cdir)
+
+				os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+				c0 := cpuSeconds()
+				t0 = time.Now()
+				if err := Run(context.Background(), RunOptions{Recipe: rp, OutDir: filepath.Join(dir, "out"), Force: true}); err != nil {
+					b.Fatal(err)
+				}
+				mergeT += time.Since(t0).Seconds()
+				cpu += cpuSeconds() - c0
+				peak = max(peak, vmHWM())
+				os.RemoveAll(filepath.Join(dir, "out"))
+			}
+			n := float64(b.N)
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(float64(bytes)*n/mergeT/1e9, "merge-GB/s")
+			b.ReportMetric(float64(bytes)*n/copyT/1e9, "copy-GB/s")
+			b.ReportMetric(copyT/mergeT, "x-copy")
+			b.ReportMetric(cpu/n, "cpu-s/merge")
+			b.ReportMetric(peak/(1<<20), "peak-RSS-MiB")
+			b.ReportMetric(float64(bytes)/(1<<30), "input-GiB")
+		})
+	}
 }
 
 // vmHWM is the peak resident set size in bytes (Linux), or 0.
-func vmHWM() float64 {
+func vmHWM() float64 { return procStatus("VmHWM:") }
+
+// vmRSS is the resident set size in bytes (Linux), or 0.
+func vmRSS() float64 { return procStatus("VmRSS:") }
+
+func procStatus(field string) float64 {
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb * 1024
 		}

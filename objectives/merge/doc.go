@@ -5,23 +5,29 @@
 //
 // The semantics are mergekit's, quirks included: linear, task_arithmetic,
 // ties, dare_linear, dare_ties, breadcrumbs, breadcrumbs_ties, della,
-// della_linear, slerp, nuslerp, model_stock, karcher, passthrough and
-// nearswap; parameter lookup (source, slice, top level, method default),
-// gradients interpolated across each slice's layers, substring filters,
-// lambda after normalize, and arithmetic in the load dtype with a rounding
-// after every elementwise operation, so bfloat16/float16 results are
-// bit-exact. Every case of mergekit's golden vectors in
-// testdata/mergekit passes (go test -run TestGolden -v prints the counts).
-// The random methods draw their keep-masks from PCG streams seeded by
-// Merger.Seed, the tensor name and the model, so a merge is reproducible
-// whatever the goroutine schedule; tests inject mergekit's recorded masks.
+// della_linear, slerp, nuslerp, model_stock, karcher, passthrough, nearswap,
+// sce, multislerp, ram, ramplus_tl and arcee_fusion; parameter lookup
+// (source, slice, top level, method default), gradients interpolated across
+// each slice's layers, substring filters, lambda after normalize, each
+// tensor computed and saved in its own dtype (or the recipe's), and
+// arithmetic in that dtype with a rounding after every elementwise
+// operation, so bfloat16/float16 results of the linear, GTA and slerp
+// families are bit-exact except where TIES-style pruning meets tied
+// magnitudes. Every case of mergekit's golden vectors in testdata/mergekit
+// passes through Run (go test -run TestGolden -v prints the counts). The
+// random methods draw their keep-masks from SplitMix64 streams seeded by
+// Merger.Seed, the tensor name, the model and the chunk (or row), so a
+// merge is reproducible whatever the goroutine schedule; tests inject
+// mergekit's recorded masks.
 //
-// Speed comes from two choices. Task arithmetic and linear run as one fused
-// pass over the inputs per block of elements, on all cores. TIES finds each
-// model's magnitude threshold with a radix selection over the float bit
-// patterns (linear time, where mergekit sorts every delta), then merges each
-// block in one branch-free pass. Memory stays at a few tensors: a file merge
-// streams one tensor per worker from disk to the output shards.
+// The engine streams. Inputs on disk are read through the files' memory
+// mappings (float32 without a copy) and written in place at their final
+// offsets; elementwise methods (linear, the GTA family, slerp, nearswap,
+// passthrough) merge block by block, after at most a pass or two that find
+// thresholds (a sampled one-pass selection, where mergekit sorts every
+// delta), rescale factors or norms, so memory stays at a few blocks per
+// worker whatever the tensor size. The other methods need whole tensors
+// and are held to a memory budget (RunOptions.MaxMemory).
 //
 // # Command line
 //

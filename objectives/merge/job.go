@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -37,6 +38,11 @@ type job struct {
 	masks   func(model int, n int) []float32
 	workers int
 	sc      *scratch
+
+	ins      []*tensorIn // the inputs as the engine reads them
+	outShape []int
+	reads    []int // inputs a streamed method reads (nil: all)
+	ctx      context.Context
 }
 
 // r rounds a value to the job's compute dtype.
@@ -66,6 +72,9 @@ func resolveJob(j *job, t float64, levels []map[string]any, modelParams []map[st
 			}
 			continue
 		}
+		if err := checkDomain(m.name, key, v); err != nil {
+			return fmt.Errorf("%s: %w", j.name, err)
+		}
 		j.global[key] = v
 	}
 	j.perModel = make([]params, len(j.models))
@@ -90,6 +99,9 @@ func resolveJob(j *job, t float64, levels []map[string]any, modelParams []map[st
 					p[key] = def
 				}
 				continue
+			}
+			if err := checkDomain(m.name, key, v); err != nil {
+				return fmt.Errorf("%s: model %s: %w", j.name, j.models[i], err)
 			}
 			p[key] = v
 		}
@@ -117,17 +129,42 @@ func lookup(key string, t float64, name string, levels []map[string]any) (float6
 	return 0, false, nil
 }
 
-// run checks shapes, merges and rounds the result to the compute dtype. It
-// returns the output shape; out must have room for it (see outputShape).
+// run merges the job's in-memory inputs (j.inputs) into out with the
+// engine, as a Merger would, and rounds the result to the compute dtype.
 func (j *job) run(out []float32) error {
 	if j.workers <= 0 {
 		j.workers = runtime.GOMAXPROCS(0)
 	}
-	if j.sc == nil {
-		j.sc = &scratch{}
+	shape, err := outputShape(j.method, j.name, j.isEmbed, j.models, j.shapes, j.base)
+	if err != nil {
+		return err
 	}
-	defer j.sc.reset()
-	return j.method.merge(j, out)
+	if len(out) != numel(shape) {
+		return fmt.Errorf("%s: output buffer has %d values, shape %v needs %d", j.name, len(out), shape, numel(shape))
+	}
+	j.outShape = shape
+	j.ins = make([]*tensorIn, len(j.inputs))
+	for i, x := range j.inputs {
+		m, err := NewModel(map[string]Tensor{"x": {Shape: j.shapes[i], Data: x}}, 0, j.dtype)
+		if err != nil {
+			return err
+		}
+		j.ins[i] = newTensorIn(m, j.models[i], "x", j.shapes[i], j.cropTo(i), j.dtype, j.method.stream != nil)
+	}
+	s := &memSink{finisher: finisher{dt: j.dtype, odt: j.dtype}, out: out}
+	return j.exec(s, &s.finisher, true)
+}
+
+// cropTo is the shape input i is cut to when a streamed method crops
+// embeddings: the base's shape (GTA family) or the output's.
+func (j *job) cropTo(i int) []int {
+	if !j.isEmbed {
+		return j.shapes[i]
+	}
+	if j.method.gta != nil && j.base >= 0 {
+		return j.shapes[j.base]
+	}
+	return j.outShape
 }
 
 // outputShape predicts the merged tensor's shape from the input shapes
@@ -151,7 +188,7 @@ func outputShape(m *methodDef, name string, isEmbed bool, models []string, shape
 		}
 		return slices.Clone(bs), nil
 	}
-	if isEmbed && all2D(shapes) {
+	if isEmbed && all2D(shapes) && !m.noCrop {
 		r, c := shapes[0][0], shapes[0][1]
 		for _, s := range shapes {
 			r, c = min(r, s[0]), min(c, s[1])

@@ -3,10 +3,12 @@ package merge
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
+	"golang.org/x/sync/semaphore"
 )
 
 // Merger merges recipes over a fixed set of loaded models. Load the models
@@ -22,12 +24,14 @@ type Merger struct {
 	// Seed drives the random methods (dare_*, della*): the same seed, recipe
 	// and models give the same merge.
 	Seed uint64
+	// AllowNonFinite keeps merged tensors holding NaN or ±Inf values that
+	// none of their inputs had (for example linear weights summing to 0);
+	// by default such a tensor is an error naming it.
+	AllowNonFinite bool
 
-	// free holds scratch buffers between tensors. A plain list rather than
-	// a sync.Pool: a pool is emptied at every GC, and the reallocated
-	// tensor-sized buffers would double the heap.
-	mu   sync.Mutex
-	free []*scratch
+	// masks, when set, replaces the random keep-mask draws (tests inject
+	// mergekit's recorded masks through the file path with it).
+	masks func(tensor, model string, n int) []float32
 }
 
 // NewMerger returns a Merger over sources keyed by the model names recipes
@@ -40,8 +44,8 @@ func NewMerger(sources map[string]Source) *Merger {
 // its buffers when the shapes match.
 type Output struct {
 	Names   []string           // in merge order
-	Tensors map[string]*Tensor // values rounded to DType
-	DType   st.DType
+	Tensors map[string]*Tensor // values rounded to each tensor's DType
+	DType   st.DType           // the model's dtype (see Plan.OutDType)
 }
 
 // Plan resolves a recipe against the Merger's models.
@@ -73,6 +77,7 @@ func (m *Merger) MergePlan(ctx context.Context, p *Plan, out *Output) error {
 			out.Tensors[pt.name] = t
 		}
 		t.Shape = append(t.Shape[:0], pt.shape...)
+		t.DType = pt.outDType
 		if n := numel(pt.shape); cap(t.Data) >= n {
 			t.Data = t.Data[:n]
 		} else {
@@ -84,7 +89,11 @@ func (m *Merger) MergePlan(ctx context.Context, p *Plan, out *Output) error {
 			delete(out.Tensors, name)
 		}
 	}
-	return m.each(ctx, p, func(i int) []float32 { return out.Tensors[p.tensors[i].name].Data }, nil)
+	return m.runPlan(ctx, p, func(i int) (sink, *finisher) {
+		pt := &p.tensors[i]
+		s := &memSink{finisher: finisher{dt: pt.dtype, odt: pt.outDType}, out: out.Tensors[pt.name].Data}
+		return s, &s.finisher
+	}, 0, false, nil)
 }
 
 func (m *Merger) workers() int {
@@ -94,129 +103,173 @@ func (m *Merger) workers() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// each merges every tensor of p with up to Workers tensors in flight.
-// dst(i) gives tensor i's output buffer; emit, if set, is called with
-// tensor i's result in plan order (for streaming to a file), after which the
-// buffer may be reused.
-func (m *Merger) each(ctx context.Context, p *Plan, dst func(i int) []float32, emit func(i int, data []float32) error) error {
-	w := min(m.workers(), len(p.tensors))
-	type result struct {
-		data []float32
-		err  error
+// newJob prepares plan tensor i's merge: its inputs as the engine reads
+// them (cropped embeddings for the streamed methods) and its parameters.
+func (m *Merger) newJob(ctx context.Context, p *Plan, i int) *job {
+	pt := &p.tensors[i]
+	j := &job{method: p.method, name: pt.name, isEmbed: pt.isEmbed, dtype: pt.dtype, models: pt.models,
+		shapes: pt.shapes, base: pt.base, seed: m.Seed, workers: m.workers(), sc: &scratch{},
+		global: pt.global, perModel: pt.perModel, outShape: pt.shape, ctx: ctx}
+	if m.masks != nil {
+		j.masks = func(k, n int) []float32 { return m.masks(pt.name, pt.models[k], n) }
 	}
-	results := make([]chan result, len(p.tensors))
-	for i := range results {
-		results[i] = make(chan result, 1)
+	for k, model := range pt.models {
+		j.ins = append(j.ins, newTensorIn(m.sources[model], model, pt.srcNames[k], pt.shapes[k], j.cropTo(k), pt.dtype, p.method.stream != nil))
 	}
-	// tokens bounds the tensors merged but not yet emitted, so memory stays
-	// at a few tensors even when one slow tensor holds up the writer.
-	tokens := make(chan struct{}, w)
+	return j
+}
+
+// memoryNeed estimates the bytes tensor i's merge holds at once: for a
+// streamed method a block per input and worker (decoded inputs, output and
+// its encoded bytes) plus the selection histograms; for a whole-tensor
+// method every input it must copy or decode, its output (when it goes to a
+// file) and its scratch.
+func (m *Merger) memoryNeed(p *Plan, j *job, toFile bool) int64 {
+	n := int64(numel(j.outShape))
+	if p.method.stream != nil {
+		per := int64(0)
+		for _, in := range j.ins {
+			if in.view == nil {
+				per++
+			}
+		}
+		per += 3
+		blocks := int64(j.workers) * int64(blockSizeFor(0)) * 4 * per
+		if p.method.gta != nil {
+			// Histograms and scratch per worker; candidates of the sampled
+			// selection and random masks kept as bits per model.
+			blocks += int64(j.workers) * int64(len(j.ins)) * (1<<16*4 + int64(blockLen)*12)
+			blocks += int64(len(j.ins)) * (n/4 + n/8)
+		}
+		return min(blocks, 4*n*per+int64(len(j.ins))<<18)
+	}
+	var need int64
+	for k, in := range j.ins {
+		if in.view == nil {
+			need += 4 * int64(numel(j.shapes[k]))
+		}
+	}
+	if toFile {
+		need += 4 * n
+	}
+	extra := 2
+	if p.method.tempPerElem != nil {
+		extra = p.method.tempPerElem(len(j.ins))
+	}
+	return need + 4*n*int64(extra)
+}
+
+// runPlan merges every tensor of p into the sinks newSink gives, at most
+// budget bytes at a time (0: no limit). A large tensor of a streamed
+// method takes all workers, block by block; small tensors and whole-tensor
+// methods run one per worker, several at once. done, if set, is called as
+// each tensor finishes.
+func (m *Merger) runPlan(ctx context.Context, p *Plan, newSink func(i int) (sink, *finisher), budget int64, toFile bool, done func(i int)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	W := m.workers()
+	cores := make(chan struct{}, W)
+	var mem *semaphore.Weighted
+	if budget > 0 {
+		mem = semaphore.NewWeighted(budget)
+	}
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := range p.tensors {
-			select {
-			case tokens <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				var buf []float32
-				if dst != nil {
-					buf = dst(i)
-				}
-				data, err := m.mergeOne(ctx, p, i, buf)
-				results[i] <- result{data, err}
-			}(i)
-		}
-	}()
+	var mu sync.Mutex
 	var firstErr error
-	for i := range p.tensors {
-		var res result
-		select {
-		case res = <-results[i]:
-		case <-ctx.Done():
-			res.err = ctx.Err()
-		}
-		if res.err == nil && emit != nil {
-			res.err = emit(i, res.data)
-		}
-		if res.err != nil {
-			firstErr = res.err
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
 			cancel()
+		}
+		mu.Unlock()
+	}
+	run := func(i int, j *job, need int64, tokens int) {
+		defer func() {
+			for k := 0; k < tokens; k++ {
+				<-cores
+			}
+			if mem != nil {
+				mem.Release(need)
+			}
+		}()
+		s, fin := newSink(i)
+		if err := j.exec(s, fin, m.AllowNonFinite); err != nil {
+			fail(err)
+			return
+		}
+		if done != nil {
+			done(i)
+		}
+	}
+	for i := range p.tensors {
+		if ctx.Err() != nil {
 			break
 		}
-		<-tokens
-	}
-	wg.Wait()
-	return firstErr
-}
-
-// mergeOne merges plan tensor i into buf (allocated if nil).
-func (m *Merger) mergeOne(ctx context.Context, p *Plan, i int, buf []float32) ([]float32, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	pt := &p.tensors[i]
-	sc := m.getScratch()
-	defer m.putScratch(sc)
-	j := &job{method: p.method, name: pt.name, isEmbed: pt.isEmbed, dtype: pt.dtype, models: pt.models,
-		shapes: pt.shapes, base: pt.base, seed: m.Seed, workers: m.workers(), sc: sc}
-	for k, model := range pt.models {
-		s := m.sources[model]
-		name := pt.srcNames[k]
-		if v, ok := s.(viewer); ok && (s.DType() == pt.dtype || pt.dtype == st.F32 || pt.dtype == st.F64) {
-			data, _ := v.View(name)
-			j.inputs = append(j.inputs, data)
+		j := m.newJob(ctx, p, i)
+		big := p.method.stream != nil && numel(j.outShape) >= 4*blockLen && W > 1
+		if !big {
+			j.workers = 1
+		}
+		need := m.memoryNeed(p, j, toFile)
+		if mem != nil {
+			if need > budget {
+				fail(fmt.Errorf("%s: %s needs about %d MiB to merge this tensor, more than the memory budget of %d MiB; raise -max-memory",
+					j.name, p.method.name, need>>20, budget>>20))
+				break
+			}
+			if err := mem.Acquire(ctx, need); err != nil {
+				break
+			}
+		}
+		tokens := 1
+		if big {
+			tokens = W
+		}
+		got := 0
+		for got < tokens && ctx.Err() == nil {
+			select {
+			case cores <- struct{}{}:
+				got++
+			case <-ctx.Done():
+			}
+		}
+		if got < tokens {
+			for ; got > 0; got-- {
+				<-cores
+			}
+			if mem != nil {
+				mem.Release(need)
+			}
+			break
+		}
+		if big {
+			run(i, j, need, tokens)
 			continue
 		}
-		data := sc.get(numel(pt.shapes[k]))
-		if err := s.Read(name, data); err != nil {
-			return nil, err
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(i, j, need, tokens)
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// countNonFinite counts NaN and ±Inf values and finds the first.
+func countNonFinite(x []float32) (n, first int) {
+	first = -1
+	for i, v := range x {
+		if math.Float32bits(v)&0x7f800000 == 0x7f800000 {
+			if n == 0 {
+				first = i
+			}
+			n++
 		}
-		st.RoundSlice(pt.dtype, data)
-		j.inputs = append(j.inputs, data)
 	}
-	if err := resolveJob(j, pt.t, pt.levels, pt.srcParams, pt.srcNames); err != nil {
-		return nil, err
-	}
-	n := numel(pt.shape)
-	if buf == nil {
-		buf = make([]float32, n)
-	}
-	if len(buf) != n {
-		return nil, fmt.Errorf("%s: output buffer has %d values, shape %v needs %d", pt.name, len(buf), pt.shape, n)
-	}
-	j.sc = sc
-	if err := j.method.merge(j, buf); err != nil {
-		return nil, err
-	}
-	st.RoundSlice(p.outDType, buf)
-	return buf, nil
-}
-
-func (m *Merger) getScratch() *scratch {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if n := len(m.free); n > 0 {
-		sc := m.free[n-1]
-		m.free = m.free[:n-1]
-		return sc
-	}
-	return &scratch{}
-}
-
-// putScratch keeps at most Workers scratch sets, the most ever in use at once.
-func (m *Merger) putScratch(sc *scratch) {
-	sc.reset()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if len(m.free) < m.workers() {
-		m.free = append(m.free, sc)
-	}
+	return n, first
 }

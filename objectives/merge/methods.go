@@ -16,11 +16,20 @@ type methodDef struct {
 	perModel map[string]float64
 	// needsBase: a base_model must be configured.
 	needsBase bool
+	// noCrop: embeddings of different sizes are an error rather than
+	// cropped (methods mergekit runs on torch.stack of the inputs).
+	noCrop bool
 	// gta is set for the generalized task arithmetic family.
 	gta *gtaDef
 	// shape computes the output shape from the job's input shapes and may
 	// crop inputs; nil means "all shapes equal (embeddings cropped)".
 	merge func(j *job, out []float32) error
+	// stream, when set, is the method's elementwise form, which the engine
+	// prefers: it merges block by block in bounded memory.
+	stream streamer
+	// tempPerElem is the float32 scratch a whole-tensor merge needs per
+	// output element beyond its inputs and output, for the memory budget.
+	tempPerElem func(models int) int
 }
 
 type sparsifier int
@@ -97,14 +106,14 @@ func init() {
 			perModel:  pm,
 			needsBase: true,
 			gta:       &gtaDef{consensus: g.consensus, sparsify: g.sp},
-			merge:     mergeGTA,
+			stream:    streamGTA,
 		})
 	}
-	register(&methodDef{name: "linear", global: map[string]float64{"normalize": 1}, perModel: map[string]float64{"weight": required}, merge: mergeLinear})
-	register(&methodDef{name: "slerp", global: map[string]float64{"t": required}, needsBase: true, merge: mergeSlerp})
-	register(&methodDef{name: "nuslerp", global: map[string]float64{"nuslerp_flatten": 1, "nuslerp_row_wise": 0}, perModel: map[string]float64{"weight": required}, merge: mergeNuslerp})
-	register(&methodDef{name: "model_stock", global: map[string]float64{"filter_wise": 0}, needsBase: true, merge: mergeModelStock})
-	register(&methodDef{name: "karcher", global: map[string]float64{"max_iter": 10, "tol": 1e-5}, merge: mergeKarcher})
-	register(&methodDef{name: "passthrough", perModel: map[string]float64{"scale": unset}, merge: mergePassthrough})
-	register(&methodDef{name: "nearswap", global: map[string]float64{"t": required}, needsBase: true, merge: mergeNearswap})
+	register(&methodDef{name: "linear", global: map[string]float64{"normalize": 1}, perModel: map[string]float64{"weight": required}, stream: streamLinear})
+	register(&methodDef{name: "slerp", global: map[string]float64{"t": required}, needsBase: true, stream: streamSlerp})
+	register(&methodDef{name: "nuslerp", global: map[string]float64{"nuslerp_flatten": 1, "nuslerp_row_wise": 0}, perModel: map[string]float64{"weight": required}, merge: mergeNuslerp, tempPerElem: func(int) int { return 6 }})
+	register(&methodDef{name: "model_stock", global: map[string]float64{"filter_wise": 0}, needsBase: true, merge: mergeModelStock, tempPerElem: func(m int) int { return m }})
+	register(&methodDef{name: "karcher", global: map[string]float64{"max_iter": 10, "tol": 1e-5}, merge: mergeKarcher, tempPerElem: func(m int) int { return m + 4 }})
+	register(&methodDef{name: "passthrough", perModel: map[string]float64{"scale": unset}, stream: streamPassthrough})
+	register(&methodDef{name: "nearswap", global: map[string]float64{"t": required}, needsBase: true, stream: streamNearswap})
 }

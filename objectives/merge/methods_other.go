@@ -3,8 +3,6 @@ package merge
 import (
 	"fmt"
 	"math"
-
-	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
 
 // sameShapeInputs returns the inputs with embeddings cropped to the common
@@ -25,63 +23,6 @@ func sameShapeInputs(j *job) ([][]float32, []int, error) {
 	return xs, shape, nil
 }
 
-// mergeLinear is Σ wᵢxᵢ, divided by Σ wᵢ when normalize is set (no zero
-// guard, as in mergekit). A configured base is just another input.
-func mergeLinear(j *job, out []float32) error {
-	xs, _, err := sameShapeInputs(j)
-	if err != nil {
-		return err
-	}
-	ws := make([]float32, len(xs))
-	var wsum float32
-	for i := range xs {
-		w, ok := j.perModel[i]["weight"]
-		if !ok {
-			return fmt.Errorf("%s: model %s has no weight; linear needs one for every input, the base model included", j.name, j.models[i])
-		}
-		ws[i] = j.r(float32(w))
-		wsum += ws[i]
-	}
-	wsum = j.r(wsum)
-	normalize := j.global.bool("normalize")
-	if !j.half() {
-		inv := float32(1)
-		if normalize {
-			inv = 1 / wsum
-		}
-		parallelFor(len(out), selChunk, j.workers, func(_, lo, hi int) {
-			blk := make([][]float32, len(xs))
-			for i, x := range xs {
-				blk[i] = x[lo:hi]
-			}
-			fusedLinear(out[lo:hi], blk, ws, inv)
-		})
-		return nil
-	}
-	parallelFor(len(out), selChunk, j.workers, func(_, lo, hi int) {
-		if j.dtype == st.BF16 {
-			blk := make([][]float32, len(xs))
-			for i, x := range xs {
-				blk[i] = x[lo:hi]
-			}
-			fusedLinearBF16(out[lo:hi], blk, ws, normalize, wsum)
-			return
-		}
-		for e := lo; e < hi; e++ {
-			var acc float32
-			for i, x := range xs {
-				acc += j.r(ws[i] * x[e])
-			}
-			acc = j.r(acc)
-			if normalize {
-				acc = j.r(acc / wsum)
-			}
-			out[e] = acc
-		}
-	})
-	return nil
-}
-
 // addScaled does acc += w·x, unrolled by four.
 func addScaled(acc, x []float32, w float32) {
 	n := len(acc)
@@ -98,55 +39,6 @@ func addScaled(acc, x []float32, w float32) {
 	for ; e < n; e++ {
 		acc[e] += w * x[e]
 	}
-}
-
-// mergeSlerp is mergekit's slerp: float32 arithmetic on the whole tensor as
-// one vector, t measured from the base, lerp when the normalised tensors are
-// nearly colinear (|dot| > 0.9995), and the unnormalised tensors combined.
-func mergeSlerp(j *job, out []float32) error {
-	if len(j.inputs) == 1 {
-		copy(out, j.inputs[0])
-		return nil
-	}
-	if len(j.inputs) != 2 {
-		return fmt.Errorf("%s: slerp merges exactly two models, got %d", j.name, len(j.inputs))
-	}
-	if j.base < 0 {
-		return fmt.Errorf("%s: slerp needs base_model to be one of its two models", j.name)
-	}
-	xs, _, err := sameShapeInputs(j)
-	if err != nil {
-		return err
-	}
-	v0, v1 := xs[j.base], xs[1-j.base]
-	t := j.global["t"]
-	n0, n1 := float32(norm2(v0)), float32(norm2(v1))
-	var dot64 float64
-	for e := range v0 {
-		a, b := v0[e], v1[e]
-		if n0 > 1e-8 {
-			a /= n0
-		}
-		if n1 > 1e-8 {
-			b /= n1
-		}
-		dot64 += float64(a) * float64(b)
-	}
-	dot := float32(dot64)
-	var s0, s1 float32
-	if math.Abs(float64(dot)) > 0.9995 {
-		s0, s1 = float32(1-t), float32(t)
-	} else {
-		theta0 := float32(math.Acos(float64(dot)))
-		sin0 := float32(math.Sin(float64(theta0)))
-		thetaT := float64(theta0) * t
-		s0 = float32(math.Sin(float64(theta0)-thetaT) / float64(sin0))
-		s1 = float32(math.Sin(thetaT) / float64(sin0))
-	}
-	for e := range out {
-		out[e] = float32(s0*v0[e]) + float32(s1*v1[e])
-	}
-	return nil
 }
 
 func norm2(x []float32) float64 {
@@ -391,38 +283,4 @@ func norm64(x []float64) float64 {
 		s += v * v
 	}
 	return math.Sqrt(s)
-}
-
-// mergePassthrough copies its single input, times the optional scale.
-func mergePassthrough(j *job, out []float32) error {
-	if len(j.inputs) != 1 {
-		return fmt.Errorf("%s: passthrough takes exactly one model, got %d", j.name, len(j.inputs))
-	}
-	copy(out, j.inputs[0])
-	if s, ok := j.perModel[0]["scale"]; ok {
-		for e := range out {
-			out[e] = j.r(out[e] * float32(s))
-		}
-	}
-	return nil
-}
-
-// mergeNearswap moves the base towards the other model by at most t per
-// element: w = clamp(t/max(|base−x|, 1e-6), 0, 1), result w·x + (1−w)·base.
-func mergeNearswap(j *job, out []float32) error {
-	if j.base < 0 || len(j.inputs) != 2 {
-		return fmt.Errorf("%s: nearswap needs a base_model and exactly one other model", j.name)
-	}
-	xs, _, err := sameShapeInputs(j)
-	if err != nil {
-		return err
-	}
-	b, x := xs[j.base], xs[1-j.base]
-	t := j.global["t"]
-	for e := range out {
-		d := math.Max(math.Abs(float64(b[e])-float64(x[e])), 1e-6)
-		w := math.Max(0, math.Min(1, t/d))
-		out[e] = j.r(float32(w*float64(x[e]) + (1-w)*float64(b[e])))
-	}
-	return nil
 }

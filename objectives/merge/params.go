@@ -130,3 +130,71 @@ func layerT(idx, n int) float64 {
 	}
 	return float64(idx) / float64(n-1)
 }
+
+// domain is the set of values a parameter may take. mergekit checks few of
+// them (a negative DARE density fails inside torch.bernoulli, a TIES density
+// keeping no element fails its k > 0 assertion, others give silently odd
+// merges); here every value outside its domain is an error naming it.
+type domain struct {
+	lo, hi   float64
+	integer  bool
+	boolean  bool
+	describe string
+}
+
+var (
+	anyFinite   = domain{lo: math.Inf(-1), hi: math.Inf(1), describe: "any finite number"}
+	unitRange   = domain{lo: 0, hi: 1, describe: "[0, 1]"}
+	nonNegative = domain{lo: 0, hi: math.Inf(1), describe: "[0, ∞)"}
+	boolean     = domain{boolean: true, describe: "true or false"}
+)
+
+// paramDomains gives each parameter name's domain; a name has the same
+// meaning in every method that reads it.
+var paramDomains = map[string]domain{
+	"weight": anyFinite, "lambda": anyFinite, "scale": anyFinite,
+	// slerp extrapolates for t outside [0, 1], as mergekit's does.
+	"t":           anyFinite,
+	"density":     unitRange,
+	"gamma":       unitRange,
+	"select_topk": unitRange,
+	"epsilon":     nonNegative,
+	"tol":         nonNegative,
+	"eps":         nonNegative,
+	"r":           nonNegative,
+	"alpha":       nonNegative,
+	"max_iter":    {lo: 0, hi: 1 << 20, integer: true, describe: "a whole number ≥ 0"},
+	"normalize":   boolean, "rescale": boolean, "int8_mask": boolean, "nuslerp_flatten": boolean,
+	"nuslerp_row_wise": boolean, "filter_wise": boolean, "normalize_weights": boolean,
+}
+
+// methodDomains narrows a name's domain for one method.
+var methodDomains = map[string]map[string]domain{
+	// nearswap's t is a distance: below 0 every weight clamps to 0.
+	"nearswap": {"t": nonNegative},
+}
+
+// checkDomain reports a value outside parameter key's domain for method.
+func checkDomain(method, key string, v float64) error {
+	d, ok := methodDomains[method][key]
+	if !ok {
+		d, ok = paramDomains[key]
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("parameter %s = %v is not a finite number", key, v)
+	}
+	if !ok {
+		return nil
+	}
+	if d.boolean {
+		if v != 0 && v != 1 {
+			return fmt.Errorf("parameter %s = %v must be %s", key, v, d.describe)
+		}
+		return nil
+	}
+	switch {
+	case d.integer && v != math.Trunc(v), v < d.lo, v > d.hi:
+		return fmt.Errorf("parameter %s = %v is outside its domain, %s, for %s", key, v, d.describe, method)
+	}
+	return nil
+}

@@ -19,7 +19,14 @@ type Plan struct {
 	outDType st.DType // dtype of the result
 	tensors  []planTensor
 	layers   int // output layer count
+	warnings []string
 }
+
+// Warnings lists what the merge will do that a user may not expect, one
+// line each: a model left out of a tensor's merge (mergekit skips a GTA
+// input whose shape differs from the base's), a parameter name the method
+// does not read.
+func (p *Plan) Warnings() []string { return p.warnings }
 
 type planTensor struct {
 	name      string
@@ -32,7 +39,10 @@ type planTensor struct {
 	base      int
 	shapes    [][]int
 	shape     []int
-	dtype     st.DType
+	dtype     st.DType // compute dtype
+	global    params   // resolved parameters
+	perModel  []params
+	outDType  st.DType // stored dtype of the result
 }
 
 // Names lists the output tensors in the order they are merged.
@@ -44,7 +54,9 @@ func (p *Plan) Names() []string {
 	return s
 }
 
-// OutDType is the dtype the merged tensors are rounded to.
+// OutDType is the merged model's dtype (config.json's torch_dtype):
+// out_dtype, else dtype, else the dtype most of its weights are saved in.
+// Each tensor is saved in out_dtype if set, else in its compute dtype.
 func (p *Plan) OutDType() st.DType { return p.outDType }
 
 // NumLayers is the merged model's layer count.
@@ -77,7 +89,7 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 		return nil, err
 	}
 	m, _ := lookupMethod(r.MergeMethod)
-	p := &Plan{recipe: r, method: m}
+	p := &Plan{recipe: r, method: m, warnings: unreadParameters(r, m)}
 	if r.DType != "" {
 		p.dtype, _ = st.ParseDType(r.DType)
 	}
@@ -161,7 +173,7 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 				}
 			}
 			if !ok {
-				return fmt.Errorf("model %s has no tensor %q (needed for output %q)", ss.model, name, outName)
+				return fmt.Errorf("model %s has no tensor %q, which another model of the recipe has (needed for output %q; every model must have every tensor, as in mergekit)", ss.model, name, outName)
 			}
 			if ss.model == sl.base {
 				pt.base = len(pt.models)
@@ -171,33 +183,45 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 			pt.srcParams = append(pt.srcParams, ss.params)
 			pt.shapes = append(pt.shapes, shape)
 		}
-		ref := pt.base
-		if ref < 0 {
-			ref = 0
-		}
 		pt.dtype = p.dtype
 		if pt.dtype == "" {
-			s, _ := src(pt.models[ref])
-			pt.dtype = s.DType()
+			pt.dtype = computeDType(m, pt.base, pt.models, pt.srcNames, src)
+		}
+		if pt.dtype == st.F64 {
+			return fmt.Errorf("%s: the recipe computes this tensor in float64 (its stored dtype), but the engine computes in float32 at most; set dtype: float32 in the recipe (with out_dtype: float64 to write float64)", outName)
+		}
+		pt.outDType = pt.dtype
+		if r.OutDType != "" {
+			pt.outDType, _ = st.ParseDType(r.OutDType)
 		}
 		shape, err := outputShape(m, outName, pt.isEmbed, pt.models, pt.shapes, pt.base)
 		if err != nil {
 			return err
 		}
+		if m.gta != nil && !pt.isEmbed {
+			for k, sh := range pt.shapes {
+				if k != pt.base && !slices.Equal(sh, shape) {
+					p.warnings = append(p.warnings, fmt.Sprintf("%s: model %s has shape %v, the base model %v: size mismatch, so it is left out of this tensor's merge, as mergekit's %s does",
+						outName, pt.models[k], sh, shape, m.name))
+				}
+			}
+		}
 		pt.shape = shape
+		// Parameters are resolved (and checked against their domains) here,
+		// so a bad value fails before anything is merged or written.
+		j := &job{method: m, name: outName, models: pt.models, base: pt.base}
+		if err := resolveJob(j, pt.t, pt.levels, pt.srcParams, pt.srcNames); err != nil {
+			return err
+		}
+		pt.global, pt.perModel = j.global, j.perModel
 		p.tensors = append(p.tensors, pt)
 		return nil
 	}
-	refOf := func(sl slice) Source {
-		name := sl.srcs[0].model
-		if sl.base != "" {
-			name = sl.base
-		}
-		s, _ := src(name)
-		return s
-	}
 	// Tensors outside the layers: from the first slice (embeddings) or the
-	// last (final norm, lm_head); lm_head is included if any model has it.
+	// last (final norm, lm_head). The names are the union over every source
+	// of those slices, so a tensor one model lacks is an error naming it
+	// (mergekit: "Tensor … required but not present in model …") rather than
+	// silently left out; lm_head is included if any model has it.
 	first, last := slicesP[0], slicesP[len(slicesP)-1]
 	var pre, post []string
 	seen := map[string]bool{}
@@ -206,9 +230,6 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 			s, _ := src(ss.model)
 			for _, n := range s.Names() {
 				if i, _, _ := layerIndex(n); i >= 0 || seen[n] {
-					continue
-				}
-				if s != refOf(sl) && !strings.Contains(n, "lm_head") {
 					continue
 				}
 				seen[n] = true
@@ -228,24 +249,44 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 			return nil, err
 		}
 	}
+	// byLayer[model][layer] lists a model's tensor names in that layer.
+	byLayer := map[string]map[int][]string{}
 	for _, sl := range slicesP {
-		ref := refOf(sl)
-		var refSrc sliceSrc
 		for _, ss := range sl.srcs {
-			if s, _ := src(ss.model); s == ref {
-				refSrc = ss
-				break
+			if byLayer[ss.model] != nil {
+				continue
 			}
+			s, _ := src(ss.model)
+			m := map[int][]string{}
+			for _, name := range s.Names() {
+				if li, _, _ := layerIndex(name); li >= 0 {
+					m[li] = append(m[li], name)
+				}
+			}
+			byLayer[ss.model] = m
 		}
+	}
+	for _, sl := range slicesP {
 		n := sl.srcs[0].hi - sl.srcs[0].lo
 		for i := 0; i < n; i++ {
-			for _, name := range ref.Names() {
-				if li, _, _ := layerIndex(name); li != refSrc.lo+i {
-					continue
+			// The layer's tensors are the union over the slice's sources,
+			// keyed by their output name.
+			tmpl := map[string]string{}
+			var outNames []string
+			for _, ss := range sl.srcs {
+				for _, name := range byLayer[ss.model][ss.lo+i] {
+					on := withLayer(name, outLayer)
+					if _, ok := tmpl[on]; !ok {
+						tmpl[on] = name
+						outNames = append(outNames, on)
+					}
 				}
-				tmpl := name
-				err := addTensor(sl, withLayer(name, outLayer), layerT(i, n), func(ss sliceSrc) string {
-					return withLayer(tmpl, ss.lo+i)
+			}
+			sort.Strings(outNames)
+			for _, on := range outNames {
+				name := tmpl[on]
+				err := addTensor(sl, on, layerT(i, n), func(ss sliceSrc) string {
+					return withLayer(name, ss.lo+i)
 				})
 				if err != nil {
 					return nil, err
@@ -260,15 +301,25 @@ func NewPlan(r *Recipe, sources map[string]Source) (*Plan, error) {
 			return nil, err
 		}
 	}
+	if len(p.tensors) == 0 {
+		return nil, fmt.Errorf("the recipe selects no tensors")
+	}
+	// The model's dtype (config.json's torch_dtype) is out_dtype, else
+	// dtype, as mergekit writes it, else the dtype most weights are saved in.
 	p.outDType = p.dtype
 	if r.OutDType != "" {
 		p.outDType, _ = st.ParseDType(r.OutDType)
 	}
-	if p.outDType == "" && len(p.tensors) > 0 {
-		p.outDType = p.tensors[0].dtype
-	}
-	if len(p.tensors) == 0 {
-		return nil, fmt.Errorf("the recipe selects no tensors")
+	if p.outDType == "" {
+		elems := map[st.DType]int{}
+		for _, pt := range p.tensors {
+			elems[pt.outDType] += numel(pt.shape)
+		}
+		for d, n := range elems {
+			if n > elems[p.outDType] || (n == elems[p.outDType] && d < p.outDType) {
+				p.outDType = d
+			}
+		}
 	}
 	return p, nil
 }
@@ -282,4 +333,77 @@ func embeddingName(names []string) string {
 		}
 	}
 	return ""
+}
+
+// computeDType is the dtype mergekit computes a tensor in when the recipe
+// sets none: each input keeps its stored dtype, so that is the tensor's
+// dtype when all inputs agree. When they differ, the GTA family and slerp
+// cast to the base model's dtype (get_task_vectors, SlerpTask); the others
+// stack the inputs, which promotes as torch does (any float32 input, or
+// bf16 with fp16, gives float32; float64 wins over all).
+func computeDType(m *methodDef, base int, models, names []string, src func(string) (Source, error)) st.DType {
+	var dts []st.DType
+	for k, model := range models {
+		s, _ := src(model)
+		dts = append(dts, tensorDType(s, names[k]))
+	}
+	same := true
+	for _, d := range dts {
+		same = same && d == dts[0]
+	}
+	switch {
+	case same:
+		return dts[0]
+	case base >= 0 && (m.gta != nil || m.name == "slerp"):
+		return dts[base]
+	case slices.Contains(dts, st.F64):
+		return st.F64
+	}
+	return st.F32
+}
+
+// unreadParameters lists the recipe's parameter names the method never
+// reads: typos such as wieght, parameters of another method, or a global
+// parameter set under one model. mergekit's planner asks only for the names
+// a method declares and ignores the rest without a word; the merge here does
+// the same, but says so.
+func unreadParameters(r *Recipe, m *methodDef) []string {
+	var accepted []string
+	for k := range m.global {
+		accepted = append(accepted, k)
+	}
+	for k := range m.perModel {
+		accepted = append(accepted, k)
+	}
+	sort.Strings(accepted)
+	var warns []string
+	check := func(where string, ps map[string]any, perModelScope bool) {
+		keys := make([]string, 0, len(ps))
+		for k := range ps {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			_, g := m.global[k]
+			_, pm := m.perModel[k]
+			switch {
+			case pm || (g && !perModelScope):
+			case g:
+				warns = append(warns, fmt.Sprintf("%s.%s is a global parameter of %s; set for one model it is not read (as in mergekit): set it under the top-level or a slice's parameters", where, k, m.name))
+			default:
+				warns = append(warns, fmt.Sprintf("%s.%s is not a parameter of %s and is ignored, as mergekit ignores it (accepted: %s)", where, k, m.name, strings.Join(accepted, ", ")))
+			}
+		}
+	}
+	check("parameters", r.Parameters, false)
+	for i, ms := range r.Models {
+		check(fmt.Sprintf("models[%d].parameters", i), ms.Parameters, true)
+	}
+	for i, sl := range r.Slices {
+		check(fmt.Sprintf("slices[%d].parameters", i), sl.Parameters, false)
+		for k, so := range sl.Sources {
+			check(fmt.Sprintf("slices[%d].sources[%d].parameters", i, k), so.Parameters, true)
+		}
+	}
+	return warns
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
@@ -175,13 +176,13 @@ func checkModelName(where, name string, optional bool) error {
 // rather than in the middle of a merge.
 func checkParams(where string, ps map[string]any) error {
 	for k, v := range ps {
+		if err := checkValue(v); err != nil {
+			return fmt.Errorf("recipe: %s.%s: %w", where, k, err)
+		}
 		for _, t := range []float64{0, 1} {
 			if _, _, err := evalSetting(v, t, ""); err != nil {
 				return fmt.Errorf("recipe: %s.%s: %w", where, k, err)
 			}
-		}
-		if err := checkValue(v); err != nil {
-			return fmt.Errorf("recipe: %s.%s: %w", where, k, err)
 		}
 	}
 	return nil
@@ -191,7 +192,12 @@ func checkParams(where string, ps map[string]any) error {
 // entry after a catch-all filter).
 func checkValue(v any) error {
 	switch x := v.(type) {
-	case nil, float64, int, bool, string:
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%v is not a finite number", x)
+		}
+		return nil
+	case nil, int, bool, string:
 		return nil
 	case []any:
 		for _, e := range x {

@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/evomerge/evomerge/internal/cli"
@@ -34,7 +38,26 @@ type RunOptions struct {
 	// Progress, if set, receives a progress line about once a second for
 	// merges of more than ProgressMinBytes of output.
 	Progress io.Writer
+	// Warnings, if set, receives one line per thing the merge did that the
+	// user may not expect (a model left out of a tensor's merge, an unknown
+	// parameter name).
+	Warnings io.Writer
+	// MaxMemory bounds the memory the merge holds at once, in bytes (0:
+	// DefaultMaxMemory). Elementwise methods stream in fixed-size blocks
+	// well under it; a whole-tensor method (nuslerp, model_stock, karcher,
+	// ...) on a tensor that needs more fails with an error naming it.
+	MaxMemory int64
+	// AllowNonFinite keeps a merged tensor holding NaN or ±Inf values that
+	// none of its inputs had; by default that is an error naming the tensor.
+	AllowNonFinite bool
+
+	// masks replaces the random keep-mask draws (tests only).
+	masks func(tensor, model string, n int) []float32
 }
+
+// DefaultMaxMemory is the default memory budget of a merge, which fits a
+// laptop.
+const DefaultMaxMemory = 2 << 30
 
 // ProgressMinBytes is the output size above which Run reports progress.
 const ProgressMinBytes = 256 << 20
@@ -79,16 +102,22 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		order = append(order, name)
 	}
 	mg := NewMerger(sources)
-	mg.Seed, mg.Workers = o.Seed, o.Workers
+	mg.Seed, mg.Workers, mg.masks, mg.AllowNonFinite = o.Seed, o.Workers, o.masks, o.AllowNonFinite
 	p, err := mg.Plan(r)
 	if err != nil {
 		return err
 	}
+	if o.Warnings != nil {
+		for _, w := range p.Warnings() {
+			fmt.Fprintf(o.Warnings, "warning: %s\n", w)
+		}
+	}
 	parent := filepath.Dir(out)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	if err := os.MkdirAll(parent, 0o777); err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	removeStaleTemps(parent, filepath.Base(out), o.Warnings)
+	tmp, err := makeTempDir(parent, filepath.Base(out))
 	if err != nil {
 		return err
 	}
@@ -98,6 +127,12 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		}
 	}()
 	if err := mg.writeWeights(ctx, p, tmp, o); err != nil {
+		return err
+	}
+	if testHookAfterWeights != nil {
+		testHookAfterWeights(ctx)
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ref := order[0]
@@ -115,7 +150,107 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	if err := os.WriteFile(filepath.Join(tmp, "README.md"), []byte(modelCard(r, order, raw)), 0o644); err != nil {
 		return err
 	}
-	return replaceDir(tmp, out)
+	if err := syncTree(tmp); err != nil {
+		return err
+	}
+	if err := replaceDir(tmp, out); err != nil {
+		return err
+	}
+	return syncDir(parent)
+}
+
+// testHookAfterWeights, if set, runs once the weights are written (tests
+// interrupt a merge there).
+var testHookAfterWeights func(ctx context.Context)
+
+// tempPrefix is the start of the temporary folders a merge into out builds
+// its output in: .OUT.tmp-PID-N beside OUT.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// makeTempDir creates the temporary output folder with os.Mkdir's 0777,
+// so it ends with the mode a plain mkdir gives under the user's umask (not
+// os.MkdirTemp's 0700, which would hide the merged model from other users).
+// Its name carries the process id so a later run can tell a stale folder
+// from a live merge's.
+func makeTempDir(parent, base string) (string, error) {
+	for n := 0; ; n++ {
+		dir := filepath.Join(parent, fmt.Sprintf("%s%d-%d", tempPrefix(base), os.Getpid(), n))
+		err := os.Mkdir(dir, 0o777)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) || n > 1000 {
+			return "", err
+		}
+	}
+}
+
+// removeStaleTemps deletes the temporary folders earlier merges into the
+// same output folder left when they were killed (kill -9, a crash, a power
+// cut): those named .OUT.tmp-PID-N whose process is gone. A live merge's
+// folder is kept, as is anything else (.OUT.tmp-PID-N.old holds a previous
+// output being replaced).
+func removeStaleTemps(parent, base string, log io.Writer) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), tempPrefix(base))
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, n, ok := strings.Cut(rest, "-")
+		pid, err1 := strconv.Atoi(pidStr)
+		_, err2 := strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil || pid <= 0 || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(parent, e.Name())); err == nil && log != nil {
+			fmt.Fprintf(log, "removed %s, left by an interrupted merge (process %d)\n", filepath.Join(parent, e.Name()), pid)
+		}
+	}
+}
+
+// syncPath flushes a file or folder to stable storage (a variable so tests
+// can see the order of syncs).
+var syncPath = func(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncTree syncs every file of the finished output folder, then the folder
+// itself, so that the rename that publishes it can never expose a folder
+// whose contents a power cut lost.
+func syncTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			if err := syncPath(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("syncing %s: %w", filepath.Join(dir, e.Name()), err)
+			}
+		}
+	}
+	return syncDir(dir)
+}
+
+// syncDir syncs a folder's entries; platforms that cannot sync a folder
+// (Windows) skip it.
+func syncDir(dir string) error {
+	if err := syncPath(dir); err != nil && runtime.GOOS != "windows" {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
 }
 
 func recipeModels(r *Recipe) []string {
@@ -169,55 +304,65 @@ func replaceDir(tmp, out string) error {
 	return os.Rename(tmp, out)
 }
 
-// writeWeights streams the merged tensors into (sharded) safetensors.
+// writeWeights merges the tensors into (sharded) safetensors in dir: the
+// files are laid out first, and each block is written at its final offset
+// as soon as it is merged.
 func (m *Merger) writeWeights(ctx context.Context, p *Plan, dir string, o RunOptions) error {
 	specs := make([]st.Spec, len(p.tensors))
 	var total int64
 	for i, pt := range p.tensors {
-		specs[i] = st.Spec{Name: pt.name, DType: p.outDType, Shape: pt.shape}
-		total += int64(numel(pt.shape) * p.outDType.Size())
+		specs[i] = st.Spec{Name: pt.name, DType: pt.outDType, Shape: pt.shape}
+		total += int64(numel(pt.shape) * pt.outDType.Size())
 	}
-	sw, err := st.NewShardedWriter(dir, specs, o.MaxShardBytes)
+	layout, err := st.CreateLayout(dir, specs, o.MaxShardBytes)
 	if err != nil {
 		return err
 	}
-	var mu sync.Mutex
-	var free [][]float32
-	get := func(i int) []float32 {
-		n := numel(p.tensors[i].shape)
-		mu.Lock()
-		defer mu.Unlock()
-		for k, b := range free {
-			if cap(b) >= n {
-				free = append(free[:k], free[k+1:]...)
-				return b[:n]
-			}
+	var done, tensors atomic.Int64
+	var progress sync.WaitGroup
+	stop := make(chan struct{})
+	if o.Progress != nil && total >= ProgressMinBytes {
+		start := time.Now()
+		report := func() {
+			fmt.Fprintf(o.Progress, "merge: %d/%d tensors, %.2f/%.2f GB written, %.1f s\n",
+				tensors.Load(), len(p.tensors), float64(done.Load())/1e9, float64(total)/1e9, time.Since(start).Seconds())
 		}
-		return make([]float32, n)
+		progress.Add(1)
+		go func() {
+			defer progress.Done()
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					report()
+				case <-stop:
+					report()
+					return
+				}
+			}
+		}()
 	}
-	start := time.Now()
-	last := start
-	var done int64
-	emit := func(i int, data []float32) error {
-		err := sw.WriteFloat32(p.tensors[i].name, data)
-		mu.Lock()
-		free = append(free, data)
-		mu.Unlock()
-		done += int64(len(data) * p.outDType.Size())
-		if o.Progress != nil && total >= ProgressMinBytes {
-			if now := time.Now(); now.Sub(last) >= time.Second || i == len(p.tensors)-1 {
-				last = now
-				fmt.Fprintf(o.Progress, "merge: %d/%d tensors, %.2f/%.2f GB written, %.1f s\n",
-					i+1, len(p.tensors), float64(done)/1e9, float64(total)/1e9, now.Sub(start).Seconds())
-			}
-		}
+	budget := o.MaxMemory
+	if budget == 0 {
+		budget = DefaultMaxMemory
+	}
+	err = m.runPlan(ctx, p, func(i int) (sink, *finisher) {
+		pt := &p.tensors[i]
+		s := &fileSink{finisher: finisher{dt: pt.dtype, odt: pt.outDType}, layout: layout, index: i,
+			bufs: map[int][]float32{}, bytes: map[int][]byte{}}
+		return s, &s.finisher
+	}, budget, true, func(i int) {
+		done.Add(int64(numel(p.tensors[i].shape) * p.tensors[i].outDType.Size()))
+		tensors.Add(1)
+	})
+	close(stop)
+	progress.Wait()
+	if err != nil {
+		layout.Abort()
 		return err
 	}
-	if err := m.each(ctx, p, get, emit); err != nil {
-		sw.Close()
-		return err
-	}
-	return sw.Close()
+	return layout.Close()
 }
 
 // writeConfig copies the reference model's config.json with torch_dtype
@@ -294,6 +439,10 @@ func modelCard(r *Recipe, models []string, recipe []byte) string {
 // RunCLI implements `evomerge merge [flags] RECIPE.yml OUT_DIR`. Flags may
 // come before or after the two arguments.
 func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	// SIGTERM (a job scheduler, systemd, kill) stops a merge as SIGINT does:
+	// the temporary folder is removed and OUT_DIR is left as it was.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	shard := fs.String("max-shard-size", "5GB", "largest shard of the output weights (e.g. 500MB, 5GB; 0 = one file)")
@@ -301,6 +450,8 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	workers := fs.Int("workers", 0, "goroutines to use (0 = all cores)")
 	force := fs.Bool("force", false, "replace OUT_DIR if it exists and is not empty")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	maxMem := fs.String("max-memory", "2GiB", "memory the merge may hold at once (e.g. 512MiB, 4GiB); elementwise methods stream in blocks well under it")
+	allowNonFinite := fs.Bool("allow-non-finite", false, "keep merged tensors holding non-finite values (not-a-number, ±infinity) that no input had; by default such a tensor is an error")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: evomerge merge [flags] RECIPE.yml OUT_DIR\n\nMerges the models of a mergekit recipe into OUT_DIR, as mergekit-yaml does.\nMethods: %s\n\nFlags:\n", strings.Join(MethodNames(), ", "))
 		fs.PrintDefaults()
@@ -319,10 +470,15 @@ func RunCLI(ctx context.Context, stdout, stderr io.Writer, args []string) error 
 	if err != nil {
 		return fmt.Errorf("merge: -max-shard-size: %w", err)
 	}
-	o := RunOptions{Recipe: pos[0], OutDir: pos[1], MaxShardBytes: maxShard, Force: *force, Seed: *seed, Workers: *workers}
+	maxMemory, err := parseSize(*maxMem)
+	if err != nil || maxMemory <= 0 {
+		return fmt.Errorf("merge: -max-memory: bad size %q", *maxMem)
+	}
+	o := RunOptions{MaxMemory: maxMemory, Recipe: pos[0], OutDir: pos[1], MaxShardBytes: maxShard, Force: *force, Seed: *seed, Workers: *workers, AllowNonFinite: *allowNonFinite}
 	if !*quiet {
 		o.Progress = stderr
 	}
+	o.Warnings = stderr
 	start := time.Now()
 	if err := Run(ctx, o); err != nil {
 		return err

@@ -299,8 +299,10 @@ slices:
 	}
 }
 
-// TestFastPathMatchesGeneral checks the fused float32 kernels against the
-// general path on data with many exact ties (values on a coarse grid).
+// TestFastPathMatchesGeneral checks the fused float32 kernels (task
+// arithmetic, TIES, the masked kernel of the random and outlier methods)
+// against the general per-element path on data with many exact ties
+// (values on a coarse grid).
 func TestFastPathMatchesGeneral(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	const n = 3*selChunk + 1234
@@ -312,48 +314,43 @@ func TestFastPathMatchesGeneral(t *testing.T) {
 		return x
 	}
 	weights := []float64{1, -0.6, 0.3, 0.45, -0.2}
-	for _, m := range []int{1, 2, 3, 4, 5} { // every unrolled TIES variant and the loop
+	for _, m := range []int{1, 2, 3, 4, 5} { // every unrolled variant and the loop
 		inputs := make([][]float32, m+1)
 		shapes := make([][]int, m+1)
 		models := make([]string, m+1)
 		for i := range inputs {
 			inputs[i], shapes[i], models[i] = mk(), []int{n}, fmt.Sprint("m", i)
 		}
-		for _, method := range []string{"task_arithmetic", "ties"} {
+		for _, method := range []string{"task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs_ties"} {
 			for _, density := range []float64{1, 0.5, 0.13} {
-				pm := make([]params, m+1)
-				for i := 0; i < m; i++ {
-					pm[i] = params{"weight": weights[i], "density": density}
-				}
-				pm[m] = params{}
-				j := &job{method: methods[method], name: "x", dtype: st.F32, models: models,
-					inputs: inputs, shapes: shapes, base: m, workers: 2, sc: &scratch{},
-					global: params{"normalize": 1, "lambda": 0.8}, perModel: pm}
-				tvs := taskVectors(j)
-				fast := make([]float32, n)
-				if err := gtaFast(j, inputs[m], tvs, fast); err != nil {
-					t.Fatal(err)
-				}
-				slow := generalGTA(t, j)
-				for e := range fast {
-					if math.Abs(float64(fast[e]-slow[e])) > 1e-5*(1+math.Abs(float64(slow[e]))) {
-						t.Fatalf("%d models, %s density %v: element %d fast %v general %v", m, method, density, e, fast[e], slow[e])
+				for _, rescale := range []float64{0, 1} {
+					pm := make([]params, m+1)
+					for i := 0; i < m; i++ {
+						pm[i] = params{"weight": weights[i], "density": density, "gamma": 0.01}
+					}
+					pm[m] = params{}
+					run := func(general bool) []float32 {
+						forceGeneral = general
+						defer func() { forceGeneral = false }()
+						j := &job{method: methods[method], name: "x", dtype: st.F32, models: models,
+							inputs: inputs, shapes: shapes, base: m, workers: 2, seed: 11,
+							global: params{"normalize": 1, "lambda": 0.8, "rescale": rescale}, perModel: pm}
+						out := make([]float32, n)
+						if err := j.run(out); err != nil {
+							t.Fatal(err)
+						}
+						return out
+					}
+					fast, slow := run(false), run(true)
+					for e := range fast {
+						if math.Abs(float64(fast[e]-slow[e])) > 1e-5*(1+math.Abs(float64(slow[e]))) {
+							t.Fatalf("%d models, %s density %v rescale %v: element %d fast %v general %v", m, method, density, rescale, e, fast[e], slow[e])
+						}
 					}
 				}
 			}
 		}
 	}
-}
-
-// generalGTA runs the general (materialising) GTA path on j.
-func generalGTA(t *testing.T, j *job) []float32 {
-	forceGeneral = true
-	defer func() { forceGeneral = false }()
-	out := make([]float32, len(j.inputs[j.base]))
-	if err := mergeGTA(j, out); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func TestMergerConcurrentAndSeeded(t *testing.T) {
@@ -614,6 +611,48 @@ func TestBF16FusedExact(t *testing.T) {
 			}
 			if math.Float32bits(got[e]) != math.Float32bits(want) {
 				t.Fatalf("%s: element %d = %v, want %v", method, e, got[e], want)
+			}
+		}
+	}
+}
+
+// TestSampledSelectMatchesRadix checks the one-pass sampled selection keeps
+// exactly the elements the radix selection keeps, on smooth data and on
+// data with large groups of tied magnitudes (bf16-like), through TIES.
+func TestSampledSelectMatchesRadix(t *testing.T) {
+	saved := sampledSelectMin
+	sampledSelectMin = 0 // sample even these small tensors
+	defer func() { sampledSelectMin = saved }()
+	rng := rand.New(rand.NewPCG(21, 21))
+	const n = 5*selChunk + 77
+	for _, grid := range []float64{0, 8, 1024} {
+		mk := func() []float32 {
+			x := make([]float32, n)
+			for i := range x {
+				v := rng.NormFloat64()
+				if grid > 0 {
+					v = math.Round(v*grid) / grid
+				}
+				x[i] = float32(v)
+			}
+			return x
+		}
+		inputs := [][]float32{mk(), mk(), mk()}
+		for _, density := range []float64{0.9, 0.5, 0.01} {
+			run := func(radix bool) []float32 {
+				forceRadix = radix
+				defer func() { forceRadix = false }()
+				j := &job{method: methods["ties"], name: "x", dtype: st.F32, models: []string{"a", "b", "base"},
+					inputs: inputs, shapes: [][]int{{n}, {n}, {n}}, base: 2, workers: 2,
+					global: params{"normalize": 1, "lambda": 1}, perModel: []params{{"weight": 1, "density": density}, {"weight": 0.5, "density": density}, {}}}
+				out := make([]float32, n)
+				if err := j.run(out); err != nil {
+					t.Fatal(err)
+				}
+				return out
+			}
+			if a, b := run(false), run(true); !slices.Equal(a, b) {
+				t.Errorf("grid %v density %v: sampled and radix selections differ", grid, density)
 			}
 		}
 	}

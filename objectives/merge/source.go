@@ -31,16 +31,36 @@ type Source interface {
 	DType() st.DType
 }
 
+// tensorDTyper is implemented by sources whose tensors may differ in dtype
+// (a bf16 checkpoint with float32 norms); without it every tensor has the
+// source's DType.
+type tensorDTyper interface {
+	TensorDType(name string) st.DType
+}
+
+// tensorDType is the dtype the named tensor is stored in.
+func tensorDType(s Source, name string) st.DType {
+	if d, ok := s.(tensorDTyper); ok {
+		if dt := d.TensorDType(name); dt != "" {
+			return dt
+		}
+	}
+	return s.DType()
+}
+
 // viewer is implemented by in-memory sources: View returns the tensor's data
 // without copying. Callers must not modify it.
 type viewer interface {
 	View(name string) ([]float32, bool)
 }
 
-// Tensor is a dense row-major float32 tensor.
+// Tensor is a dense row-major float32 tensor. DType is the dtype its
+// values represent (and a merge output's stored dtype); empty means the
+// model's dtype.
 type Tensor struct {
 	Shape []int
 	Data  []float32
+	DType st.DType
 }
 
 // Model is a model held in memory as float32 tensors, for merging many
@@ -72,7 +92,10 @@ func NewModel(tensors map[string]Tensor, numLayers int, dtype st.DType) (*Model,
 				return nil, fmt.Errorf("model: tensor %q: negative dimension in %v", name, t.Shape)
 			}
 		}
-		m.tensors[name] = &Tensor{Shape: slices.Clone(t.Shape), Data: t.Data}
+		if t.DType != "" && !t.DType.IsFloat() {
+			return nil, fmt.Errorf("model: tensor %q: dtype %q is not a float type", name, t.DType)
+		}
+		m.tensors[name] = &Tensor{Shape: slices.Clone(t.Shape), Data: t.Data, DType: t.DType}
 		m.names = append(m.names, name)
 	}
 	sort.Strings(m.names)
@@ -99,7 +122,7 @@ func LoadModel(dir string) (*Model, error) {
 		if err := c.Read(name, data); err != nil {
 			return nil, err
 		}
-		ts[name] = Tensor{Shape: shape, Data: data}
+		ts[name] = Tensor{Shape: shape, Data: data, DType: c.TensorDType(name)}
 	}
 	return NewModel(ts, c.NumLayers(), c.DType())
 }
@@ -107,6 +130,14 @@ func LoadModel(dir string) (*Model, error) {
 func (m *Model) Names() []string { return m.names }
 func (m *Model) NumLayers() int  { return m.numLayers }
 func (m *Model) DType() st.DType { return m.dtype }
+
+// TensorDType is the named tensor's dtype (the model's unless set).
+func (m *Model) TensorDType(name string) st.DType {
+	if t, ok := m.tensors[name]; ok && t.DType != "" {
+		return t.DType
+	}
+	return m.dtype
+}
 
 func (m *Model) Shape(name string) ([]int, bool) {
 	t, ok := m.tensors[name]
@@ -185,12 +216,29 @@ func (c *Checkpoint) Names() []string { return c.names }
 func (c *Checkpoint) NumLayers() int  { return c.numLayers }
 func (c *Checkpoint) DType() st.DType { return c.ck.MainDType() }
 
+// TensorDType is the dtype the named tensor is stored in.
+func (c *Checkpoint) TensorDType(name string) st.DType {
+	t, _ := c.ck.Tensor(name)
+	return t.DType
+}
+
 func (c *Checkpoint) Shape(name string) ([]int, bool) {
 	t, ok := c.ck.Tensor(name)
 	return t.Shape, ok
 }
 
 func (c *Checkpoint) Read(name string, dst []float32) error { return c.ck.ReadFloat32(name, dst) }
+
+// Bytes returns the named tensor's stored bytes from the file's memory
+// mapping, or nil (see safetensors.File.Bytes).
+func (c *Checkpoint) Bytes(name string) []byte { return c.ck.Bytes(name) }
+
+// ReadBytes copies stored bytes of the named tensor.
+func (c *Checkpoint) ReadBytes(name string, off int64, dst []byte) error {
+	return c.ck.ReadBytes(name, off, dst)
+}
+
+var _ rawSource = (*Checkpoint)(nil)
 
 // layerKeys are the config.json keys (and synonyms) for the layer count.
 var layerKeys = []string{"num_hidden_layers", "n_layer", "num_layers", "n_layers"}

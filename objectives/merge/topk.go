@@ -14,7 +14,8 @@ const selChunk = 1 << 15
 // set in linear time. Ties at the threshold are kept lowest index first
 // (mergekit's own tie order, from an unstable sort, is unspecified).
 type topK struct {
-	none  bool
+	none  bool // keep nothing
+	all   bool // keep everything
 	thr   uint32
 	quota []int
 }
@@ -35,69 +36,113 @@ func selectTopK(x, base []float32, k, workers int) topK {
 	return selectTopKMulti([][]float32{x}, base, []int{k}, workers)[0]
 }
 
-// selectTopKMulti runs selectTopK for several tensors against one base in
-// shared passes, so the base is read once per pass rather than once per
-// model. Pass 1 histograms the top 16 bits of every magnitude, pass 2 the
-// low 16 bits within the bucket holding the k-th largest, which gives the
-// exact threshold; a third pass counts ties per block only when some but not
-// all elements equal to the threshold are kept.
+// selectTopKMulti runs selectTopK for several tensors against one base,
+// reading them in blocks (see selectBlocks).
 func selectTopKMulti(xs [][]float32, base []float32, ks []int, workers int) []topK {
 	res := make([]topK, len(xs))
+	if len(xs) == 0 {
+		return res
+	}
+	n := len(xs[0])
+	if n < smallSelect {
+		for i := range xs {
+			res[i] = selectSmallK(xs[i], base, ks[i])
+		}
+		return res
+	}
+	bufs := make([][][]uint32, workers)
+	forEach := func(fn func(w, lo, hi int, mags [][]uint32) error) error {
+		return parallelBlocks(n, blockLen, workers, func(w, b, lo, hi int) error {
+			if bufs[w] == nil {
+				bufs[w] = make([][]uint32, len(xs))
+				for i := range xs {
+					bufs[w][i] = make([]uint32, blockLen)
+				}
+			}
+			cut := make([][]uint32, len(xs))
+			for i, x := range xs {
+				m := bufs[w][i][:hi-lo]
+				for e := range m {
+					m[e] = magBits(x, base, lo+e)
+				}
+				cut[i] = m
+			}
+			return fn(w, lo, hi, cut)
+		})
+	}
+	res, _ = selectBlocks(n, workers, ks, forEach)
+	return res
+}
+
+// selectSmallK is selectSmall with the k ≤ 0 and k ≥ n cases.
+func selectSmallK(x, base []float32, k int) topK {
+	switch {
+	case k <= 0:
+		return topK{none: true}
+	case k >= len(x):
+		return topK{thr: 0, quota: nil, all: true}
+	}
+	return selectSmall(x, base, k)
+}
+
+// selectBlocks finds, for each of several magnitude streams of n elements,
+// the k largest (ks[i]) as a threshold and per-chunk tie quotas. forEach
+// calls fn for every block of the streams (on up to workers goroutines,
+// w < workers) with the magnitude bits of each stream. Pass 1 histograms
+// the top 16 bits of every magnitude, pass 2 the low 16 bits within the
+// bucket holding the k-th largest, which gives the exact threshold; a third
+// pass counts ties per chunk only when some but not all elements equal to
+// the threshold are kept.
+func selectBlocks(n, workers int, ks []int, forEach func(fn func(w, lo, hi int, mags [][]uint32) error) error) ([]topK, error) {
+	res := make([]topK, len(ks))
 	var active []int
 	for i, k := range ks {
 		switch {
 		case k <= 0:
 			res[i] = topK{none: true}
-		case k >= len(xs[i]):
+		case k >= n:
+			res[i] = topK{all: true}
 		default:
 			active = append(active, i)
 		}
 	}
 	if len(active) == 0 {
-		return res
+		return res, nil
 	}
-	n := len(xs[active[0]])
-	if n < smallSelect {
-		for _, i := range active {
-			res[i] = selectSmall(xs[i], base, ks[i])
+	// hists[w][a] is a histogram of 2¹⁶ buckets.
+	hists := make([][][]uint32, workers)
+	histFor := func(w int) [][]uint32 {
+		if hists[w] == nil {
+			hists[w] = make([][]uint32, len(active))
+			for a := range active {
+				hists[w][a] = make([]uint32, 1<<16)
+			}
 		}
-		return res
+		return hists[w]
 	}
-	parts := max(1, min(workers, n/selChunk))
-	partLen := (n + parts - 1) / parts
-	// hists[part][model] is a histogram of 2¹⁶ buckets.
-	hists := make([][][]uint32, parts)
-	for p := range hists {
-		hists[p] = make([][]uint32, len(active))
-		for a := range active {
-			hists[p][a] = make([]uint32, 1<<16)
-		}
-	}
-	parallelFor(n, partLen, parts, func(p, lo, hi int) {
+	err := forEach(func(w, lo, hi int, mags [][]uint32) error {
+		hs := histFor(w)
 		for a, i := range active {
-			h := hists[p][a][: 1<<15 : 1<<15]
-			x := xs[i][lo:hi]
-			if base == nil {
-				for _, v := range x {
-					h[absBits(v)>>16]++
-				}
-				continue
-			}
-			b := base[lo:hi]
-			b = b[:len(x)]
-			for e, v := range x {
-				h[absBits(v-b[e])>>16]++
+			h := hs[a][: 1<<15 : 1<<15]
+			for _, v := range mags[i] {
+				h[v>>16]++
 			}
 		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	type state struct{ hi16, above int }
 	sts := make([]state, len(active))
 	for a, i := range active {
 		above := 0
 		for bkt := 1<<15 - 1; bkt >= 0; bkt-- {
 			cnt := 0
-			for p := range hists {
-				cnt += int(hists[p][a][bkt])
+			for w := range hists {
+				if hists[w] != nil {
+					cnt += int(hists[w][a][bkt])
+				}
 			}
 			if above+cnt >= ks[i] {
 				sts[a] = state{bkt, above}
@@ -106,37 +151,39 @@ func selectTopKMulti(xs [][]float32, base []float32, ks []int, workers int) []to
 			above += cnt
 		}
 	}
-	parallelFor(n, partLen, parts, func(p, lo, hi int) {
+	for w := range hists {
+		for a := range hists[w] {
+			clear(hists[w][a])
+		}
+	}
+	err = forEach(func(w, lo, hi int, mags [][]uint32) error {
+		hs := histFor(w)
 		for a, i := range active {
-			h := hists[p][a][: 1<<16 : 1<<16]
-			clear(h)
+			h := hs[a][: 1<<16 : 1<<16]
 			want := uint32(sts[a].hi16)
-			x := xs[i][lo:hi]
-			if base == nil {
-				for _, v := range x {
-					if bits := absBits(v); bits>>16 == want {
-						h[bits&0xffff]++
-					}
-				}
-				continue
-			}
-			b := base[lo:hi]
-			b = b[:len(x)]
-			for e, v := range x {
-				if bits := absBits(v - b[e]); bits>>16 == want {
-					h[bits&0xffff]++
+			for _, v := range mags[i] {
+				if v>>16 == want {
+					h[v&0xffff]++
 				}
 			}
 		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	var partial []int // indices into active needing per-chunk tie quotas
+	need := make([]int, len(active))
 	for a, i := range active {
 		above := sts[a].above
 		var thr uint32
 		eq := 0
 		for low := 1<<16 - 1; low >= 0; low-- {
 			cnt := 0
-			for p := range hists {
-				cnt += int(hists[p][a][low])
+			for w := range hists {
+				if hists[w] != nil {
+					cnt += int(hists[w][a][low])
+				}
 			}
 			if above+cnt >= ks[i] {
 				thr, eq = uint32(sts[a].hi16)<<16|uint32(low), cnt
@@ -144,33 +191,55 @@ func selectTopKMulti(xs [][]float32, base []float32, ks []int, workers int) []to
 			}
 			above += cnt
 		}
-		need := ks[i] - above
+		need[a] = ks[i] - above
 		res[i] = topK{thr: thr}
-		if need == eq {
-			continue
+		if need[a] != eq {
+			partial = append(partial, a)
 		}
-		x := xs[i]
-		quota := make([]int, (n+selChunk-1)/selChunk)
-		parallelFor(n, selChunk, workers, func(c, lo, hi int) {
-			for e := lo; e < hi; e++ {
-				if magBits(x, base, e) == thr {
-					quota[c]++
+	}
+	if len(partial) == 0 {
+		return res, nil
+	}
+	chunks := (n + selChunk - 1) / selChunk
+	quotas := make([][]int, len(active))
+	for _, a := range partial {
+		quotas[a] = make([]int, chunks)
+	}
+	err = forEach(func(w, lo, hi int, mags [][]uint32) error {
+		for _, a := range partial {
+			thr, q, m := res[active[a]].thr, quotas[a], mags[active[a]]
+			for e, v := range m {
+				if v == thr {
+					q[(lo+e)/selChunk]++
 				}
 			}
-		})
-		for c := range quota {
-			q := min(quota[c], need)
-			quota[c] = q
-			need -= q
 		}
-		res[i].quota = quota
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return res
+	for _, a := range partial {
+		left := need[a]
+		for c, cnt := range quotas[a] {
+			q := min(cnt, left)
+			quotas[a][c] = q
+			left -= q
+		}
+		res[active[a]].quota = quotas[a]
+	}
+	return res, nil
 }
 
 // mark sets mask[e] = 1 for every kept element (other entries untouched).
 func (s topK) mark(x, base []float32, mask []float32) {
 	if s.none {
+		return
+	}
+	if s.all {
+		for e := range mask {
+			mask[e] = 1
+		}
 		return
 	}
 	for lo := 0; lo < len(x); lo += selChunk {
@@ -190,7 +259,7 @@ func (s topK) mark(x, base []float32, mask []float32) {
 
 // chunkQuota is how many ties block c may keep (-1: all of them).
 func (s topK) chunkQuota(c int) int {
-	if s.quota == nil {
+	if s.quota == nil || s.all {
 		return -1
 	}
 	return s.quota[c]

@@ -151,3 +151,22 @@ func (c *Checkpoint) ReadFloat32(name string, dst []float32) error {
 	}
 	return c.files[fi].ReadFloat32(name, dst)
 }
+
+// Bytes returns the named tensor's stored bytes from its shard's memory
+// mapping, or nil (see File.Bytes).
+func (c *Checkpoint) Bytes(name string) []byte {
+	fi, ok := c.where[name]
+	if !ok {
+		return nil
+	}
+	return c.files[fi].Bytes(name)
+}
+
+// ReadBytes copies stored bytes of the named tensor (see File.ReadBytes).
+func (c *Checkpoint) ReadBytes(name string, off int64, dst []byte) error {
+	fi, ok := c.where[name]
+	if !ok {
+		return fmt.Errorf("model %s: no tensor %q", c.Dir, name)
+	}
+	return c.files[fi].ReadBytes(name, off, dst)
+}

@@ -15,6 +15,7 @@ type File struct {
 	f      *os.File
 	header *Header
 	byName map[string]int
+	mapped []byte // the whole file, read-only, or nil
 }
 
 // Open opens and validates the safetensors file at path. Only the header is
@@ -55,11 +56,49 @@ func Open(path string) (*File, error) {
 	for i, t := range h.Tensors {
 		sf.byName[t.Name] = i
 	}
+	// A failed mapping is not an error: tensors are then read with ReadAt.
+	sf.mapped, _ = mapFile(f, st.Size())
 	return sf, nil
 }
 
-// Close closes the underlying file.
-func (f *File) Close() error { return f.f.Close() }
+// Close unmaps and closes the file. Slices from Bytes must not be used
+// afterwards.
+func (f *File) Close() error {
+	if f.mapped != nil {
+		unmapFile(f.mapped)
+		f.mapped = nil
+	}
+	return f.f.Close()
+}
+
+// Bytes returns the named tensor's stored bytes from the file's read-only
+// memory mapping, without copying, or nil when the file is not mapped (then
+// use ReadBytes). The bytes are shared with the page cache: do not modify
+// them, and note that a file truncated by another process while mapped
+// faults on access (callers read it under debug.SetPanicOnFault).
+func (f *File) Bytes(name string) []byte {
+	t, ok := f.Tensor(name)
+	if !ok || f.mapped == nil {
+		return nil
+	}
+	return f.mapped[f.header.DataStart+t.Begin : f.header.DataStart+t.End]
+}
+
+// ReadBytes copies len(dst) stored bytes of the named tensor, from byte
+// off of its data, into dst.
+func (f *File) ReadBytes(name string, off int64, dst []byte) error {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return fmt.Errorf("safetensors %s: no tensor %q", f.path, name)
+	}
+	if off < 0 || off+int64(len(dst)) > t.End-t.Begin {
+		return fmt.Errorf("safetensors %s: tensor %q: bytes [%d,%d) outside its %d bytes", f.path, name, off, off+int64(len(dst)), t.End-t.Begin)
+	}
+	if _, err := f.f.ReadAt(dst, f.header.DataStart+t.Begin+off); err != nil {
+		return fmt.Errorf("safetensors %s: reading tensor %q: %v", f.path, name, err)
+	}
+	return nil
+}
 
 // Path is the file's path.
 func (f *File) Path() string { return f.path }
@@ -111,6 +150,10 @@ func (f *File) ReadFloat32(name string, dst []float32) error {
 	}
 	return nil
 }
+
+// Decode converts little-endian stored bytes of dtype d into float32s
+// (len(dst) values).
+func Decode(d DType, src []byte, dst []float32) { decode(d, src, dst) }
 
 // decode converts little-endian raw bytes of dtype d into float32s.
 func decode(d DType, src []byte, dst []float32) {

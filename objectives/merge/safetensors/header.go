@@ -49,7 +49,8 @@ type Header struct {
 // It checks: the length field against MaxHeaderSize and the file size, that
 // the JSON is one well-formed object with unique keys, every dtype is known,
 // every dimension is non-negative, shape × dtype size equals the byte range,
-// and the byte ranges lie inside the file, in order and without overlap.
+// and the byte ranges tile the data section exactly: no overlap, no gap, no
+// trailing bytes.
 func ParseHeader(prefix []byte, fileSize int64, name string) (*Header, error) {
 	if len(prefix) < 8 || fileSize < 8 {
 		return nil, fmt.Errorf("safetensors %s: file too short (%d bytes) for the 8-byte header length", name, fileSize)
@@ -81,12 +82,25 @@ func ParseHeader(prefix []byte, fileSize int64, name string) (*Header, error) {
 		}
 		return a.End < b.End
 	})
-	for i := 1; i < len(h.Tensors); i++ {
-		prev, cur := h.Tensors[i-1], h.Tensors[i]
-		if cur.Begin < prev.End {
+	// The byte ranges must tile the data section exactly, as the reference
+	// implementation (huggingface/safetensors, Metadata::validate) requires:
+	// a gap or trailing bytes mean a truncated, padded or tampered file.
+	var end int64
+	for i, cur := range h.Tensors {
+		if i > 0 && cur.Begin < end {
+			prev := h.Tensors[i-1]
 			return nil, fmt.Errorf("safetensors %s: tensor %q bytes [%d,%d) overlap tensor %q bytes [%d,%d)",
 				name, cur.Name, cur.Begin, cur.End, prev.Name, prev.Begin, prev.End)
 		}
+		if cur.Begin != end {
+			return nil, fmt.Errorf("safetensors %s: tensor %q starts at data byte %d, leaving a gap of %d bytes after byte %d (tensors must be contiguous)",
+				name, cur.Name, cur.Begin, cur.Begin-end, end)
+		}
+		end = cur.End
+	}
+	if end != dataLen {
+		return nil, fmt.Errorf("safetensors %s: %d trailing bytes after the last tensor (the data section has %d bytes, the tensors use %d)",
+			name, dataLen-end, dataLen, end)
 	}
 	return h, nil
 }

@@ -130,6 +130,12 @@ func TestHeaderErrors(t *testing.T) {
 		{"missing", `{"a":{"dtype":"F32","shape":[1]}}`, 4, `needs dtype, shape and data_offsets`},
 		{"offsets", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}}`, 4, `bad data_offsets`},
 		{"trailing", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}x`, 4, `trailing`},
+		// The reference implementation (huggingface/safetensors, Metadata::validate)
+		// requires the byte ranges to tile the data section exactly.
+		{"gap", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}`, 12, `gap`},
+		{"leading gap", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8, `gap`},
+		{"trailing bytes", `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, 5, `trailing bytes`},
+		{"no tensors but data", `{"__metadata__":{"k":"v"}}`, 3, `trailing bytes`},
 	}
 	for _, c := range cases {
 		img := header(c.js, c.data)
@@ -179,10 +185,11 @@ func FuzzParseHeader(f *testing.F) {
 		if err != nil {
 			return
 		}
-		// Every accepted tensor's bytes must lie inside the image, in order.
+		// Every accepted tensor's bytes must lie inside the image, in order,
+		// tiling the data section with no gap and nothing after it.
 		var prevEnd int64
 		for _, ti := range h.Tensors {
-			if ti.Begin < prevEnd || h.DataStart+ti.End > int64(len(img)) {
+			if ti.Begin != prevEnd || h.DataStart+ti.End > int64(len(img)) {
 				t.Fatalf("accepted bad range %+v", ti)
 			}
 			if int64(ti.NumElements()*ti.DType.Size()) != ti.End-ti.Begin {
@@ -190,5 +197,75 @@ func FuzzParseHeader(f *testing.F) {
 			}
 			prevEnd = ti.End
 		}
+		if h.DataStart+prevEnd != int64(len(img)) {
+			t.Fatalf("accepted %d trailing bytes", int64(len(img))-h.DataStart-prevEnd)
+		}
 	})
+}
+
+// A Layout takes tensors, and parts of them, in any order and gives the
+// same files a sequential writer gives; an unfinished tensor fails Close.
+func TestLayoutAnyOrder(t *testing.T) {
+	specs := []Spec{
+		{Name: "a", DType: F32, Shape: []int{3, 4}},
+		{Name: "b", DType: BF16, Shape: []int{5}},
+		{Name: "c", DType: F16, Shape: []int{2, 3}},
+	}
+	data := map[string][]float32{
+		"a": {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12},
+		"b": {0.5, -1, 2, 3, 4},
+		"c": {1, 2, 3, -4, 5, 6},
+	}
+	for _, shard := range []int64{0, 40} {
+		dir := t.TempDir()
+		l, err := CreateLayout(dir, specs, shard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf []byte
+		for i := len(specs) - 1; i >= 0; i-- {
+			d := data[specs[i].Name]
+			for lo := (len(d) - 1) / 2 * 2; lo >= 0; lo -= 2 {
+				if buf, err = l.WriteAt(i, lo, d[lo:min(lo+2, len(d))], buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c, err := OpenCheckpoint(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range specs {
+			got := make([]float32, len(data[s.Name]))
+			if err := c.ReadFloat32(s.Name, got); err != nil {
+				t.Fatal(err)
+			}
+			for i := range got {
+				if got[i] != data[s.Name][i] {
+					t.Errorf("shard %d: %s[%d] = %v, want %v", shard, s.Name, i, got[i], data[s.Name][i])
+				}
+			}
+			if b := c.Bytes(s.Name); b != nil {
+				dec := make([]float32, len(got))
+				Decode(s.DType, b, dec)
+				for i := range dec {
+					if dec[i] != got[i] {
+						t.Errorf("mapped bytes of %s differ at %d", s.Name, i)
+					}
+				}
+			}
+		}
+		c.Close()
+	}
+	l, err := CreateLayout(t.TempDir(), specs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.WriteAt(0, 0, data["a"], nil)
+	if err := l.Close(); err == nil || !strings.Contains(err.Error(), `"b"`) {
+		t.Errorf("incomplete layout closed: %v", err)
+	}
 }

@@ -40,6 +40,20 @@ type Writer struct {
 // NewWriter writes the header for specs (in that order) to w and returns a
 // Writer expecting the tensors' data in the same order.
 func NewWriter(w io.Writer, specs []Spec, metadata map[string]string) (*Writer, error) {
+	hdr, err := encodeHeader(specs, metadata)
+	if err != nil {
+		return nil, err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	if _, err := bw.Write(hdr); err != nil {
+		return nil, err
+	}
+	return &Writer{w: bw, specs: specs}, nil
+}
+
+// encodeHeader returns the 8-byte length and the JSON header (padded with
+// spaces to a multiple of 8 bytes) for tensors laid out in spec order.
+func encodeHeader(specs []Spec, metadata map[string]string) ([]byte, error) {
 	seen := map[string]bool{}
 	var sb strings.Builder
 	sb.WriteByte('{')
@@ -93,16 +107,8 @@ func NewWriter(w io.Writer, specs []Spec, metadata map[string]string) (*Writer, 
 	for sb.Len()%8 != 0 {
 		sb.WriteByte(' ')
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	var lenBuf [8]byte
-	binary.LittleEndian.PutUint64(lenBuf[:], uint64(sb.Len()))
-	if _, err := bw.Write(lenBuf[:]); err != nil {
-		return nil, err
-	}
-	if _, err := bw.WriteString(sb.String()); err != nil {
-		return nil, err
-	}
-	return &Writer{w: bw, specs: specs}, nil
+	out := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+sb.Len()), uint64(sb.Len()))
+	return append(out, sb.String()...), nil
 }
 
 func writeJSONString(sb *strings.Builder, s string) {
