@@ -135,6 +135,9 @@ func DefaultNames() []string {
 // Lookup finds an entry by name.
 func Lookup(name string) (Entry, error) {
 	e, ok := registry[name]
+	if !ok && IsMulti(name) {
+		return Entry{}, fmt.Errorf("%s is a multi-objective method: it needs several task scores and answers with a front (evomerge mobench, or evolve with an objective of several tasks)", name)
+	}
 	if !ok {
 		return Entry{}, fmt.Errorf("unknown algorithm %q (known: %s)", name, strings.Join(Names(), ", "))
 	}

@@ -183,3 +183,56 @@ func IGDPlus(found, ref [][]float64) float64 {
 	}
 	return sum / float64(len(ref))
 }
+
+// FirstFronts returns the leading fronts of fs, as Sort does, only until
+// they hold at least k points (all fronts if fewer points exist). Each
+// front is peeled off the rest by an archive sweep that compares a point
+// only with the front's members found so far, O(n·front size) per front
+// instead of Sort's O(n²): model-based methods that need the best few of
+// many observations (MOTPE's good group) call it at every proposal.
+func FirstFronts(fs [][]float64, viol []float64, k int) [][]int {
+	v := func(i int) float64 {
+		if viol == nil {
+			return 0
+		}
+		return viol[i]
+	}
+	rest := make([]int, len(fs))
+	for i := range rest {
+		rest[i] = i
+	}
+	var fronts [][]int
+	total := 0
+	for len(rest) > 0 && total < k {
+		var front, left []int
+		for _, p := range rest {
+			dominated := false
+			kept := front[:0]
+			for _, q := range front {
+				switch {
+				case dominated:
+					kept = append(kept, q)
+				case ConstrainedDominates(fs[q], fs[p], v(q), v(p)):
+					dominated = true
+					kept = append(kept, q)
+				case ConstrainedDominates(fs[p], fs[q], v(p), v(q)):
+					left = append(left, q)
+				default:
+					kept = append(kept, q)
+				}
+			}
+			front = kept
+			if dominated {
+				left = append(left, p)
+			} else {
+				front = append(front, p)
+			}
+		}
+		slices.Sort(front)
+		slices.Sort(left)
+		fronts = append(fronts, front)
+		total += len(front)
+		rest = left
+	}
+	return fronts
+}

@@ -236,3 +236,38 @@ func BenchmarkHypervolume3D(b *testing.B) {
 		Hypervolume(ps, []float64{1.1, 1.1, 1.1})
 	}
 }
+
+// TestFirstFronts checks that FirstFronts returns Sort's leading fronts.
+func TestFirstFronts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for trial := range 300 {
+		n, m := 1+rng.IntN(40), 2+rng.IntN(2)
+		fs := make([][]float64, n)
+		var viol []float64
+		if trial%2 == 1 {
+			viol = make([]float64, n)
+		}
+		for i := range fs {
+			fs[i] = make([]float64, m)
+			for k := range fs[i] {
+				fs[i][k] = float64(rng.IntN(7))
+			}
+			if viol != nil && rng.IntN(3) == 0 {
+				viol[i] = float64(1 + rng.IntN(3))
+			}
+		}
+		all := Sort(fs, viol)
+		k := 1 + rng.IntN(n)
+		got := FirstFronts(fs, viol, k)
+		total := 0
+		for i, f := range got {
+			if !slices.Equal(f, all[i]) {
+				t.Fatalf("trial %d: front %d is %v, Sort's is %v", trial, i, f, all[i])
+			}
+			total += len(f)
+		}
+		if total < k || (len(got) > 0 && total-len(got[len(got)-1]) >= k) {
+			t.Fatalf("trial %d: %d fronts holding %d points for k = %d", trial, len(got), total, k)
+		}
+	}
+}
