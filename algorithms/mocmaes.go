@@ -108,13 +108,13 @@ type mocmaInd struct {
 }
 
 type mocmaState struct {
-	p                                  MultiProblem
-	mu                                 int
-	sigma0                             float64
+	p                                 MultiProblem
+	mu                                int
+	sigma0                            float64
 	d, pTarget, cp, cc, ccov, pThresh float64
-	parents                            []*mocmaInd
-	offspring                          []*mocmaInd // the generation asked, parent k's at k
-	started                            bool
+	parents                           []*mocmaInd
+	offspring                         []*mocmaInd // the generation asked, parent k's at k
+	started                           bool
 }
 
 func (s *mocmaState) Ask(rng *rand.Rand) [][]float64 {
