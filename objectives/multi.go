@@ -50,6 +50,13 @@ type TrueFronter interface {
 	TrueFront() [][]float64
 }
 
+// TaskBester is implemented by multi-task objectives that know every
+// task's best possible score (100 for the mock's percentages): a front's
+// hypervolume is then reported as a share of the box up to them.
+type TaskBester interface {
+	TaskBests() []float64
+}
+
 // AsMulti returns f's multi-task view when it has one.
 func AsMulti(f Function) (MultiFunction, bool) {
 	m, ok := f.(MultiFunction)
@@ -338,6 +345,15 @@ func (m *MultiMock) Best() float64 { return m.best }
 
 // DefaultTarget is 99% of Best.
 func (m *MultiMock) DefaultTarget() float64 { return 0.99 * m.best }
+
+// TaskBests is 100 for every task.
+func (m *MultiMock) TaskBests() []float64 {
+	b := make([]float64, len(m.names))
+	for j := range b {
+		b[j] = 100
+	}
+	return b
+}
 
 // Optima returns a copy of every task's optimum.
 func (m *MultiMock) Optima() [][]float64 {
