@@ -39,7 +39,9 @@ type Suite struct {
 }
 
 // RunSeed is the seed of run i of a suite.
-func RunSeed(master uint64, i int) uint64 { return bench.DeriveSeed(master, "multi-run", strconv.Itoa(i)) }
+func RunSeed(master uint64, i int) uint64 {
+	return bench.DeriveSeed(master, "multi-run", strconv.Itoa(i))
+}
 
 // Jobs lists the suite's runs: by budget, then method, then seed.
 func (s Suite) Jobs() ([]Job, error) {
