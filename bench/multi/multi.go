@@ -101,24 +101,28 @@ type FrontPoint struct {
 
 // Run is the record of one finished multi-objective run.
 type Run struct {
-	Algorithm     string             `json:"algorithm"`
-	Baseline      bool               `json:"baseline,omitempty"`
-	Objective     string             `json:"objective"`
-	Description   string             `json:"description,omitempty"`
-	Tasks         []string           `json:"tasks"`
-	Dim           int                `json:"dim"`
-	Items         int                `json:"items,omitempty"`
-	Noise         float64            `json:"noise,omitempty"`
-	Options       map[string]string  `json:"options,omitempty"`
-	ObjectiveSeed uint64             `json:"objective_seed"`
-	Seed          uint64             `json:"seed"`
-	Budget        int                `json:"budget"`
-	Slots         int                `json:"slots,omitempty"`
-	Floors        map[string]float64 `json:"floors,omitempty"`
-	Params        map[string]string  `json:"params"`
-	EvalsUsed     int                `json:"evals_used"`
-	Failures      int                `json:"failures,omitempty"`
-	FirstFailure  string             `json:"first_failure,omitempty"`
+	Algorithm     string            `json:"algorithm"`
+	Baseline      bool              `json:"baseline,omitempty"`
+	Objective     string            `json:"objective"`
+	Description   string            `json:"description,omitempty"`
+	Tasks         []string          `json:"tasks"`
+	Dim           int               `json:"dim"`
+	Items         int               `json:"items,omitempty"`
+	Noise         float64           `json:"noise,omitempty"`
+	Width         float64           `json:"width,omitempty"`
+	Options       map[string]string `json:"options,omitempty"`
+	ObjectiveSeed uint64            `json:"objective_seed"`
+	// ObjectiveVaried says each run of its suite drew its own objective
+	// (Suite.VaryObjective): runs of one group differ in ObjectiveSeed.
+	ObjectiveVaried bool               `json:"objective_varied,omitempty"`
+	Seed            uint64             `json:"seed"`
+	Budget          int                `json:"budget"`
+	Slots           int                `json:"slots,omitempty"`
+	Floors          map[string]float64 `json:"floors,omitempty"`
+	Params          map[string]string  `json:"params"`
+	EvalsUsed       int                `json:"evals_used"`
+	Failures        int                `json:"failures,omitempty"`
+	FirstFailure    string             `json:"first_failure,omitempty"`
 	// Front is the non-dominated set of the observed scores (mean over
 	// repeated evaluations of one point) under constrained domination by
 	// the floors, highest first-task score first.
@@ -216,7 +220,7 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.MultiFunction) (*Run, 
 	}
 	run := &Run{
 		Algorithm: job.Algorithm, Baseline: entry.Baseline, Objective: f.Name(), Tasks: tasks, Dim: f.Dim(),
-		Items: job.Objective.Items, Noise: job.Objective.Noise, Options: job.Objective.Options,
+		Items: job.Objective.Items, Noise: job.Objective.Noise, Width: job.Objective.Width, Options: job.Objective.Options,
 		ObjectiveSeed: job.Objective.Seed, Seed: job.Seed, Budget: job.Budget, Floors: job.Floors,
 		Params: map[string]string{},
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/evomerge/evomerge/algorithms"
@@ -35,7 +36,9 @@ type Group struct {
 	Options     map[string]string
 	Dim         int
 	Items       int
+	Width       float64
 	Seed        uint64
+	Varied      bool
 	Cells       []*Cell
 	Methods     []string
 }
@@ -63,7 +66,11 @@ func groupKey(r *Run) string {
 		fl = append(fl, fmt.Sprintf("%s>=%g", k, v))
 	}
 	sort.Strings(fl)
-	return fmt.Sprintf("%s|%d|%d|%g|%d|%s|%s|%s", r.Objective, r.Dim, r.Items, r.Noise, r.ObjectiveSeed, strings.Join(keys, ","), strings.Join(fl, ","), strings.Join(r.Tasks, ","))
+	seed := strconv.FormatUint(r.ObjectiveSeed, 10)
+	if r.ObjectiveVaried {
+		seed = "varied"
+	}
+	return fmt.Sprintf("%s|%d|%d|%g|%g|%s|%s|%s|%s", r.Objective, r.Dim, r.Items, r.Noise, r.Width, seed, strings.Join(keys, ","), strings.Join(fl, ","), strings.Join(r.Tasks, ","))
 }
 
 // Groups sorts runs into groups (in order of first appearance) and cells
@@ -83,7 +90,7 @@ func Groups(runs []*Run) ([]*Group, error) {
 		g := byKey[k]
 		if g == nil {
 			g = &Group{Objective: r.Objective, Description: r.Description, Tasks: r.Tasks, Floors: r.Floors, Options: r.Options,
-				Dim: r.Dim, Items: r.Items, Seed: r.ObjectiveSeed}
+				Dim: r.Dim, Items: r.Items, Width: r.Width, Seed: r.ObjectiveSeed, Varied: r.ObjectiveVaried}
 			g.Slug = fmt.Sprintf("%s-%dtasks", r.Objective, len(r.Tasks))
 			for n := 2; slices.ContainsFunc(groups, func(o *Group) bool { return o.Slug == g.Slug }); n++ {
 				g.Slug = fmt.Sprintf("%s-%dtasks-%d", r.Objective, len(r.Tasks), n)
@@ -295,7 +302,11 @@ func floorText(f map[string]float64) string {
 
 func writeGroup(b *strings.Builder, dir string, g *Group, cs []Comparison) error {
 	fmt.Fprintf(b, "### %s\n\n", g.Description)
-	fmt.Fprintf(b, "Objective %s, seed %d (one layout of optima for every run), floors: %s.\n\n", g.Objective, g.Seed, floorText(g.Floors))
+	layout := fmt.Sprintf("seed %d (one layout of optima for every run)", g.Seed)
+	if g.Varied {
+		layout = "a layout of optima drawn for each seed (the same for every method and budget)"
+	}
+	fmt.Fprintf(b, "Objective %s, %s, floors: %s.\n\n", g.Objective, layout, floorText(g.Floors))
 	base := baselineOf(g)
 	for _, c := range g.Cells {
 		n := 0
@@ -334,7 +345,7 @@ func writeGroup(b *strings.Builder, dir string, g *Group, cs []Comparison) error
 				vs = "—"
 				for _, c2 := range cs {
 					if c2.Cell == c && c2.Method == m {
-						vs = fmt.Sprintf("%+.3f, p = %s (%s)", c2.DeltaMedian, fmtP(c2.Holm), verdict(c2))
+						vs = fmt.Sprintf("%+.3f, %s (%s)", c2.DeltaMedian, fmtP(c2.Holm), verdict(c2))
 					}
 				}
 			}
@@ -391,9 +402,9 @@ func fmtP(p float64) string {
 	case math.IsNaN(p):
 		return "—"
 	case p < 0.001:
-		return "< 0.001"
+		return "p < 0.001"
 	}
-	return fmt.Sprintf("%.3f", p)
+	return fmt.Sprintf("p = %.3f", p)
 }
 
 // verdict says what a comparison shows at the 5% level after Holm.
@@ -448,7 +459,9 @@ func frontFigure(path string, g *Group, c *Cell, x, y int) error {
 	if v, ok := g.Floors[g.Tasks[y]]; ok {
 		o.YFloor = v
 	}
-	if f, err := objectives.New(objectives.Spec{Name: g.Objective, Dim: g.Dim, Items: g.Items, Seed: g.Seed, Options: g.Options}); err == nil {
+	// The true front in score space depends on the distances between the
+	// optima and the widths, not on the layout: one seed's serves all.
+	if f, err := objectives.New(objectives.Spec{Name: g.Objective, Dim: g.Dim, Items: g.Items, Width: g.Width, Seed: g.Seed, Options: g.Options}); err == nil {
 		if tf, ok := f.(objectives.TrueFronter); ok {
 			for _, z := range tf.TrueFront() {
 				o.Truth = append(o.Truth, [2]float64{z[x], z[y]})

@@ -36,6 +36,16 @@ type Suite struct {
 	// Parallel is how many runs execute at once (0: 1). Results do not
 	// depend on it.
 	Parallel int
+	// VaryObjective draws run i's objective from its own seed (the same
+	// for every method and budget), so that a comparison covers many
+	// layouts of the optima instead of the one of Job.Objective.Seed.
+	VaryObjective bool
+}
+
+// ObjectiveSeed is the objective seed of run i of a suite that varies its
+// objective.
+func ObjectiveSeed(master uint64, i int) uint64 {
+	return bench.DeriveSeed(master, "multi-objective", strconv.Itoa(i))
 }
 
 // RunSeed is the seed of run i of a suite.
@@ -71,6 +81,9 @@ func (s Suite) Jobs() ([]Job, error) {
 				j := s.Job
 				j.Algorithm, j.Budget, j.Seed = a, b, RunSeed(s.MasterSeed, i)
 				j.Settings = maps.Clone(s.Job.Settings)
+				if s.VaryObjective {
+					j.Objective.Seed = ObjectiveSeed(s.MasterSeed, i)
+				}
 				jobs = append(jobs, j)
 			}
 		}
@@ -98,6 +111,7 @@ func RunSuite(ctx context.Context, s Suite, progress func(done, total int)) ([]*
 				return fmt.Errorf("%s, budget %d, seed %d: %w", j.Algorithm, j.Budget, j.Seed, err)
 			}
 			r.WallMS = 0 // the record is the same on any machine
+			r.ObjectiveVaried = s.VaryObjective
 			runs[i] = r
 			if progress != nil {
 				mu.Lock()
