@@ -150,7 +150,7 @@ func NewMultiMock(c MultiMockConfig) (*MultiMock, error) {
 	}
 	seen := map[string]bool{}
 	for _, n := range m.names {
-		if err := checkTaskName(n); err != nil {
+		if err := CheckTaskName(n); err != nil {
 			return nil, fmt.Errorf("multi-task mock: %w", err)
 		}
 		if seen[n] {
@@ -227,9 +227,9 @@ func NewMultiMock(c MultiMockConfig) (*MultiMock, error) {
 	return m, nil
 }
 
-// checkTaskName refuses names that would break tables, file names or the
-// key=value option syntax.
-func checkTaskName(n string) error {
+// CheckTaskName refuses task names that would break tables, file names or
+// the key=value option syntax.
+func CheckTaskName(n string) error {
 	if n == "" || len(n) > 40 || strings.ContainsAny(n, " \t\n,;=:/\\\"'|#") {
 		return fmt.Errorf("task name %q: want 1 to 40 characters without spaces or ,;=:/\\\"'|#", n)
 	}

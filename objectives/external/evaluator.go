@@ -43,6 +43,18 @@ type Command struct {
 	// Env adds KEY=VALUE entries to the environment; {slot} is expanded
 	// (e.g. CUDA_VISIBLE_DEVICES={slot}).
 	Env []string `yaml:"env"`
+	// Tasks, instead of Score, reads several scores from the one JSON file
+	// the command writes (lm-evaluation-harness's results_<time>.json for
+	// a list of tasks): a multi-objective run sees each as a task, a
+	// single-objective one their weighted sum. Each task's score is
+	// json:PATH, higher is better.
+	Tasks []TaskScore `yaml:"tasks"`
+}
+
+// TaskScore names one task and where its score is read.
+type TaskScore struct {
+	Name  string `yaml:"name"`
+	Score string `yaml:"score"`
 }
 
 // Validate reports an unusable command.
@@ -56,7 +68,41 @@ func (c *Command) Validate() error {
 	if _, err := parseScoreSpec(c.Score); err != nil {
 		return err
 	}
+	if len(c.Tasks) > 0 {
+		if c.Score != "" {
+			return fmt.Errorf("evaluator: score and tasks are both set: give each task's score path under tasks, or one score")
+		}
+		if len(c.Tasks) < 2 {
+			return fmt.Errorf("evaluator: tasks lists %d task: a single score is score: json:PATH", len(c.Tasks))
+		}
+		seen := map[string]bool{}
+		for i, t := range c.Tasks {
+			if err := objectives.CheckTaskName(t.Name); err != nil {
+				return fmt.Errorf("evaluator: task %d: %v", i+1, err)
+			}
+			if seen[t.Name] {
+				return fmt.Errorf("evaluator: task %s is listed twice", t.Name)
+			}
+			seen[t.Name] = true
+			spec, err := parseScoreSpec(t.Score)
+			if err != nil {
+				return fmt.Errorf("evaluator: task %s: %v", t.Name, err)
+			}
+			if spec.stdout {
+				return fmt.Errorf("evaluator: task %s: score %q: several tasks are read from one JSON file, so each needs json:PATH", t.Name, t.Score)
+			}
+		}
+	}
 	return nil
+}
+
+// TaskNames lists the tasks of a command with several scores (nil for one).
+func (c *Command) TaskNames() []string {
+	var n []string
+	for _, t := range c.Tasks {
+		n = append(n, t.Name)
+	}
+	return n
 }
 
 type scoreSpec struct {
@@ -153,47 +199,68 @@ func (e *Evaluator) Validate() error {
 // objectives.ErrEvalFailed (the run goes on and penalises the candidate);
 // a cancelled context returns ctx.Err().
 func (e *Evaluator) Evaluate(ctx context.Context, x []float64, slot string, index int) (float64, error) {
-	recipe, err := e.Genome.Recipe(x)
+	if len(e.Command.Tasks) > 0 {
+		return 0, fmt.Errorf("evaluator: the command scores %d tasks: use EvaluateTasks", len(e.Command.Tasks))
+	}
+	s, err := e.evaluate(ctx, x, slot, index)
 	if err != nil {
 		return 0, err
 	}
+	return s[0], nil
+}
+
+// EvaluateTasks is Evaluate for a command with several tasks: every task's
+// score, in the order of Command.Tasks, read from one JSON file of one
+// run of the command.
+func (e *Evaluator) EvaluateTasks(ctx context.Context, x []float64, slot string, index int) ([]float64, error) {
+	if len(e.Command.Tasks) == 0 {
+		return nil, fmt.Errorf("evaluator: the command has no tasks: use Evaluate")
+	}
+	return e.evaluate(ctx, x, slot, index)
+}
+
+func (e *Evaluator) evaluate(ctx context.Context, x []float64, slot string, index int) ([]float64, error) {
+	recipe, err := e.Genome.Recipe(x)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp(e.WorkDir, fmt.Sprintf("evomerge-eval-%s-%d-*", e.Tag, index))
 	if err != nil {
-		return 0, fmt.Errorf("evaluation %d: %w", index, err)
+		return nil, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	if !e.Keep {
 		defer os.RemoveAll(dir)
 	}
 	recipePath := filepath.Join(dir, "recipe.yml")
 	if err := os.WriteFile(recipePath, []byte(recipe.YAML()), 0o644); err != nil {
-		return 0, fmt.Errorf("evaluation %d: %w", index, err)
+		return nil, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	modelDir := filepath.Join(dir, "model")
 	if err := merge.Run(ctx, merge.RunOptions{Recipe: recipePath, OutDir: modelDir, Seed: e.Seed + uint64(index)}); err != nil {
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return 0, fmt.Errorf("evaluation %d: merge failed: %v: %w", index, err, objectives.ErrEvalFailed)
+		return nil, fmt.Errorf("evaluation %d: merge failed: %v: %w", index, err, objectives.ErrEvalFailed)
 	}
 	var lastErr error
 	for attempt := 0; attempt <= e.Command.Retries; attempt++ {
 		outDir := filepath.Join(dir, fmt.Sprintf("output-%d", attempt))
 		if err := os.Mkdir(outDir, 0o755); err != nil {
-			return 0, fmt.Errorf("evaluation %d: %w", index, err)
+			return nil, fmt.Errorf("evaluation %d: %w", index, err)
 		}
 		score, err := e.runOnce(ctx, modelDir, outDir, slot, index)
 		if err == nil {
 			return score, nil
 		}
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return nil, ctx.Err()
 		}
 		lastErr = err
 	}
-	return 0, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
+	return nil, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
 }
 
-func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, index int) (float64, error) {
+func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, index int) ([]float64, error) {
 	expand := strings.NewReplacer("{model}", modelDir, "{output}", outDir, "{slot}", slot, "{index}", strconv.Itoa(index))
 	args := make([]string, len(e.Command.Args))
 	for i, a := range e.Command.Args {
@@ -220,24 +287,40 @@ func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, 
 	stdout.max, stderr.max = 1<<20, 1<<16
 	err := runKillingGroup(cmd, &stdout, &stderr)
 	if rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-		return 0, fmt.Errorf("evaluator timed out after %v", e.Command.Timeout)
+		return nil, fmt.Errorf("evaluator timed out after %v", e.Command.Timeout)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("evaluator %s: %v; stderr: %s", args[0], err, tail(stderr.String(), 400))
+		return nil, fmt.Errorf("evaluator %s: %v; stderr: %s", args[0], err, tail(stderr.String(), 400))
 	}
 	spec, _ := parseScoreSpec(e.Command.Score)
-	if spec.stdout {
-		return ScoreFromStdout(stdout.Bytes())
+	if spec.stdout && len(e.Command.Tasks) == 0 {
+		v, err := ScoreFromStdout(stdout.Bytes())
+		if err != nil {
+			return nil, err
+		}
+		return []float64{v}, nil
 	}
 	file, err := newestJSON(outDir)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return ScoreFromJSON(data, spec.path)
+	if len(e.Command.Tasks) > 0 {
+		paths := make([][]string, len(e.Command.Tasks))
+		for i, t := range e.Command.Tasks {
+			ts, _ := parseScoreSpec(t.Score)
+			paths[i] = ts.path
+		}
+		return ScoresFromJSON(data, paths)
+	}
+	v, err := ScoreFromJSON(data, spec.path)
+	if err != nil {
+		return nil, err
+	}
+	return []float64{v}, nil
 }
 
 // runKillingGroup runs cmd with its output collected into stdout and
@@ -321,12 +404,41 @@ func ScoreFromStdout(out []byte) (float64, error) {
 // ScoreFromJSON follows a path of object keys into a JSON document and
 // returns the number there.
 func ScoreFromJSON(data []byte, path []string) (float64, error) {
+	doc, err := decodeScores(data)
+	if err != nil {
+		return 0, err
+	}
+	return scoreAt(doc, path)
+}
+
+// ScoresFromJSON reads one number per path from one JSON document (the
+// tasks of one lm-evaluation-harness results file).
+func ScoresFromJSON(data []byte, paths [][]string) ([]float64, error) {
+	doc, err := decodeScores(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(paths))
+	for i, p := range paths {
+		if out[i], err = scoreAt(doc, p); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func decodeScores(data []byte) (any, error) {
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
-		return 0, fmt.Errorf("score file is not JSON: %v", err)
+		return nil, fmt.Errorf("score file is not JSON: %v", err)
 	}
+	return doc, nil
+}
+
+// scoreAt follows path into a decoded document.
+func scoreAt(doc any, path []string) (float64, error) {
 	cur := doc
 	for i, k := range path {
 		m, ok := cur.(map[string]any)
