@@ -48,7 +48,7 @@ func TestConfigRefusesForeignBlock(t *testing.T) {
 		{"{kind: external, " + ext + ", mock: {dim: 2}}", "objective.kind external does not use objective.mock"},
 		{"{kind: mock, mock: {dim: 2}, scenario: sakana-ps}", "objective.kind mock does not use objective.scenario"},
 		{"{kind: scenario, scenario: sakana-ps, mnist: {items: 10}}", "objective.kind scenario does not use objective.mnist"},
-		{"{kind: external, " + ext + ", delay: 1s}", "objective.kind external does not use objective.delay (it belongs to kind scenario, mock, mnist)"},
+		{"{kind: external, " + ext + ", delay: 1s}", "objective.kind external does not use objective.delay (it belongs to kind scenario, mock, mock-tasks, mnist)"},
 	} {
 		_, err := ParseConfig([]byte(head + "objective: " + tc.obj + "\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

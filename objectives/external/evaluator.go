@@ -48,7 +48,7 @@ type Command struct {
 	// a list of tasks): a multi-objective run sees each as a task, a
 	// single-objective one their weighted sum. Each task's score is
 	// json:PATH, higher is better.
-	Tasks []TaskScore `yaml:"tasks"`
+	Tasks []TaskScore `yaml:"tasks,omitempty"`
 }
 
 // TaskScore names one task and where its score is read.
