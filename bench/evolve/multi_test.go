@@ -123,12 +123,12 @@ func TestMultiJournalRefused(t *testing.T) {
 func TestMultiConfigErrors(t *testing.T) {
 	const mt = "objective: {kind: mock-tasks, mock_tasks: {dim: 4, tasks: [a, b]}}\n"
 	for body, want := range map[string]string{
-		"algorithm: nsga2\nbudget: 10\nseed: 1\nobjective: {kind: mock, mock: {dim: 3}}\n":          "must score several tasks",
-		"algorithm: cmaes\nbudget: 10\nseed: 1\nfloor: {a: 3}\n" + mt:                                "applies to multi-objective algorithms",
-		"algorithm: nsga2\nbudget: 10\nseed: 1\nfloor: {c: 3}\n" + mt:                                "names task \"c\"",
-		"algorithm: nsga2\nbudget: 10\nseed: 1\nset: {popsize: 3}\n" + mt:                            "no hyperparameter \"popsize\"",
-		"algorithm: nsga2\nbudget: 10\nseed: 1\nobjective: {kind: mock-tasks}\n":                     "needs objective.mock_tasks",
-		"algorithm: nsga2\nbudget: 10\nseed: 1\nobjective: {kind: mock, mock_tasks: {dim: 3}}\n":     "does not use objective.mock_tasks",
+		"algorithm: nsga2\nbudget: 10\nseed: 1\nobjective: {kind: mock, mock: {dim: 3}}\n":             "must score several tasks",
+		"algorithm: cmaes\nbudget: 10\nseed: 1\nfloor: {a: 3}\n" + mt:                                  "applies to multi-objective algorithms",
+		"algorithm: nsga2\nbudget: 10\nseed: 1\nfloor: {c: 3}\n" + mt:                                  "names task \"c\"",
+		"algorithm: nsga2\nbudget: 10\nseed: 1\nset: {popsize: 3}\n" + mt:                              "no hyperparameter \"popsize\"",
+		"algorithm: nsga2\nbudget: 10\nseed: 1\nobjective: {kind: mock-tasks}\n":                       "needs objective.mock_tasks",
+		"algorithm: nsga2\nbudget: 10\nseed: 1\nobjective: {kind: mock, mock_tasks: {dim: 3}}\n":       "does not use objective.mock_tasks",
 		"algorithm: nsga2\nbudget: 10\nseed: 1\nobjective: {kind: mock-tasks, mock_tasks: {dim: 1}}\n": "at least 2 weights",
 	} {
 		_, err := ParseConfig([]byte(body))
@@ -150,7 +150,7 @@ func TestMultiConfigErrors(t *testing.T) {
 // new key may change the hash of a config that does not use it.
 func TestHashOfOlderConfigs(t *testing.T) {
 	for body, want := range map[string]string{
-		"algorithm: cmaes\nbudget: 40\nseed: 4\nobjective: {kind: mock, mock: {dim: 3}}\n": "9931144b8145e91b",
+		"algorithm: cmaes\nbudget: 40\nseed: 4\nobjective: {kind: mock, mock: {dim: 3}}\n":                                                                                                                   "9931144b8145e91b",
 		"algorithm: cmaes\nbudget: 40\nseed: 4\nobjective: {kind: external, external: {method: linear, models: [a, b], params: [{name: weight, min: 0, max: 1}], groups: 1, command: [x], score: stdout}}\n": "f5ac79ee6233829e",
 	} {
 		c, err := ParseConfig([]byte(body))
