@@ -242,8 +242,8 @@ func fmtMedian(xs []float64) string {
 // Report writes a Markdown report of runs into dir (README.md and its
 // figures) and returns the comparisons it tested. title heads the page;
 // preface, if not empty, is Markdown placed before the results (the
-// protocol).
-func Report(dir, title, preface string, runs []*Run) ([]Comparison, error) {
+// protocol), epilogue after them.
+func Report(dir, title, preface string, runs []*Run, epilogue ...string) ([]Comparison, error) {
 	groups, err := Groups(runs)
 	if err != nil {
 		return nil, err
@@ -265,6 +265,11 @@ func Report(dir, title, preface string, runs []*Run) ([]Comparison, error) {
 	for _, g := range groups {
 		if err := writeGroup(&b, dir, g, cs); err != nil {
 			return nil, err
+		}
+	}
+	for _, e := range epilogue {
+		if e = strings.TrimSpace(e); e != "" {
+			b.WriteString(e + "\n")
 		}
 	}
 	if err := bench.WriteFileAtomic(filepath.Join(dir, "README.md"), []byte(b.String())); err != nil {

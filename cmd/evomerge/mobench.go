@@ -91,6 +91,7 @@ func runMOBench(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	title := fs.String("title", "Multi-objective comparison", "title of README.md")
 	preface := fs.String("preface", "", "Markdown file placed before the results in README.md (the protocol)")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	recordsOnly := fs.Bool("records-only", false, "write only runs.jsonl (mobench report makes one page of several suites)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: evomerge mobench [flags]\n       evomerge mobench report -out DIR [-title T] [-preface FILE] RUNS.jsonl...\n\nRuns multi-objective methods on an objective that scores several tasks and reports the hypervolume of their fronts,\ntheir IGD+ to the true front and the share breaking a floor, against cmaes on weighted sums (ws-cmaes).")
 		fs.PrintDefaults()
@@ -174,6 +175,10 @@ func runMOBench(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	if err := bench.WriteFileAtomic(filepath.Join(*out, "runs.jsonl"), []byte(b.String())); err != nil {
 		return err
 	}
+	if *recordsOnly {
+		fmt.Fprintf(stdout, "%d runs: %s\n", len(all), filepath.Join(*out, "runs.jsonl"))
+		return nil
+	}
 	if _, err := multi.Report(*out, *title, pre, all); err != nil {
 		return err
 	}
@@ -189,6 +194,7 @@ func runMOReport(stdout, stderr io.Writer, args []string) error {
 	out := fs.String("out", "", "folder for README.md and figures (required)")
 	title := fs.String("title", "Multi-objective comparison", "title of README.md")
 	preface := fs.String("preface", "", "Markdown file placed before the results (the protocol)")
+	epilogue := fs.String("epilogue", "", "Markdown file placed after the results (the answer)")
 	pos, err := cli.ParseInterspersed(fs, args, stdout, stderr)
 	if err != nil {
 		return err
@@ -212,7 +218,15 @@ func runMOReport(stdout, stderr io.Writer, args []string) error {
 		}
 		pre = string(b)
 	}
-	cs, err := multi.Report(*out, *title, pre, all)
+	var epi string
+	if *epilogue != "" {
+		b, err := os.ReadFile(*epilogue)
+		if err != nil {
+			return fmt.Errorf("-epilogue: %v", err)
+		}
+		epi = string(b)
+	}
+	cs, err := multi.Report(*out, *title, pre, all, epi)
 	if err != nil {
 		return err
 	}
