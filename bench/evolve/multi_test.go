@@ -162,3 +162,29 @@ func TestHashOfOlderConfigs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseMultiJournal feeds arbitrary bytes to the multi-objective
+// journal's reader: it returns evaluations of the key only, each index
+// once, a prefix length within the data, or an error; never a panic.
+func FuzzParseMultiJournal(f *testing.F) {
+	f.Add([]byte(`{"mo":"k","eval":{"index":1,"x":[0.5],"scores":[1,2],"slot":0,"ms":1}}` + "\n" + `{"mo":"k","run":{"algorithm":"nsga2"}}` + "\n"))
+	f.Add([]byte(`{"mo":"k","eval":{"index":1,"x":[0.5],"error":"x","slot":0,"ms":1}}` + "\n" + `{"mo":"k","ev`))
+	f.Add([]byte(`{"eval":{"index":1},"key":"a"}` + "\n"))
+	f.Add([]byte("\n\n{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		evals, _, good, err := parseMultiJournal(data, "fuzz", "k")
+		if err != nil {
+			return
+		}
+		if good < 0 || good > int64(len(data)) {
+			t.Fatalf("prefix %d of %d bytes", good, len(data))
+		}
+		seen := map[int]bool{}
+		for _, e := range evals {
+			if e.Index < 1 || len(e.X) == 0 || seen[e.Index] || (e.Scores == nil && e.Error == "") {
+				t.Fatalf("accepted evaluation %+v", e)
+			}
+			seen[e.Index] = true
+		}
+	})
+}
