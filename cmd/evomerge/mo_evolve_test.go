@@ -321,3 +321,31 @@ objective:
 	}
 	t.Logf("killed after %d of 120 evaluations; resumed to the same front of %d files", len(before), len(a))
 }
+
+// TestEvolveMultiFlags: --merge-best and --merge-front are refused where
+// they do not apply, naming the flag to use.
+func TestEvolveMultiFlags(t *testing.T) {
+	dir := t.TempDir()
+	mo := filepath.Join(dir, "mo.yml")
+	os.WriteFile(mo, []byte("algorithm: nsga2\nbudget: 20\nseed: 1\nobjective: {kind: mock-tasks, mock_tasks: {dim: 3}}\n"), 0o644)
+	single := filepath.Join(dir, "single.yml")
+	os.WriteFile(single, []byte("algorithm: cmaes\nbudget: 20\nseed: 1\nobjective: {kind: mock, mock: {dim: 3}}\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"evolve", "--merge-best", filepath.Join(dir, "m"), mo}, "--merge-best applies to objective kind external"},
+		{[]string{"evolve", "--merge-front", "2", single}, "use --merge-best"},
+		{[]string{"evolve", "--merge-front", "2", mo}, "--merge-front applies to objective kind external"},
+		{[]string{"evolve", "--merge-front", "-1", mo}, "want a count"},
+	} {
+		_, _, err := runArgs(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+	out, _, err := runArgs(t, "evolve", "--quiet", mo)
+	if err != nil || !strings.Contains(out, "front written to") {
+		t.Errorf("a multi-objective mock run: %v\n%s", err, out)
+	}
+}
