@@ -94,6 +94,9 @@ func Register(e Entry) {
 	if _, dup := registry[e.Name]; dup {
 		panic("algorithms: duplicate registration of " + e.Name)
 	}
+	if strings.Contains(e.Name, ":") {
+		panic("algorithms: " + e.Name + ": \":\" joins a fidelity strategy to a method")
+	}
 	registry[e.Name] = e
 }
 
@@ -132,8 +135,12 @@ func DefaultNames() []string {
 	return names
 }
 
-// Lookup finds an entry by name.
+// Lookup finds an entry by name: a registered method, or a fidelity-aware
+// strategy wrapping one (STRATEGY:METHOD, see fidelity.go).
 func Lookup(name string) (Entry, error) {
+	if strings.Contains(name, ":") {
+		return lookupWrapped(name)
+	}
 	e, ok := registry[name]
 	if !ok && IsMulti(name) {
 		return Entry{}, fmt.Errorf("%s is a multi-objective method: it needs several task scores and answers with a front (evomerge mobench, or evolve with an objective of several tasks)", name)

@@ -50,6 +50,12 @@ type Cell struct {
 	// EvalTime is the evaluation-time model of the simulated clock, as
 	// EvalTime.String prints it; "" means none.
 	EvalTime string
+	// ItemModel is how the mock's items are drawn ("" afresh) and
+	// ItemBudget the runs' item budget (0: Budget counts evaluations).
+	// Both are left out of Key when unset, so cells without them keep
+	// the keys, and shards, they always had.
+	ItemModel  string
+	ItemBudget int
 }
 
 // canonFloat is the shortest decimal that reads back as v, with −0 as 0.
@@ -94,6 +100,7 @@ func (r *Run) Cell() Cell {
 		Optimum: canonFloats(r.Optimum), Options: canonOptions(r.Options),
 		Budget: r.Budget, Target: canonFloat(r.Target), Policy: r.Policy,
 		Slots: canonSlots(r.Slots), EvalTime: r.EvalTime,
+		ItemModel: r.ItemModel, ItemBudget: r.ItemBudget,
 	}
 }
 
@@ -120,8 +127,14 @@ func (c Cell) fields() []cellField {
 		{"target", c.Target, shownFloat(c.Target)},
 		{"slots", strconv.Itoa(c.Slots), strconv.Itoa(c.Slots)},
 		{"eval-time", c.EvalTime, c.EvalTime},
+		{"item-model", c.ItemModel, c.ItemModel},
+		{"item-budget", strconv.Itoa(c.ItemBudget), strconv.Itoa(c.ItemBudget)},
 	}
 }
+
+// keyOptional are the fields a Key leaves out at their zero value: fields
+// added after keys were first written to journals and hashed into shards.
+var keyOptional = map[string]string{"item-model": "", "item-budget": "0"}
 
 // keyEscape keeps a value from spelling another field: "/" separates
 // fields in a Key and "%" escapes.
@@ -134,6 +147,9 @@ func (c Cell) Key() string {
 	var b strings.Builder
 	b.WriteString("scenario=" + keyEscape.Replace(c.Scenario))
 	for _, f := range c.fields() {
+		if zero, ok := keyOptional[f.name]; ok && f.value == zero {
+			continue
+		}
 		b.WriteString("/" + f.name + "=" + keyEscape.Replace(f.value))
 	}
 	return b.String()
@@ -178,7 +194,7 @@ func (c Cell) nameParts() []string {
 			if registered && f.value == "0" {
 				continue
 			}
-		case "items", "fail-rate", "width", "slots":
+		case "items", "fail-rate", "width", "slots", "item-budget":
 			if f.value == "0" {
 				continue
 			}
@@ -186,7 +202,7 @@ func (c Cell) nameParts() []string {
 			if registered || f.value == "" {
 				continue
 			}
-		case "landscape", "noise-model", "optimum", "policy", "eval-time":
+		case "landscape", "noise-model", "optimum", "policy", "eval-time", "item-model":
 			if f.value == "" {
 				continue
 			}

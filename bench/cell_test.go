@@ -21,6 +21,7 @@ func cellRun() *Run {
 		Landscape: "peak", NoiseModel: "gn-moderate", FailRate: 0.05, Width: 0.5, Optimum: []float64{0.1, 0.2},
 		Options: map[string]string{"a": "1"}, Budget: 20, Target: 70, Policy: "reeval 2x2",
 		Slots: 4, EvalTime: "fixed:5m0s", Seed: 7, Params: map[string]string{"batch": "1"},
+		ItemModel: "fixed", ItemBudget: 200,
 	}
 }
 
@@ -59,6 +60,10 @@ func TestCellFields(t *testing.T) {
 		{"Slots", func(r *Run) { r.Slots = 0 }},
 		{"EvalTime", func(r *Run) { r.EvalTime = "lognormal:median=5m0s,sigma=0.5" }},
 		{"EvalTime", func(r *Run) { r.EvalTime = "" }},
+		{"ItemModel", func(r *Run) { r.ItemModel = "fixed:0.5" }},
+		{"ItemModel", func(r *Run) { r.ItemModel = "" }},
+		{"ItemBudget", func(r *Run) { r.ItemBudget = 400 }},
+		{"ItemBudget", func(r *Run) { r.ItemBudget = 0 }},
 	}
 	covered := map[string]bool{}
 	for _, scenario := range []string{"sd-block-merge", ""} {

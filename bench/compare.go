@@ -45,6 +45,10 @@ type Comparison struct {
 	// evaluation-time model (see Job).
 	Slots    int
 	EvalTime EvalTime
+	// ItemBudget, if positive, gives every run that many benchmark items
+	// instead of Budget evaluations (Job.ItemBudget); Budget must then be
+	// ItemEvals(ItemBudget, items per evaluation).
+	ItemBudget int
 	// Done, if set, is called as each run finishes (from one goroutine at a
 	// time), e.g. to append it to a journal.
 	Done func(*Run) error
@@ -73,6 +77,7 @@ func (c *Comparison) Cell() (Cell, error) {
 		Optimum: canonFloats(o.Optimum), Options: canonOptions(o.Options),
 		Budget: c.Budget, Target: canonFloat(target), Policy: c.Reeval.Policy(),
 		Slots: canonSlots(c.Slots), EvalTime: c.EvalTime.String(),
+		ItemModel: o.ItemModel, ItemBudget: c.ItemBudget,
 	}, nil
 }
 
@@ -132,7 +137,7 @@ func (c *Comparison) Jobs() ([]Job, error) {
 				Scenario: c.Scenario, Algorithm: alg, Settings: c.Settings[alg], Objective: obj,
 				Seed:   DeriveSeed(c.Seed, alg, strconv.Itoa(i)),
 				Budget: c.Budget, Target: c.Target, EvalTimeout: c.EvalTimeout, Reeval: c.Reeval,
-				Slots: c.Slots, EvalTime: c.EvalTime,
+				Slots: c.Slots, EvalTime: c.EvalTime, ItemBudget: c.ItemBudget,
 			})
 		}
 	}
@@ -209,7 +214,16 @@ func dryRun(ctx context.Context, j Job, f objectives.Function) error {
 	box := f.Box()
 	p := algorithms.Problem{Dim: f.Dim(), Lower: box.Lower, Upper: box.Upper, Bounded: box.Constraint, X0: j.X0, Sigma0: j.Sigma0,
 		Budget: max(j.Budget-j.Reeval.Top*j.Reeval.Times, 0)} // as ExecuteOn's limit
-	_, err = safeMinimize(ctx, opt, p, refuseAll{}, rand.New(rand.NewPCG(0, 0)))
+	var obj algorithms.Objective = refuseAll{}
+	if j.ItemBudget > 0 {
+		ifn, err := checkItemJob(j, f)
+		if err != nil {
+			return err
+		}
+		l := ifn.Items()
+		obj = refuseItems{algorithms.ItemSpace{Full: l.N, Budget: j.ItemBudget, Fixed: l.Fixed, PrefixOnly: l.PrefixOnly}}
+	}
+	_, err = safeMinimize(ctx, opt, p, obj, rand.New(rand.NewPCG(0, 0)))
 	if err != nil && !errors.Is(err, errDryRun) {
 		if len(j.Settings) == 0 {
 			return fmt.Errorf("algorithm %s: %v", j.Algorithm, err)
@@ -222,6 +236,25 @@ func dryRun(ctx context.Context, j Job, f objectives.Function) error {
 type refuseAll struct{}
 
 func (refuseAll) Eval(context.Context, []float64) (float64, error) { return 0, errDryRun }
+
+// refuseItems is refuseAll for a run with an item budget: an ItemPool of
+// one slot, so a fidelity-aware method checks its settings against the
+// items before it is refused.
+type refuseItems struct{ space algorithms.ItemSpace }
+
+func (refuseItems) Eval(context.Context, []float64) (float64, error) { return 0, errDryRun }
+func (refuseItems) Slots() int                                       { return 1 }
+func (refuseItems) Submit(context.Context, algorithms.Candidate) error {
+	return errDryRun
+}
+func (refuseItems) Next(context.Context) (int, float64, error) { return 0, 0, errDryRun }
+func (r refuseItems) Items() algorithms.ItemSpace              { return r.space }
+func (refuseItems) SubmitItems(context.Context, algorithms.Candidate, int, int) error {
+	return errDryRun
+}
+func (refuseItems) NextItems(context.Context) (algorithms.ItemResult, error) {
+	return algorithms.ItemResult{}, errDryRun
+}
 
 // RunJobs executes jobs concurrently on one objective (built once from
 // spec and shared), at most parallel at a time (0: GOMAXPROCS), and returns

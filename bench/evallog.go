@@ -35,6 +35,12 @@ type EvalRecord struct {
 	// Final marks an evaluation after the search: the final check of an
 	// unevaluated recommendation, or a re-evaluation (Job.Reeval).
 	Final bool `json:"final,omitempty"`
+	// From and Items are the items it was scored on, on a run with an item
+	// budget (Job.ItemBudget), and PerItem each item's score where the
+	// objective reports them: the outcomes paired comparisons use.
+	From    int       `json:"from,omitempty"`
+	Items   int       `json:"items,omitempty"`
+	PerItem []float64 `json:"per_item,omitempty"`
 }
 
 // Failed reports whether the evaluation failed.
@@ -109,8 +115,8 @@ func newReplay(recs []EvalRecord, budget, dim int) (*replay, error) {
 }
 
 // take returns the record of evaluation index, if the previous process
-// made it, after checking it was made at x.
-func (r *replay) take(index int, x []float64) (EvalRecord, bool, error) {
+// made it, after checking it was made at x on the same items.
+func (r *replay) take(index int, x []float64, from, n int) (EvalRecord, bool, error) {
 	if r == nil {
 		return EvalRecord{}, false, nil
 	}
@@ -120,6 +126,9 @@ func (r *replay) take(index int, x []float64) (EvalRecord, bool, error) {
 	}
 	if !slices.Equal(e.X, x) {
 		return EvalRecord{}, false, fmt.Errorf("evaluation %d was recorded at %v, but this run submits %v there: the journal belongs to another run (other code or config)", index, e.X, x)
+	}
+	if e.From != from || e.Items != n {
+		return EvalRecord{}, false, fmt.Errorf("evaluation %d was recorded on %d items from item %d, but this run submits %d from item %d: the journal belongs to another run (other code or config)", index, e.Items, e.From, n, from)
 	}
 	delete(r.byIndex, index)
 	r.used++

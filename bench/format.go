@@ -50,6 +50,10 @@ type Header struct {
 	// Run.EvalTime); zero: one slot, no clock.
 	Slots    int    `json:"slots,omitempty"`
 	EvalTime string `json:"eval_time,omitempty"`
+	// ItemBudget is the runs' item budget (Run.ItemBudget) and ItemModel
+	// how the mock's items are drawn; zero: none.
+	ItemBudget int    `json:"item_budget,omitempty"`
+	ItemModel  string `json:"item_model,omitempty"`
 }
 
 // Write prints the comparison in one of Formats.
@@ -299,7 +303,11 @@ func fmtMS(ms float64) string {
 func (h Header) Describe() string {
 	noise := fmt.Sprintf("noise σ %g", h.Noise)
 	if h.Items > 0 {
-		noise = fmt.Sprintf("%d benchmark items, %s", h.Items, noise)
+		list := ""
+		if h.ItemModel != "" {
+			list = " (" + h.ItemModel + " list)"
+		}
+		noise = fmt.Sprintf("%d benchmark items%s, %s", h.Items, list, noise)
 	}
 	if h.NoiseModel != "" {
 		noise += ", " + h.NoiseModel + " noise model"
@@ -332,8 +340,12 @@ func (h Header) Describe() string {
 	if h.EvalTime != "" {
 		cluster = fmt.Sprintf("; simulated cluster of %d slots, evaluation time %s", h.Slots, h.EvalTime)
 	}
-	return fmt.Sprintf("%s, %d dimensions, %s; budget %d evaluations%s, target %s %g, %s%s; %d seeds (master seed %d)",
-		h.Objective, h.Dim, noise, h.Budget, limit, h.TargetMeaning, h.Target, rec, cluster, h.Seeds, h.Seed)
+	budget := fmt.Sprintf("budget %d evaluations", h.Budget)
+	if h.ItemBudget > 0 {
+		budget = fmt.Sprintf("budget %d items (%d full evaluations)", h.ItemBudget, h.Budget)
+	}
+	return fmt.Sprintf("%s, %d dimensions, %s; %s%s, target %s %g, %s%s; %d seeds (master seed %d)",
+		h.Objective, h.Dim, noise, budget, limit, h.TargetMeaning, h.Target, rec, cluster, h.Seeds, h.Seed)
 }
 
 // paramLines prints each algorithm's hyperparameters, as run, one line
@@ -534,6 +546,11 @@ func writeTable(w io.Writer, markdown bool, h Header, runs []*Run) error {
 			continue
 		}
 		fmt.Fprintln(w, wrap(l, TableWidth))
+	}
+	if runs[0].ItemBudget > 0 {
+		if err := writeItemsTable(w, markdown, runs, h.Seed); err != nil {
+			return err
+		}
 	}
 	if runs[0].EvalTime != "" {
 		return writeClockTable(w, markdown, runs, a)

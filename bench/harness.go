@@ -25,8 +25,10 @@ import (
 )
 
 // ErrBudget is returned to an optimiser that asks for an evaluation past
-// its budget; it is how every run normally ends.
-var ErrBudget = errors.New("evaluation budget spent")
+// its budget; it is how every run normally ends. It is algorithms'
+// ErrBudget, which a fidelity-aware method returns when it has nothing
+// left worth spending items on.
+var ErrBudget = algorithms.ErrBudget
 
 // errStopped ends a run that its observer stopped (e.g. target reached).
 var errStopped = errors.New("stopped by observer")
@@ -44,8 +46,19 @@ type Job struct {
 	// Seed is the run's seed: the optimiser's randomness and the noise of
 	// the objective both derive from it (see Seeds).
 	Seed uint64
-	// Budget is the exact number of evaluations allowed.
+	// Budget is the exact number of evaluations allowed. With an
+	// ItemBudget it is the evaluations the item budget buys at full items
+	// (ItemBudget ÷ the objective's items), which plain methods size their
+	// start-up phase by and the final check's share is counted in.
 	Budget int
+	// ItemBudget, when positive, makes the budget a number of benchmark
+	// items instead (bench --budget-items): evaluating a candidate on n
+	// items costs n, and no evaluation the remaining items cannot pay for
+	// whole is made. The objective must be scored on items
+	// (objectives.ItemFunction); methods that know nothing of items score
+	// every candidate on all of them, fidelity-aware strategies
+	// (algorithms.ItemPool) choose.
+	ItemBudget int
 	// Target is in the objective's terms (objectives.Reached); NaN means the
 	// objective's default.
 	Target float64
@@ -180,6 +193,9 @@ type TracePoint struct {
 	// on a run with an evaluation-time model (absent otherwise), so time to
 	// any target can be read off the trace.
 	T float64 `json:"t,omitempty"`
+	// Items is the number of items spent by the end of this evaluation,
+	// on a run with an item budget (absent otherwise).
+	Items int `json:"items,omitempty"`
 }
 
 // Run is the record of one finished job.
@@ -257,6 +273,15 @@ type Run struct {
 	SimTime         *float64 `json:"sim_time_s,omitempty"`
 	SimTimeToTarget *float64 `json:"sim_time_to_target_s,omitempty"`
 	SlotUtilisation *float64 `json:"slot_utilisation,omitempty"`
+	// ItemBudget is the run's item budget (Job.ItemBudget) and ItemsUsed
+	// the items it spent, never more; ItemModel how the mock's items are
+	// drawn (objectives.Spec.ItemModel). AtItems scores the method's
+	// answer at 10, 25, 50 and 100% of the item budget. All absent
+	// without an item budget.
+	ItemBudget int              `json:"item_budget,omitempty"`
+	ItemsUsed  int              `json:"items_used,omitempty"`
+	ItemModel  string           `json:"item_model,omitempty"`
+	AtItems    []ItemCheckpoint `json:"at_items,omitempty"`
 }
 
 // FinalCheck is the end-of-run comparison that keeps an unevaluated point
@@ -337,7 +362,8 @@ func newRunRecord(job Job, f objectives.Function, params []algorithms.Param) *Ru
 		Optimum: job.Objective.Optimum, ObjectiveSeed: &job.Objective.Seed,
 		Budget: job.Budget, Target: target, Params: map[string]string{},
 		Sense: f.Sense().String(), Best: f.Best(),
-		EvalTime: job.EvalTime.String(), // Slots: set by ExecuteOn, only for a pool (absent: one slot, no clock)
+		EvalTime:   job.EvalTime.String(), // Slots: set by ExecuteOn, only for a pool (absent: one slot, no clock)
+		ItemBudget: job.ItemBudget, ItemModel: job.Objective.ItemModel,
 	}
 	for _, p := range params {
 		run.Params[p.Name] = p.Value
@@ -377,7 +403,15 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	if err := prob.Validate(); err != nil {
 		return nil, err
 	}
-	rp, err := newReplay(job.Replay, job.Budget, f.Dim())
+	ifn, err := checkItemJob(job, f)
+	if err != nil {
+		return nil, err
+	}
+	maxIndex := job.Budget
+	if job.ItemBudget > 0 {
+		maxIndex = job.ItemBudget // an evaluation costs at least one item
+	}
+	rp, err := newReplay(job.Replay, maxIndex, f.Dim())
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +419,10 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 	target := run.Target
 	t := newTracker(job, f, target)
 	t.replay = rp
-	if t.pool != nil {
+	if ifn != nil {
+		t.setItems(ifn, opt)
+	}
+	if t.pool != nil && !t.pool.instant {
 		run.Slots, run.EvalTime = t.pool.slots, job.EvalTime.String()
 	}
 	algRNG := rand.New(rand.NewPCG(job.Seed, 0x616c67)) // "alg"
@@ -403,6 +440,7 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		if 2*k < job.Budget {
 			finalEvals = k
 			t.limit = job.Budget - 2*k
+			t.reserveItems(2 * k)
 		}
 	}
 	if job.Reeval.Top > 0 || job.Reeval.Times > 0 {
@@ -411,9 +449,13 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 			return nil, fmt.Errorf("%s: needs at least one point and one re-evaluation, and fewer than the budget of %d evaluations", job.Reeval.Policy(), job.Budget)
 		}
 		t.limit = job.Budget - reserve
+		t.reserveItems(reserve)
 		run.Policy = job.Reeval.Policy()
 	}
 	prob.Budget = t.limit
+	if t.items != nil {
+		prob.Budget = t.items.limit / t.items.list.N
+	}
 
 	start := time.Now()
 	rec, runErr := safeMinimize(ctx, opt, prob, t.objective(), algRNG)
@@ -486,7 +528,7 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		h := t.hit
 		run.EvalsToTarget = &h
 	}
-	if t.pool != nil && t.pool.sim {
+	if t.pool != nil && t.pool.sim && !t.pool.instant {
 		now, hitAt := t.pool.now, t.hitAt
 		run.SimTime = &now
 		if t.hit > 0 {
@@ -532,6 +574,9 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 			v := h.HeldOut(run.Recommended)
 			run.RecommendHeldOut = &v
 		}
+	}
+	if t.items != nil {
+		t.items.finish(t, run)
 	}
 	return run, nil
 }
@@ -590,6 +635,7 @@ type tracker struct {
 	truthless    bool       // the objective knows no true values (objectives.TruthUnknown)
 	methodX      []float64  // the method's answer under the final check
 	methodScored int        // its fresh evaluations that succeeded
+	items        *itemRun   // the item budget's accounting (Job.ItemBudget), else nil
 }
 
 // newTracker is the tracker of job on f, with the whole budget open to
@@ -603,8 +649,14 @@ func newTracker(job Job, f objectives.Function, target float64) *tracker {
 		truthless: !objectives.KnowsTruth(f),
 	}
 	t.noise = rand.New(&t.pcg)
-	if job.Slots > 1 || job.EvalTime.Kind != "" || job.Log != nil || len(job.Replay) > 0 {
+	switch {
+	case job.Slots > 1 || job.EvalTime.Kind != "" || job.Log != nil || len(job.Replay) > 0:
 		t.pool = newPool(t, max(job.Slots, 1), job.EvalTime.Kind != "")
+	case job.ItemBudget > 0:
+		// Items are submitted through a pool: one slot whose evaluations
+		// take no time, so nothing depends on the machine.
+		t.pool = newPool(t, 1, true)
+		t.pool.instant = true
 	}
 	return t
 }
@@ -647,6 +699,7 @@ func (t *tracker) keepTop(loss float64, x []float64) {
 // and returns the one with the best mean of its fresh evaluations.
 func (t *tracker) reevaluate(ctx context.Context) ([]float64, error) {
 	t.limit, t.scoring = t.job.Budget, true
+	t.reopenItems()
 	top := slices.Clone(t.top)
 	n := t.job.Reeval.Times
 	var xs [][]float64
@@ -697,6 +750,7 @@ func (t *tracker) evalMany(ctx context.Context, xs [][]float64) ([]float64, erro
 // search is over. A nil check means the evaluations were cut short.
 func (t *tracker) finalCheck(ctx context.Context, x []float64, k int) (*FinalCheck, error) {
 	t.limit, t.stopped, t.final, t.scoring = t.job.Budget, false, true, true
+	t.reopenItems()
 	c := &FinalCheck{Method: slices.Clone(x), BestObserved: slices.Clone(t.bestX)}
 	t.methodX = c.Method
 	var xs [][]float64
@@ -742,21 +796,22 @@ func (t *tracker) Eval(ctx context.Context, x []float64) (float64, error) {
 	if t.pool != nil {
 		return t.pool.evalOne(ctx, x)
 	}
-	index, err := t.admit(ctx, x)
+	index, err := t.admit(ctx, x, 0, 0)
 	if err != nil {
 		return 0, err
 	}
 	NoiseSource(&t.pcg, t.job.Seed, index)
-	v, err := t.evaluate(withEvalInfo(ctx, EvalInfo{Index: index}), x, t.noise)
-	return t.record(ctx, event{index: index, x: x, v: v, err: err})
+	v, err := t.evaluate(withEvalInfo(ctx, EvalInfo{Index: index}), x, 0, 0, t.noise)
+	return t.record(ctx, event{index: index, x: x, v: v.Value, err: err})
 }
 
 // admit checks candidate x and reserves one evaluation of the budget for
-// it: an evaluation counts when it is submitted, so evaluations in flight
-// on several slots can never exceed the budget. It returns the
-// evaluation's index (1-based, in the order candidates were admitted),
-// which seeds its noise and its simulated duration.
-func (t *tracker) admit(ctx context.Context, x []float64) (int, error) {
+// it (with an item budget, its n items, from item from): an evaluation
+// counts when it is submitted, so evaluations in flight on several slots
+// can never exceed the budget. It returns the evaluation's index (1-based,
+// in the order candidates were admitted), which seeds its noise and its
+// simulated duration.
+func (t *tracker) admit(ctx context.Context, x []float64, from, n int) (int, error) {
 	if t.fault != nil {
 		return 0, t.fault
 	}
@@ -766,8 +821,14 @@ func (t *tracker) admit(ctx context.Context, x []float64) (int, error) {
 	if t.stopped {
 		return 0, errStopped
 	}
-	if t.submitted >= t.limit {
+	if t.items == nil && t.submitted >= t.limit {
 		return 0, ErrBudget
+	}
+	if err := t.items.admit(from, n); err != nil {
+		if !errors.Is(err, ErrBudget) {
+			t.fault = err
+		}
+		return 0, err
 	}
 	if len(x) != t.f.Dim() {
 		t.fault = fmt.Errorf("optimiser sent a candidate of %d coordinates, want %d", len(x), t.f.Dim())
@@ -784,6 +845,7 @@ func (t *tracker) admit(ctx context.Context, x []float64) (int, error) {
 		}
 	}
 	t.submitted++
+	t.items.submitted(n)
 	return t.submitted, nil
 }
 
@@ -796,6 +858,7 @@ func (t *tracker) admit(ctx context.Context, x []float64) (int, error) {
 // and the hit counts outcomes in this order.
 func (t *tracker) record(ctx context.Context, e event) (float64, error) {
 	x, v, err, at := e.x, e.v, e.err, e.end
+	t.items.spend(t, e)
 	if errors.Is(err, objectives.ErrEvalFailed) && ctx.Err() == nil {
 		// A failed merge or benchmark: the evaluation is spent and the run
 		// goes on; the optimiser is told the worst loss seen so far, a
@@ -854,7 +917,7 @@ func (t *tracker) record(ctx context.Context, e event) (float64, error) {
 	}
 	if !t.truthless && (math.IsNaN(t.bestTrue) || better(t.f.Sense(), v.True, t.bestTrue)) {
 		t.bestTrue = v.True
-		t.trace = append(t.trace, TracePoint{Eval: t.used, True: v.True, T: at})
+		t.trace = append(t.trace, TracePoint{Eval: t.used, True: v.True, T: at, Items: t.items.usedItems()})
 	}
 	if !t.truthless && t.hit == 0 && objectives.Reached(t.f, v.True, t.target) {
 		t.hit, t.hitAt = t.used, at
@@ -877,7 +940,7 @@ func (t *tracker) log(e event, observed, truth *float64, failure string) error {
 		return nil
 	}
 	rec := EvalRecord{Index: e.index, X: slices.Clone(e.x), Observed: observed, True: truth, Error: failure,
-		Slot: e.slot, MS: e.ms, Final: t.scoring}
+		Slot: e.slot, MS: e.ms, Final: t.scoring, From: e.from, Items: e.n, PerItem: e.per}
 	if err := t.job.Log(rec); err != nil {
 		t.fault = err
 		return err
@@ -896,20 +959,20 @@ func better(s objectives.Sense, a, b float64) bool {
 // turning a panic into an error and, when the job sets a timeout,
 // abandoning an evaluation that hangs. It touches no tracker state, so
 // evaluations on several slots may run it at once.
-func (t *tracker) evaluate(ctx context.Context, x []float64, noise *rand.Rand) (objectives.Value, error) {
+func (t *tracker) evaluate(ctx context.Context, x []float64, from, n int, noise *rand.Rand) (objectives.ItemValue, error) {
 	if t.job.EvalTimeout <= 0 {
-		return protect(ctx, t.f, x, noise)
+		return protect(ctx, t.f, x, from, n, noise)
 	}
 	ectx, cancel := context.WithTimeout(ctx, t.job.EvalTimeout)
 	defer cancel()
 	type result struct {
-		v   objectives.Value
+		v   objectives.ItemValue
 		err error
 	}
 	ch := make(chan result, 1)
 	xc := append([]float64(nil), x...)
 	go func() {
-		v, err := protect(ectx, t.f, xc, noise)
+		v, err := protect(ectx, t.f, xc, from, n, noise)
 		ch <- result{v, err}
 	}()
 	select {
@@ -917,19 +980,25 @@ func (t *tracker) evaluate(ctx context.Context, x []float64, noise *rand.Rand) (
 		return r.v, r.err
 	case <-ectx.Done():
 		if ctx.Err() != nil {
-			return objectives.Value{}, ctx.Err()
+			return objectives.ItemValue{}, ctx.Err()
 		}
-		return objectives.Value{}, fmt.Errorf("objective did not answer within %v", t.job.EvalTimeout)
+		return objectives.ItemValue{}, fmt.Errorf("objective did not answer within %v", t.job.EvalTimeout)
 	}
 }
 
-func protect(ctx context.Context, f objectives.Function, x []float64, rng *rand.Rand) (v objectives.Value, err error) {
+// protect evaluates x: on n items from item from when n > 0 (f is then
+// an objectives.ItemFunction: checkItemJob saw to it), else as f does.
+func protect(ctx context.Context, f objectives.Function, x []float64, from, n int, rng *rand.Rand) (v objectives.ItemValue, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("objective panicked: %v", r)
 		}
 	}()
-	return f.Evaluate(ctx, x, rng)
+	if n > 0 {
+		return f.(objectives.ItemFunction).EvaluateItems(ctx, x, from, n, rng)
+	}
+	v.Value, err = f.Evaluate(ctx, x, rng)
+	return v, err
 }
 
 // BestTrueAt returns the best true value among the first e evaluations,

@@ -62,6 +62,9 @@ func (r *report) html() ([]byte, error) {
 	r.intro(&top)
 	r.winners(&top)
 	writeSoonest(&top, r.cells, r.clocks)
+	if err := writeEqualItems(&top, r.cells); err != nil {
+		return nil, err
+	}
 	if len(r.o.RankAgainst) > 0 {
 		if err := writeRankAgreement(&top, r.cells, r.analyses, r.o); err != nil {
 			return nil, err

@@ -44,6 +44,8 @@ type Contents struct {
 	Runs []*Run
 	// Evals are the evaluation lines, in file order.
 	Evals []EvalLine
+	// Jobs are the job lines, in file order.
+	Jobs []JobLine
 }
 
 // OpenJournalContents is OpenJournal returning the evaluation lines too.
@@ -70,6 +72,27 @@ type EvalLine struct {
 // evalPrefix begins every evaluation line (AppendEval writes Eval first).
 var evalPrefix = []byte(`{"eval":`)
 
+// JobLine is a job line of a journal: an evaluation of a run in progress
+// handed to a batch scheduler (evolve's slurm backend), written when the
+// job is submitted and when it ends, so that a resumed run finds the jobs
+// a killed one left in flight. Its content belongs to the backend that
+// wrote it (bench only checks it is a JSON object); readers of run
+// records skip it, as they skip evaluation lines.
+type JobLine struct {
+	Job json.RawMessage `json:"job"`
+	Key string          `json:"key"`
+}
+
+// jobPrefix begins every job line (AppendJob writes Job first).
+var jobPrefix = []byte(`{"job":`)
+
+func validJob(l *JobLine) error {
+	if l.Key == "" || !bytes.HasPrefix(bytes.TrimSpace(l.Job), []byte("{")) {
+		return fmt.Errorf("incomplete job line (key %q)", l.Key)
+	}
+	return nil
+}
+
 func validEval(l *EvalLine) error {
 	e := l.Eval
 	if l.Key == "" || e.Index < 1 || len(e.X) == 0 || e.Slot < 0 || e.MS < 0 || (e.Observed == nil && e.Error == "") {
@@ -90,7 +113,7 @@ func readLocked(f *os.File, path string, resume bool) (Contents, error) {
 	if !resume {
 		return Contents{}, fmt.Errorf("journal %s already holds runs: pass --resume to continue it, or choose another file", path)
 	}
-	runs, evals, good, err := parseJournal(io.NewSectionReader(f, 0, st.Size()), path)
+	c, good, err := parseJournal(io.NewSectionReader(f, 0, st.Size()), path)
 	if err != nil {
 		return Contents{}, err
 	}
@@ -105,10 +128,10 @@ func readLocked(f *os.File, path string, resume bool) (Contents, error) {
 			return Contents{}, fmt.Errorf("journal %s: %v", path, err)
 		}
 	}
-	if runs, err = Resolve(runs); err != nil {
+	if c.Runs, err = Resolve(c.Runs); err != nil {
 		return Contents{}, fmt.Errorf("journal %s: %v", path, err)
 	}
-	return Contents{Runs: runs, Evals: evals}, nil
+	return c, nil
 }
 
 // Append writes one record in a single write call.
@@ -140,6 +163,28 @@ func (j *Journal) AppendEval(key RunKey, e EvalRecord) error {
 	return nil
 }
 
+// AppendJob writes one job line of the run key in a single write call;
+// job is the backend's record, encoded as a JSON object.
+func (j *Journal) AppendJob(key RunKey, job any) error {
+	raw, err := json.Marshal(job)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(JobLine{Job: raw, Key: key.Key()})
+	if err != nil {
+		return err
+	}
+	if err := validJob(&JobLine{Job: raw, Key: key.Key()}); err != nil {
+		return fmt.Errorf("journal %s: %v", j.path, err)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("journal %s: %v", j.path, err)
+	}
+	return nil
+}
+
 // Path is the journal's file.
 func (j *Journal) Path() string { return j.path }
 
@@ -156,7 +201,15 @@ func ReadRuns(path string) ([]*Run, error) {
 
 // validRun checks a record's internal consistency.
 func validRun(r *Run) error {
-	if r.Algorithm == "" || r.Budget < 1 || r.EvalsUsed < 0 || r.EvalsUsed > r.Budget {
+	most := r.Budget // evaluations a run may make
+	if r.ItemBudget > 0 {
+		// An evaluation of a run with an item budget costs one item or more.
+		most = r.ItemBudget
+		if r.ItemsUsed < 0 || r.ItemsUsed > r.ItemBudget {
+			return fmt.Errorf("items_used %d outside 0..%d", r.ItemsUsed, r.ItemBudget)
+		}
+	}
+	if r.Algorithm == "" || r.Budget < 1 || r.EvalsUsed < 0 || r.EvalsUsed > most {
 		return fmt.Errorf("incomplete run record (algorithm %q, budget %d, evals_used %d)", r.Algorithm, r.Budget, r.EvalsUsed)
 	}
 	if r.EvalsToTarget != nil && (*r.EvalsToTarget < 1 || *r.EvalsToTarget > r.EvalsUsed) {
@@ -190,76 +243,79 @@ func readRuns(path string) ([]*Run, int64, error) {
 }
 
 func parseRuns(rd io.Reader, name string) ([]*Run, int64, error) {
-	runs, _, good, err := parseJournal(rd, name)
-	return runs, good, err
+	c, good, err := parseJournal(rd, name)
+	return c.Runs, good, err
 }
 
-// parseLine reads one line of a journal: a run record or an evaluation
-// line.
-func parseLine(b []byte) (*Run, *EvalLine, error) {
-	if bytes.HasPrefix(b, evalPrefix) {
+// parseLine reads one line of a journal into c: a run record, an
+// evaluation line or a job line.
+func parseLine(b []byte, c *Contents) error {
+	switch {
+	case bytes.HasPrefix(b, evalPrefix):
 		var l EvalLine
 		if err := json.Unmarshal(b, &l); err != nil {
-			return nil, nil, fmt.Errorf("not an evaluation line: %v", err)
+			return fmt.Errorf("not an evaluation line: %v", err)
 		}
 		if err := validEval(&l); err != nil {
-			return nil, nil, err
+			return err
 		}
-		return nil, &l, nil
+		c.Evals = append(c.Evals, l)
+		return nil
+	case bytes.HasPrefix(b, jobPrefix):
+		var l JobLine
+		if err := json.Unmarshal(b, &l); err != nil {
+			return fmt.Errorf("not a job line: %v", err)
+		}
+		if err := validJob(&l); err != nil {
+			return err
+		}
+		c.Jobs = append(c.Jobs, l)
+		return nil
 	}
 	r, err := UnmarshalRun(b)
 	if err != nil {
-		return nil, nil, fmt.Errorf("not a run record: %v", err)
+		return fmt.Errorf("not a run record: %v", err)
 	}
 	if err := validRun(r); err != nil {
-		return nil, nil, err
+		return err
 	}
-	return r, nil, nil
+	c.Runs = append(c.Runs, r)
+	return nil
 }
 
 // parseJournal reads a journal's run records and evaluation lines and
 // returns the length of its well-formed prefix: a last line without its
 // newline is kept if it is whole, else cut off (a write a kill cut short).
-func parseJournal(rd io.Reader, name string) ([]*Run, []EvalLine, int64, error) {
+func parseJournal(rd io.Reader, name string) (Contents, int64, error) {
 	br := bufio.NewReaderSize(rd, 1<<16)
-	var runs []*Run
-	var evals []EvalLine
+	var c Contents
 	var good int64
-	keep := func(r *Run, l *EvalLine) {
-		if r != nil {
-			runs = append(runs, r)
-		} else {
-			evals = append(evals, *l)
-		}
-	}
 	for line := 1; ; line++ {
 		b, err := br.ReadBytes('\n')
 		if len(b) > 0 && b[len(b)-1] != '\n' && err == io.EOF {
 			// The last line has no newline: a write cut short, unless it
 			// is a whole record whose newline was lost. Keep only that.
-			if r, l, perr := parseLine(bytes.TrimSpace(b)); perr == nil {
-				keep(r, l)
-				return runs, evals, good + int64(len(b)), nil
+			last := c
+			if perr := parseLine(bytes.TrimSpace(b), &last); perr == nil {
+				return last, good + int64(len(b)), nil
 			}
-			return runs, evals, good, nil
+			return c, good, nil
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, nil, 0, fmt.Errorf("journal %s: %v", name, err)
+			return Contents{}, 0, fmt.Errorf("journal %s: %v", name, err)
 		}
 		if len(b) == 0 {
-			return runs, evals, good, nil
+			return c, good, nil
 		}
 		trimmed := bytes.TrimSpace(b)
 		if len(trimmed) > 0 {
-			r, l, perr := parseLine(trimmed)
-			if perr != nil {
-				return nil, nil, 0, fmt.Errorf("journal %s line %d: %v", name, line, perr)
+			if perr := parseLine(trimmed, &c); perr != nil {
+				return Contents{}, 0, fmt.Errorf("journal %s line %d: %v", name, line, perr)
 			}
-			keep(r, l)
 		}
 		good += int64(len(b))
 		if errors.Is(err, io.EOF) {
-			return runs, evals, good, nil
+			return c, good, nil
 		}
 	}
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -156,10 +157,17 @@ func FuzzParseRuns(f *testing.F) {
 	f.Add([]byte(`{"algorithm":"x","budget":1,"evals_used":1,"trace":[{"eval":1,"true":1e309}]}` + "\n"))
 	f.Add([]byte(`{"eval":{"index":1,"x":[0.5],"observed":3,"slot":0,"ms":2},"key":"k"}` + "\n" + `{"eval":{"index":2,"x":[0.5],"observed":null,"error":"merge failed","slot":1,"ms":2},"key":"k"}`))
 	f.Add([]byte(`{"eval":{"index":1,"x":[0.5],"obs`))
+	f.Add([]byte(`{"job":{"index":1,"attempt":0,"id":"12"},"key":"k"}` + "\n" + `{"job":[1],"key":"k"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		runs, evals, good, err := parseJournal(bytes.NewReader(b), "fuzz")
+		c, good, err := parseJournal(bytes.NewReader(b), "fuzz")
 		if err != nil {
 			return
+		}
+		runs, evals := c.Runs, c.Evals
+		for _, l := range c.Jobs {
+			if l.Key == "" || !json.Valid(l.Job) || !bytes.HasPrefix(bytes.TrimSpace(l.Job), []byte("{")) {
+				t.Fatalf("inconsistent job line accepted: %+v", l)
+			}
 		}
 		if good > int64(len(b)) {
 			t.Fatalf("good prefix %d longer than input %d", good, len(b))
@@ -289,5 +297,43 @@ func TestJobsRefuseRepeatedAlgorithm(t *testing.T) {
 	c.Algorithms = []string{"random", "ga", "random"}
 	if _, err := c.Jobs(); err == nil || !strings.Contains(err.Error(), `"random" is selected twice`) {
 		t.Errorf("repeated algorithm: %v", err)
+	}
+}
+
+// TestJournalJobLines: job lines (evolve's slurm backend) are read back in
+// file order by OpenJournalContents, skipped by ReadRuns, and a job line
+// that is not a JSON object is refused with its line number.
+func TestJournalJobLines(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "j.jsonl")
+	j, _, err := OpenJournal(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := RunKey{Entry: Entry{Alg: "random"}, Seed: 1}
+	if err := j.AppendJob(key, map[string]any{"index": 1, "id": "12"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AppendEval(key, EvalRecord{Index: 1, X: []float64{0.5}, Observed: floatPtr(2), MS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.AppendJob(key, []int{1}); err == nil {
+		t.Error("a job that is not a JSON object was written")
+	}
+	j.Close()
+	if runs, err := ReadRuns(p); err != nil || len(runs) != 0 {
+		t.Errorf("ReadRuns: %d runs, %v", len(runs), err)
+	}
+	j, c, err := OpenJournalContents(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if len(c.Jobs) != 1 || c.Jobs[0].Key != key.Key() || string(c.Jobs[0].Job) != `{"id":"12","index":1}` || len(c.Evals) != 1 {
+		t.Errorf("contents %+v", c)
+	}
+	os.WriteFile(p, []byte(`{"job":"12","key":"k"}`+"\n"), 0o644)
+	if _, err := ReadRuns(p); err == nil || !strings.Contains(err.Error(), "line 1: incomplete job line") {
+		t.Errorf("a job line without an object: %v", err)
 	}
 }

@@ -35,6 +35,10 @@ type pool struct {
 	t     *tracker
 	slots int
 	sim   bool
+	// instant is a clock on which evaluations take no time: the one slot
+	// of a run with an item budget and no time model, whose record then
+	// has no simulated times.
+	instant bool
 	// inflight counts evaluations submitted and not yet handed back.
 	inflight int
 	// evalID numbers the candidates of Eval and evalMany: negative, so they
@@ -77,6 +81,10 @@ type event struct {
 	x        []float64
 	v        objectives.Value
 	err      error
+	// from and n are the items it is scored on (n 0: as the objective
+	// evaluates, without an item budget), per their outcomes.
+	from, n int
+	per     []float64
 }
 
 // events is a min-heap of evaluations by finish time, then by submission
@@ -117,13 +125,15 @@ var _ algorithms.Pool = poolTracker{}
 func (p poolTracker) Slots() int { return p.pool.slots }
 
 func (p poolTracker) Submit(ctx context.Context, c algorithms.Candidate) error {
-	return p.pool.submit(ctx, c)
+	from, n := p.items.full()
+	return p.pool.submit(ctx, c, from, n)
 }
 
 func (p poolTracker) Next(ctx context.Context) (int, float64, error) { return p.pool.next(ctx) }
 
-// submit admits c and starts its evaluation.
-func (p *pool) submit(ctx context.Context, c algorithms.Candidate) error {
+// submit admits c and starts its evaluation, on n items from item from
+// (n 0: no item budget).
+func (p *pool) submit(ctx context.Context, c algorithms.Candidate, from, n int) error {
 	t := p.t
 	if p.inflight >= p.slots {
 		if t.fault == nil {
@@ -131,31 +141,34 @@ func (p *pool) submit(ctx context.Context, c algorithms.Candidate) error {
 		}
 		return t.fault
 	}
-	index, err := t.admit(ctx, c.X)
+	index, err := t.admit(ctx, c.X, from, n)
 	if err != nil {
 		return err
 	}
 	x := slices.Clone(c.X) // the optimiser may reuse its slice
-	rec, replayed, err := t.replay.take(index, x)
+	rec, replayed, err := t.replay.take(index, x, from, n)
 	if err != nil {
 		t.fault = err
 		return err
 	}
 	slot := p.free[len(p.free)-1]
 	p.free = p.free[:len(p.free)-1]
-	e := event{index: index, id: c.ID, slot: slot, x: x, replayed: replayed}
+	e := event{index: index, id: c.ID, slot: slot, x: x, replayed: replayed, from: from, n: n}
 	info := EvalInfo{Index: index, Slot: slot}
 	if p.sim {
 		if replayed {
 			e.v, e.err = rec.outcome()
+			e.per = rec.PerItem
 		} else {
 			NoiseSource(&t.pcg, t.job.Seed, index)
-			e.v, e.err = t.evaluate(withEvalInfo(ctx, info), x, t.noise)
+			var iv objectives.ItemValue
+			iv, e.err = t.evaluate(withEvalInfo(ctx, info), x, from, n, t.noise)
+			e.v, e.per = iv.Value, iv.PerItem
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
-		e.dur = t.job.EvalTime.Seconds(t.job.Seed, index)
+		e.dur = t.job.EvalTime.Seconds(t.job.Seed, index) * t.items.timeShare(n)
 		e.end, e.ms = p.now+e.dur, e.dur*1000
 		heap.Push(&p.queue, e)
 		p.inflight++
@@ -169,7 +182,7 @@ func (p *pool) submit(ctx context.Context, c algorithms.Candidate) error {
 	p.inflight++
 	if replayed {
 		e.v, e.err = rec.outcome()
-		e.ms = rec.MS
+		e.ms, e.per = rec.MS, rec.PerItem
 		p.replayed[index] = e
 		return nil
 	}
@@ -177,7 +190,9 @@ func (p *pool) submit(ctx context.Context, c algorithms.Candidate) error {
 		var pcg rand.PCG // evaluations in flight at once each need a source
 		NoiseSource(&pcg, t.job.Seed, index)
 		start := time.Now()
-		e.v, e.err = t.evaluate(withEvalInfo(p.bctx, info), x, rand.New(&pcg))
+		var iv objectives.ItemValue
+		iv, e.err = t.evaluate(withEvalInfo(p.bctx, info), x, from, n, rand.New(&pcg))
+		e.v, e.per = iv.Value, iv.PerItem
 		e.ms = float64(time.Since(start).Microseconds()) / 1000
 		p.done <- e
 		return nil
@@ -188,9 +203,15 @@ func (p *pool) submit(ctx context.Context, c algorithms.Candidate) error {
 // next waits for the next evaluation to finish, records it and returns its
 // candidate's ID and loss.
 func (p *pool) next(ctx context.Context) (int, float64, error) {
+	e, loss, err := p.nextEvent(ctx)
+	return e.id, loss, err
+}
+
+// nextEvent is next with the whole evaluation.
+func (p *pool) nextEvent(ctx context.Context) (event, float64, error) {
 	t := p.t
 	if p.inflight == 0 {
-		return 0, 0, errors.New("bench: Next with no evaluation in flight")
+		return event{}, 0, errors.New("bench: Next with no evaluation in flight")
 	}
 	var e event
 	switch r := t.replay; {
@@ -206,7 +227,7 @@ func (p *pool) next(ctx context.Context) (int, float64, error) {
 		got, ok := p.replayed[idx]
 		if !ok {
 			t.fault = fmt.Errorf("the journal records evaluation %d next, but this run has not submitted it: the journal belongs to another run (other code or config)", idx)
-			return 0, 0, t.fault
+			return event{}, 0, t.fault
 		}
 		r.pos++
 		delete(p.replayed, idx)
@@ -216,7 +237,7 @@ func (p *pool) next(ctx context.Context) (int, float64, error) {
 		case e = <-p.done:
 			p.busy += e.ms / 1000
 		case <-ctx.Done():
-			return 0, 0, ctx.Err()
+			return event{}, 0, ctx.Err()
 		}
 	}
 	p.inflight--
@@ -226,7 +247,7 @@ func (p *pool) next(ctx context.Context) (int, float64, error) {
 	if err != nil && p.cancel != nil {
 		p.cancel() // a fault ends the run: stop the rest of the batch
 	}
-	return e.id, loss, err
+	return e, loss, err
 }
 
 // evalOne is Eval on a pool: a submission and a wait for it, one slot
@@ -240,7 +261,8 @@ func (p *pool) evalOne(ctx context.Context, x []float64) (float64, error) {
 	}
 	p.evalID--
 	id := p.evalID
-	if err := p.submit(ctx, algorithms.Candidate{ID: id, X: x}); err != nil {
+	from, n := p.t.items.full()
+	if err := p.submit(ctx, algorithms.Candidate{ID: id, X: x}, from, n); err != nil {
 		return 0, err
 	}
 	got, loss, err := p.next(ctx)
@@ -261,7 +283,8 @@ func (p *pool) evalMany(ctx context.Context, xs [][]float64, fs []float64) error
 	var stop error
 	for {
 		for stop == nil && sent < len(xs) && p.inflight < p.slots {
-			if err := p.submit(ctx, algorithms.Candidate{ID: base - 1 - sent, X: xs[sent]}); err != nil {
+			from, n := p.t.items.full()
+			if err := p.submit(ctx, algorithms.Candidate{ID: base - 1 - sent, X: xs[sent]}, from, n); err != nil {
 				stop = err
 				break
 			}

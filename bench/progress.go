@@ -47,6 +47,13 @@ type RunProgress struct {
 	Recipe string
 	// Done stops the page's reloading: the run is over.
 	Done bool
+	// Stopped, if set, says why the run stopped before its end (it was
+	// interrupted, or failed): the page then stops reloading too, and
+	// says so instead of "Running".
+	Stopped string
+	// Summary, if set, is shown under the state: at the end of a run,
+	// which point it ships and how that point was scored.
+	Summary []string
 	// Refresh is how often the browser reloads the page while the run
 	// goes on; 0 means every 10 seconds.
 	Refresh time.Duration
@@ -104,7 +111,8 @@ func progressHTML(p RunProgress) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	b.WriteString("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-	if !p.Done {
+	live := !p.Done && p.Stopped == ""
+	if live {
 		refresh := p.Refresh
 		if refresh <= 0 {
 			refresh = 10 * time.Second
@@ -113,18 +121,27 @@ func progressHTML(p RunProgress) ([]byte, error) {
 	}
 	fmt.Fprintf(&b, "<title>%s</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n<h1>%s</h1>\n", esc(title), reportCSS, esc(title))
 	state := "Running"
-	if p.Done {
+	switch {
+	case p.Done:
 		state = "Finished"
+	case p.Stopped != "":
+		state = "Stopped"
 	}
 	fmt.Fprintf(&b, "<p id=\"state\">%s: %d of %d evaluations", state, len(evals), p.Budget)
 	if failed > 0 {
 		fmt.Fprintf(&b, " (%d failed)", failed)
 	}
 	b.WriteString(".")
-	if !p.Done {
+	if live {
 		b.WriteString(" This page reloads itself while the run goes on.")
 	}
+	if p.Stopped != "" && !p.Done {
+		fmt.Fprintf(&b, " %s", esc(p.Stopped))
+	}
 	b.WriteString("</p>\n")
+	if len(p.Summary) > 0 {
+		fmt.Fprintf(&b, "<pre id=\"summary\">%s</pre>\n", textEscaper.Replace(strings.Join(p.Summary, "\n")))
+	}
 	if best < 0 {
 		b.WriteString("<p id=\"best\">No evaluation has returned a score yet.</p>\n</main>\n</body>\n</html>\n")
 		return b.Bytes(), nil

@@ -97,3 +97,23 @@ func TestProgressPage(t *testing.T) {
 		t.Error("a missing folder: no error")
 	}
 }
+
+// A run that stopped before its end says so and why, and stops reloading;
+// a summary (what the run ships, and how it was scored) is shown as given.
+func TestProgressPageStopped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "progress.html")
+	p := progressFixture(true)
+	p.Stopped = "interrupted: evomerge evolve --resume continues it."
+	p.Summary = []string{"shipped: best observed, evaluation 4", "  scored by <fresh> evaluation 6"}
+	if err := WriteProgressPage(path, p); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(path)
+	s := string(page)
+	if strings.Contains(s, "http-equiv=\"refresh\"") || !strings.Contains(s, "Stopped: 5 of 20 evaluations (1 failed). interrupted: evomerge evolve --resume continues it.</p>") {
+		t.Errorf("a stopped run's page reloads or does not say it stopped:\n%s", s)
+	}
+	if !strings.Contains(s, "<pre id=\"summary\">shipped: best observed, evaluation 4\n  scored by &lt;fresh&gt; evaluation 6</pre>") {
+		t.Error("the summary is not shown")
+	}
+}

@@ -309,6 +309,10 @@ func AnalyzeCell(c CellRuns, seed uint64) ([]CellStats, error) {
 		for i, f := range budgetFractions {
 			var at []float64
 			for _, r := range rs {
+				if r.ItemBudget > 0 { // a share of the items, not of evaluations of any size
+					at = append(at, r.BestTrueAtItems(int(f*float64(r.ItemBudget))))
+					continue
+				}
 				at = append(at, r.BestTrueAt(int(math.Ceil(f*float64(r.Budget)))))
 			}
 			s.AtBudget[i] = quantileFinite(at, 0.5)
@@ -624,6 +628,9 @@ func (r *report) markdown() ([]byte, error) {
 	r.intro(&b)
 	r.winners(&b)
 	writeSoonest(&b, r.cells, r.clocks)
+	if err := writeEqualItems(&b, r.cells); err != nil {
+		return nil, err
+	}
 	if len(r.o.RankAgainst) > 0 {
 		if err := writeRankAgreement(&b, r.cells, r.analyses, r.o); err != nil {
 			return nil, err
@@ -652,7 +659,13 @@ func (r *report) appendix(b *bytes.Buffer) {
 	b.WriteString("- **evals to target**: evaluations until the first candidate whose *true* value reached the cell's target; a run that missed counts as ∞ and ranks last (COCO). The median's 95% interval is the order-statistic interval benchstat computes; it needs ≥ 6 runs.\n")
 	b.WriteString("- **success** is shown with its 95% Wilson interval; **aRT** (evaluations in all runs ÷ successes, COCO) with a 95% bootstrap interval by simulated restarts.\n")
 	b.WriteString("- **recommended true**: the true score of the point the method hands over at the end (its distribution mean for CMA-ES variants, the best observed point otherwise); **best observed** is what it saw through the noise — the gap is the winner's curse. **p10, worst**: the 10th percentile and the worst run of that score (for losses, the 90th percentile and the highest), so a method that sometimes hands over a poor point shows it; \"none\" is a run with no recommendation (no evaluation succeeded).\n")
-	b.WriteString("- **best true at x% budget**: the fixed-budget view, the median best true value among the first x% of evaluations.\n")
+	atItems := ""
+	for _, c := range r.cells {
+		if c.Runs[0].ItemBudget > 0 {
+			atItems = " (of the items, in cells with an item budget)"
+		}
+	}
+	b.WriteString("- **best true at x% budget**: the fixed-budget view, the median best true value among the first x% of evaluations" + atItems + ".\n")
 	b.WriteString("- **p** columns: two-sided Mann–Whitney U tests, Holm-corrected within the cell; \"~\" means not significant at α = 0.05, \"best\" marks the reference row.\n")
 	for _, cs := range r.clocks {
 		if cs != nil {
@@ -706,7 +719,14 @@ func cellDescription(c CellRuns) (desc, meaning string) {
 	if r0.FailRate > 0 {
 		d += fmt.Sprintf(", %g%% of evaluations fail", 100*r0.FailRate)
 	}
-	fmt.Fprintf(&b, "%s; budget %d evaluations; target %s %g.", d, r0.Budget, meaning, r0.Target)
+	if r0.ItemModel != "" {
+		d += " (" + r0.ItemModel + " item list)"
+	}
+	budget := fmt.Sprintf("budget %d evaluations", r0.Budget)
+	if r0.ItemBudget > 0 {
+		budget = fmt.Sprintf("budget %d items (%d full evaluations; see At equal items)", r0.ItemBudget, r0.Budget)
+	}
+	fmt.Fprintf(&b, "%s; %s; target %s %g.", d, budget, meaning, r0.Target)
 	return b.String(), meaning
 }
 

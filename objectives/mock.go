@@ -29,6 +29,10 @@ type MockConfig struct {
 	// are kinder (random recipes keep a fair part of the accuracy): at 0.5
 	// a random point scores about 35.
 	Width float64
+	// ItemModel says how the Items are drawn (ParseItemModel): "" samples
+	// them afresh for every evaluation; "fixed" makes them one fixed list
+	// whose items have difficulties shared by every candidate.
+	ItemModel string
 }
 
 // Mock is the mock merge objective, the definition of the pycma reference
@@ -52,6 +56,7 @@ type Mock struct {
 	box   Box
 	land  landscape
 	noise noiseModel
+	fixed *fixedItems // the fixed item list (ItemModel fixed), else nil
 }
 
 // NewMock builds the mock merge objective.
@@ -102,6 +107,16 @@ func NewMock(c MockConfig) (*Mock, error) {
 	}
 	if m.noise, err = newNoiseModel(c.NoiseModel); err != nil {
 		return nil, fmt.Errorf("mock objective: %w", err)
+	}
+	fixed, rho, err := ParseItemModel(c.ItemModel)
+	if err != nil {
+		return nil, fmt.Errorf("mock objective: %w", err)
+	}
+	if c.ItemModel != "" && c.Items == 0 {
+		return nil, fmt.Errorf("mock objective: item model %q needs items (--items N)", c.ItemModel)
+	}
+	if fixed {
+		m.fixed = newFixedItems(c.Items, rho, c.Seed)
 	}
 	m.box = unitBox(c.Dim, true)
 	return m, nil
@@ -155,6 +170,10 @@ func (m *Mock) True(w []float64) float64 {
 
 // Evaluate returns the observed and the true score of w.
 func (m *Mock) Evaluate(ctx context.Context, w []float64, rng *rand.Rand) (Value, error) {
+	if m.fixed != nil {
+		v, err := m.EvaluateItems(ctx, w, 0, m.cfg.Items, rng)
+		return v.Value, err
+	}
 	if len(w) != m.cfg.Dim {
 		return Value{}, fmt.Errorf("mock objective: candidate has %d coordinates, want %d", len(w), m.cfg.Dim)
 	}
@@ -175,6 +194,66 @@ func (m *Mock) Evaluate(ctx context.Context, w []float64, rng *rand.Rand) (Value
 	return Value{Observed: obs, True: t}, nil
 }
 
+// Items is the mock's item list: Items items, fixed or sampled afresh by
+// ItemModel; N is 0 without items (the score is then not an accuracy).
+func (m *Mock) Items() ItemList {
+	return ItemList{N: m.cfg.Items, Fixed: m.fixed != nil}
+}
+
+// EvaluateItems scores w on n of its items (see ItemFunction), reporting
+// each item's outcome. Sampled items are drawn as Evaluate draws them, so
+// EvaluateItems(w, 0, Items) observes what Evaluate observes with the same
+// rng; fixed items are answered as fixedItems describes. The noise model
+// and the Gaussian noise act on the accuracy over the n items, as they act
+// on Evaluate's.
+func (m *Mock) EvaluateItems(ctx context.Context, w []float64, from, n int, rng *rand.Rand) (ItemValue, error) {
+	if len(w) != m.cfg.Dim {
+		return ItemValue{}, fmt.Errorf("mock objective: candidate has %d coordinates, want %d", len(w), m.cfg.Dim)
+	}
+	if m.cfg.Items == 0 {
+		return ItemValue{}, fmt.Errorf("mock objective: not scored on items (set items)")
+	}
+	if err := CheckItemRange(m.Items(), from, n); err != nil {
+		return ItemValue{}, fmt.Errorf("mock objective: %w", err)
+	}
+	if m.cfg.FailRate > 0 && rng.Float64() < m.cfg.FailRate {
+		return ItemValue{}, fmt.Errorf("mock objective: simulated crash: %w", ErrEvalFailed)
+	}
+	t := m.True(w)
+	per := make([]float64, 0, n)
+	p := t / 100
+	switch {
+	case m.fixed != nil:
+		per = m.fixed.answer(w, p, from, n, per)
+	case p <= 0: // as Binomial: no draws
+		per = per[:n]
+	case p >= 1:
+		for range n {
+			per = append(per, 1)
+		}
+	default:
+		for range n {
+			if rng.Float64() < p {
+				per = append(per, 1)
+			} else {
+				per = append(per, 0)
+			}
+		}
+	}
+	k := 0.0
+	for _, v := range per {
+		k += v
+	}
+	obs := 100 * k / float64(n)
+	if m.noise != nil {
+		obs = 100 - m.noise(100-obs, m.cfg.Dim, rng)
+	}
+	if m.cfg.Noise > 0 {
+		obs += m.cfg.Noise * rng.NormFloat64()
+	}
+	return ItemValue{Value: Value{Observed: obs, True: t}, PerItem: per}, nil
+}
+
 // String describes the configuration for headers.
 func (m *Mock) String() string {
 	var b strings.Builder
@@ -190,6 +269,9 @@ func (m *Mock) String() string {
 	}
 	if m.cfg.Items > 0 {
 		fmt.Fprintf(&b, ", %d benchmark items", m.cfg.Items)
+		if m.fixed != nil {
+			fmt.Fprintf(&b, " (a fixed list, item correlation ρ %g)", m.fixed.rho)
+		}
 	}
 	if m.cfg.Noise > 0 {
 		fmt.Fprintf(&b, ", noise σ %g", m.cfg.Noise)

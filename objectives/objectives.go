@@ -106,6 +106,9 @@ type Spec struct {
 	FailRate float64 `json:",omitempty"`
 	// Width is the mock peak's width per coordinate (0: 0.25).
 	Width float64 `json:",omitempty"`
+	// ItemModel says how the mock's Items are drawn: "" afresh for every
+	// evaluation, "fixed" or "fixed:RHO" one fixed list (ParseItemModel).
+	ItemModel string `json:",omitempty"`
 	// Options configure objectives registered by other packages (e.g.
 	// mnist-merge's method=ties), as name=value pairs.
 	Options map[string]string `json:",omitempty"`
@@ -188,14 +191,14 @@ func New(s Spec) (Function, error) {
 		if s.Optimum != nil {
 			return nil, fmt.Errorf("objective %s: --optimum applies only to the mock objective", s.Name)
 		}
-		if s.Landscape != "" || s.NoiseModel != "" || s.FailRate != 0 || s.Width != 0 {
-			return nil, fmt.Errorf("objective %s: landscapes, noise models and failure rates apply only to the mock objective", s.Name)
+		if s.Landscape != "" || s.NoiseModel != "" || s.FailRate != 0 || s.Width != 0 || s.ItemModel != "" {
+			return nil, fmt.Errorf("objective %s: landscapes, noise models, item models and failure rates apply only to the mock objective", s.Name)
 		}
 	}
 	switch s.Name {
 	case "mock":
 		return NewMock(MockConfig{Dim: s.Dim, Noise: s.Noise, Items: s.Items, Optimum: s.Optimum, Seed: s.Seed,
-			Landscape: s.Landscape, NoiseModel: s.NoiseModel, FailRate: s.FailRate, Width: s.Width})
+			Landscape: s.Landscape, NoiseModel: s.NoiseModel, FailRate: s.FailRate, Width: s.Width, ItemModel: s.ItemModel})
 	case "sphere", "ellipsoid", "rosenbrock", "rastrigin":
 		return NewClassic(s.Name, s.Dim, s.Noise, s.Seed)
 	}

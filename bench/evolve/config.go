@@ -7,6 +7,7 @@ package evolve
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -33,6 +34,12 @@ type Config struct {
 	Set       map[string]string `yaml:"set"`
 	// Budget is the number of evaluations, final ones included.
 	Budget int `yaml:"budget"`
+	// BudgetItems, instead of Budget, gives the run a budget of benchmark
+	// items (bench --budget-items): scoring a candidate on n items costs
+	// n. The objective must be scored on items: the mock with items, or an
+	// external command with {limit} (and items: N, a full evaluation).
+	// Budget is then BudgetItems ÷ N, the full evaluations it buys.
+	BudgetItems int `yaml:"budget_items,omitempty"`
 	// Seed drives every random choice of the run (required, 0 included:
 	// an unstated seed is an irreproducible run waiting to happen).
 	Seed uint64 `yaml:"seed"`
@@ -103,6 +110,9 @@ type MockConfig struct {
 	Width     float64   `yaml:"width"`
 	FailRate  float64   `yaml:"fail_rate"`
 	Optimum   []float64 `yaml:"optimum"`
+	// ItemModel is how the items are drawn: sampled (default) or
+	// fixed[:RHO] (objectives.ParseItemModel).
+	ItemModel string `yaml:"item_model,omitempty"`
 }
 
 // MockTasksConfig is the multi-task mock's settings (objectives.MultiMock).
@@ -124,7 +134,9 @@ type ExternalConfig struct {
 	external.Command `yaml:",inline"`
 	// Slots are the device slots evaluations run on concurrently, one
 	// evaluation per slot (e.g. GPU indices "0", "1"); default one slot "0".
-	Slots []string `yaml:"slots"`
+	// A number N stands for the slots "0" … "N-1". With backend slurm
+	// they are the jobs in flight, and Slurm picks the GPUs.
+	Slots SlotList `yaml:"slots"`
 	// Direction is maximize (default) or minimize.
 	Direction string `yaml:"direction"`
 	// WorkDir holds the temporary merged models (default the system's).
@@ -133,6 +145,49 @@ type ExternalConfig struct {
 	// single-objective algorithm, as mergekit-evolve's weighted tasks
 	// (default: equal).
 	Weights map[string]float64 `yaml:"weights,omitempty"`
+	// Backend is where the command runs: local (default), a process on
+	// this machine per slot; slurm, a Slurm batch job per evaluation.
+	Backend string `yaml:"backend,omitempty"`
+	// Slurm configures backend slurm.
+	Slurm *SlurmConfig `yaml:"slurm,omitempty"`
+}
+
+// SlurmConfig is how backend slurm submits each evaluation's command
+// (external.SlurmBackend; docs/cluster.md).
+type SlurmConfig struct {
+	// Gres is each job's --gres (default gpu:1; none: no --gres).
+	Gres string `yaml:"gres,omitempty"`
+	// SbatchArgs are more sbatch arguments: partition, CPUs, memory,
+	// --time (default: the command's timeout and a minute).
+	SbatchArgs []string `yaml:"sbatch_args,omitempty"`
+	// Poll is the longest pause between two squeue calls about a job
+	// (default 30s).
+	Poll time.Duration `yaml:"poll,omitempty"`
+}
+
+// SlotList is the slots of an external evaluator: a list of names, or a
+// number N of slots named "0" … "N-1".
+type SlotList []string
+
+// UnmarshalYAML takes a list of names or a count.
+func (s *SlotList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!int" {
+		var k int
+		if err := n.Decode(&k); err != nil {
+			return err
+		}
+		if k < 1 || k > maxSlots {
+			return fmt.Errorf("line %d: slots %d: want 1 to %d slots, or a list of names", n.Line, k, maxSlots)
+		}
+		*s = slotNames(k)
+		return nil
+	}
+	var names []string
+	if err := n.Decode(&names); err != nil {
+		return fmt.Errorf("line %d: slots: want a number of slots or a list of names (e.g. [\"0\", \"1\"])", n.Line)
+	}
+	*s = names
+	return nil
 }
 
 // LoadConfig reads and checks a config file. Relative paths in it
@@ -235,7 +290,7 @@ func (c *Config) Validate() error {
 		if err != nil {
 			return fmt.Errorf("config: objective.scenario: %w", err)
 		}
-		if c.Budget == 0 {
+		if c.Budget == 0 && c.BudgetItems == 0 {
 			c.Budget = sc.Budget
 		}
 	case "mock":
@@ -250,17 +305,19 @@ func (c *Config) Validate() error {
 		if e == nil {
 			return fmt.Errorf("config: objective.kind external needs objective.external")
 		}
-		if err := e.Genome.Validate(); err != nil {
-			return fmt.Errorf("config: objective.external: %w", err)
-		}
-		if err := e.Command.Validate(); err != nil {
+		// The genome, the commands, and the seed a random method's merge
+		// command must be given; the backend is checked below.
+		if err := (&external.Evaluator{Genome: e.Genome, Command: e.Command}).Validate(); err != nil {
 			return fmt.Errorf("config: objective.external: %w", err)
 		}
 		if e.Direction != "" && e.Direction != "maximize" && e.Direction != "minimize" {
 			return fmt.Errorf("config: objective.external.direction %q: maximize or minimize", e.Direction)
 		}
 		if len(e.Slots) == 0 {
-			e.Slots = []string{"0"}
+			e.Slots = SlotList{"0"}
+		}
+		if err := e.checkBackend(); err != nil {
+			return err
 		}
 		if len(e.Slots) > maxSlots {
 			return fmt.Errorf("config: objective.external.slots lists %d slots: at most %d", len(e.Slots), maxSlots)
@@ -294,6 +351,17 @@ func (c *Config) Validate() error {
 	if err := c.validateTasks(); err != nil {
 		return err
 	}
+	switch {
+	case c.BudgetItems < 0:
+		return fmt.Errorf("config: budget_items %d must be at least 1", c.BudgetItems)
+	case c.BudgetItems > 0 && c.Budget != 0:
+		return fmt.Errorf("config: budget and budget_items both set the budget: give one (budget_items B buys B ÷ items full evaluations)")
+	case c.BudgetItems > 0:
+		return nil // the objective's items give the evaluations (build)
+	}
+	if strings.Contains(c.Algorithm, ":") {
+		return fmt.Errorf("config: algorithm %s is a fidelity strategy, which spends benchmark items: give budget_items instead of budget", c.Algorithm)
+	}
 	if c.Budget < 1 {
 		return fmt.Errorf("config: budget %d must be at least 1", c.Budget)
 	}
@@ -301,6 +369,38 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: budget %d leaves no evaluation for the search: %s recommends its distribution mean, a point it never evaluated, so %d evaluations (final_evals %d for it and %d for the best observed point) are reserved to score both", c.Budget, c.Algorithm, r, c.FinalEvals, c.FinalEvals)
 	}
 	return nil
+}
+
+// checkBackend checks the backend and its settings.
+func (e *ExternalConfig) checkBackend() error {
+	switch e.Backend {
+	case "", "local":
+		if e.Slurm != nil {
+			return fmt.Errorf("config: objective.external.slurm is set but the backend is %q: add backend: slurm, or remove the slurm block", cmp.Or(e.Backend, "local"))
+		}
+		e.Backend = "" // the default spelt out is the same run (Hash)
+		return nil
+	case "slurm":
+	default:
+		return fmt.Errorf("config: objective.external.backend %q: local or slurm", e.Backend)
+	}
+	if e.WorkDir == "" {
+		return fmt.Errorf("config: objective.external.backend slurm needs workdir: a folder on storage every node sees, where evomerge writes the merged models the jobs score")
+	}
+	if err := e.slurmBackend("").Validate(&e.Command); err != nil {
+		return fmt.Errorf("config: objective.external.%v", err)
+	}
+	return nil
+}
+
+// slurmBackend is the backend the config describes, its jobs named
+// name+INDEX.
+func (e *ExternalConfig) slurmBackend(name string) *external.SlurmBackend {
+	s := e.Slurm
+	if s == nil {
+		s = &SlurmConfig{}
+	}
+	return &external.SlurmBackend{Gres: s.Gres, Args: s.SbatchArgs, Poll: s.Poll, Name: name}
 }
 
 // maxSlots bounds the evaluations in flight: each holds a goroutine and,
@@ -355,7 +455,7 @@ func (c *Config) reserve() int {
 func (o *ObjectiveConfig) mockSpec(seed uint64) objectives.Spec {
 	m := o.Mock
 	return objectives.Spec{Name: "mock", Dim: m.Dim, Noise: m.Noise, Items: m.Items, Landscape: m.Landscape,
-		Width: m.Width, FailRate: m.FailRate, Optimum: m.Optimum, Seed: seed}
+		Width: m.Width, FailRate: m.FailRate, Optimum: m.Optimum, Seed: seed, ItemModel: m.ItemModel}
 }
 
 // Hash identifies what a journal was written for: resuming with another
@@ -363,6 +463,11 @@ func (o *ObjectiveConfig) mockSpec(seed uint64) objectives.Spec {
 func (c *Config) Hash() string {
 	o := c.Objective
 	o.Delay = 0 // pacing changes no result
+	if e := o.External; e != nil && e.Slurm != nil {
+		ec, sc := *e, *e.Slurm
+		sc.Poll = 0
+		ec.Slurm, o.External = &sc, &ec
+	}
 	b, _ := yaml.Marshal(struct {
 		A     string
 		S     map[string]string
@@ -370,9 +475,12 @@ func (c *Config) Hash() string {
 		Seed  uint64
 		Final int
 		O     ObjectiveConfig
+		// Left out when 0 or empty, so configs without them keep
+		// their hash.
+		Items int                `yaml:",omitempty"`
 		F     map[string]float64 `yaml:",omitempty"`
 		R     map[string]float64 `yaml:",omitempty"`
-	}{c.Algorithm, c.Set, c.Budget, c.Seed, c.FinalEvals, o, c.Floor, c.Reference})
+	}{c.Algorithm, c.Set, c.Budget, c.Seed, c.FinalEvals, o, c.BudgetItems, c.Floor, c.Reference})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
 }
@@ -404,6 +512,17 @@ func (c *Config) validateTasks() error {
 	tasks := c.Tasks()
 	if c.Multi() && len(tasks) < 2 {
 		return fmt.Errorf("config: algorithm %s is multi-objective: the objective must score several tasks (kind mock-tasks, or kind external with tasks:)", c.Algorithm)
+	}
+	if c.Multi() {
+		// The multi-objective run (RunMulti) spends whole evaluations and
+		// runs its commands on this machine: it has no item budget and no
+		// Slurm jobs in its journal to resume.
+		if c.BudgetItems > 0 {
+			return fmt.Errorf("config: budget_items with multi-objective algorithm %s: a multi-objective run spends whole evaluations; give budget (evaluations) instead", c.Algorithm)
+		}
+		if e := c.Objective.External; e != nil && e.Backend == "slurm" {
+			return fmt.Errorf("config: objective.external.backend slurm with multi-objective algorithm %s: a multi-objective run evaluates on this machine's slots only; use backend local (slots: the devices)", c.Algorithm)
+		}
 	}
 	for key, m := range map[string]map[string]float64{"floor": c.Floor, "reference": c.Reference} {
 		if len(m) > 0 && !c.Multi() {

@@ -3,6 +3,7 @@ package evolve
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evomerge/evomerge/algorithms"
 )
@@ -62,6 +63,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("algorithm: random\nseed: 0\nfinal_evals: 2\nobjective: {kind: mock, mock: {dim: 3, items: 20}}\nbudget: 4\n"))
 	f.Add([]byte("algorithm: cmaes\nseed: 1\nobjective: {kind: mock, mock: {dim: 3}, external: {method: ties}}\nbudget: 4\n"))
 	f.Add([]byte("algorithm: sep-cmaes\nseed: 3\nobjective: {kind: external, external: {method: ties, models: [a, b], base_model: c, params: [{name: weight, min: 0, max: 1}], groups: 2, command: [x, '{model}'], slots: ['0', '1'], score: 'json:results.t.m'}}\nbudget: 4\n"))
+	f.Add([]byte("algorithm: random\nseed: 1\nbudget: 4\nobjective: {kind: external, external: {method: linear, models: [a], params: [{name: weight, min: 0, max: 1}], groups: 1, command: [x], slots: 2, workdir: /w, backend: slurm, slurm: {gres: none, sbatch_args: [-p, gpu], poll: 5s}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseConfig(data)
 		if err != nil {
@@ -81,4 +83,54 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestConfigSlurmBackend: slots may be a count; backend slurm needs a
+// workdir the nodes share and refuses the settings it makes itself; its
+// poll interval, which changes no result, leaves the config's hash alone.
+func TestConfigSlurmBackend(t *testing.T) {
+	head := "algorithm: random\nseed: 1\nbudget: 5\nobjective:\n  kind: external\n  external:\n    method: linear\n    models: [a]\n    params: [{name: weight, min: 0, max: 1}]\n    groups: 1\n    command: [x, '{model}']\n"
+	parse := func(extra string) (*Config, error) { return ParseConfig([]byte(head + extra)) }
+	two, err := parse("    slots: 2\n")
+	if err != nil || strings.Join(two.Objective.External.Slots, ",") != "0,1" {
+		t.Fatalf("slots: 2 gave %v, %v", two.Objective.External.Slots, err)
+	}
+	list, _ := parse("    slots: ['0', '1']\n")
+	local, _ := parse("    slots: 2\n    backend: local\n")
+	if two.Hash() != list.Hash() || two.Hash() != local.Hash() {
+		t.Error("slots: 2, slots: ['0', '1'] and backend: local are different runs")
+	}
+	s1, err := parse("    workdir: /shared\n    backend: slurm\n    slots: 2\n    slurm: {gres: 'gpu:a100:1', sbatch_args: [--partition=gpu], poll: 10s}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := parse("    workdir: /shared\n    backend: slurm\n    slots: 2\n    slurm: {gres: 'gpu:a100:1', sbatch_args: [--partition=gpu], poll: 1m}\n")
+	if s1.Hash() != s2.Hash() || s1.Objective.External.Slurm.Poll != 10*time.Second {
+		t.Error("the poll interval changes the config's hash, or is lost")
+	}
+	if s1.Hash() == two.Hash() {
+		t.Error("the backend does not change the config's hash")
+	}
+	// A multi-objective run evaluates on this machine's slots only.
+	mo := strings.Replace(head, "algorithm: random", "algorithm: nsga2", 1)
+	mo = strings.Replace(mo, "command: [x, '{model}']", "command: [x, '{model}', '{output}']\n    tasks: [{name: a, score: 'json:a'}, {name: b, score: 'json:b'}]", 1)
+	if _, err := ParseConfig([]byte(mo)); err != nil {
+		t.Fatalf("a multi-objective external config: %v", err)
+	}
+	if _, err := ParseConfig([]byte(mo + "    workdir: /shared\n    backend: slurm\n")); err == nil || !strings.Contains(err.Error(), "backend slurm with multi-objective algorithm nsga2") {
+		t.Errorf("backend slurm with a multi-objective algorithm: %v", err)
+	}
+	for _, tc := range []struct{ extra, want string }{
+		{"    slots: 0\n", "slots 0: want 1 to 1024 slots"},
+		{"    slots: {a: 1}\n", "want a number of slots or a list of names"},
+		{"    backend: ray\n", `backend "ray": local or slurm`},
+		{"    slurm: {poll: 1s}\n", "add backend: slurm"},
+		{"    backend: slurm\n", "backend slurm needs workdir"},
+		{"    workdir: /w\n    backend: slurm\n    env: ['CUDA_VISIBLE_DEVICES={slot}']\n", "Slurm sets CUDA_VISIBLE_DEVICES"},
+		{"    workdir: /w\n    backend: slurm\n    slurm: {sbatch_args: [--output=x]}\n", "objective.external.slurm.sbatch_args --output=x: evomerge sets --output itself"},
+	} {
+		if _, err := parse(tc.extra); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.extra, err, tc.want)
+		}
+	}
 }

@@ -21,6 +21,8 @@ type target struct {
 	f     objectives.Function
 	job   bench.Job
 	slots []string
+	// ev is the external evaluator, for kind external.
+	ev *external.Evaluator
 }
 
 // maxInitialFailures ends a run whose first evaluations all fail: that is a
@@ -74,19 +76,17 @@ func (c *Config) build() (*target, error) {
 		}
 		t.job.Objective = withConfig(spec, c.Hash())
 		t.job.Slots = len(t.slots)
-		return t, nil
+		return t, c.itemBudget(t)
 	case "external":
 		e := o.External
 		ev := &external.Evaluator{Genome: e.Genome, Command: e.Command, WorkDir: e.WorkDir, Seed: c.Seed, Tag: c.Hash()}
+		if e.Backend == "slurm" {
+			ev.Slurm = e.slurmBackend(c.JobPrefix())
+		}
 		if err := ev.Validate(); err != nil {
 			return nil, err
 		}
 		if err := ev.CheckInputs(); err != nil {
-			return nil, err
-		}
-		// Folders a killed run of this config left behind hold whole
-		// merged models: remove them before starting again.
-		if _, err := ev.RemoveStale(); err != nil {
 			return nil, err
 		}
 		lo, hi := e.Genome.Box()
@@ -113,9 +113,33 @@ func (c *Config) build() (*target, error) {
 				return nil, fmt.Errorf("config: objective.external.weights: %w", err)
 			}
 		}
-		return &target{f: xo, job: job, slots: e.Slots}, nil
+		t := &target{f: xo, job: job, slots: e.Slots, ev: ev}
+		return t, c.itemBudget(t)
 	}
 	return nil, fmt.Errorf("objective kind %q", o.Kind)
+}
+
+// itemBudget sets the job's item budget (Config.BudgetItems) and the
+// evaluations it buys, and checks what the evaluation budget was checked
+// for: at least one evaluation, and room for the final check's share.
+func (c *Config) itemBudget(t *target) error {
+	if c.BudgetItems == 0 {
+		return nil
+	}
+	f, ok := t.f.(objectives.ItemFunction)
+	if !ok || f.Items().N < 1 {
+		return fmt.Errorf("config: budget_items needs an objective scored on items: the mock with items, or an external command with {limit} and items")
+	}
+	n := f.Items().N
+	if c.BudgetItems < n {
+		return fmt.Errorf("config: budget_items %d is less than one full evaluation of %d items", c.BudgetItems, n)
+	}
+	evals := bench.ItemEvals(c.BudgetItems, n)
+	if r := c.reserve(); r > 0 && evals <= r {
+		return fmt.Errorf("config: budget_items %d buys %d full evaluations of %d items, and %s reserves %d of them to score its distribution mean and the best observed point (final_evals %d each)", c.BudgetItems, evals, n, c.Algorithm, r, c.FinalEvals)
+	}
+	t.job.ItemBudget, t.job.Budget = c.BudgetItems, evals
+	return nil
 }
 
 func slotNames(n int) []string {
@@ -145,14 +169,41 @@ type delayed struct {
 }
 
 func (f delayed) Evaluate(ctx context.Context, x []float64, rng *rand.Rand) (objectives.Value, error) {
+	if err := f.wait(ctx); err != nil {
+		return objectives.Value{}, err
+	}
+	return f.Function.Evaluate(ctx, x, rng)
+}
+
+func (f delayed) wait(ctx context.Context) error {
 	t := time.NewTimer(f.d)
 	select {
 	case <-ctx.Done():
 		t.Stop()
-		return objectives.Value{}, ctx.Err()
+		return ctx.Err()
 	case <-t.C:
 	}
-	return f.Function.Evaluate(ctx, x, rng)
+	return nil
+}
+
+// Items and EvaluateItems pass the objective's items through (N 0: it
+// has none).
+func (f delayed) Items() objectives.ItemList {
+	if i, ok := f.Function.(objectives.ItemFunction); ok {
+		return i.Items()
+	}
+	return objectives.ItemList{}
+}
+
+func (f delayed) EvaluateItems(ctx context.Context, x []float64, from, n int, rng *rand.Rand) (objectives.ItemValue, error) {
+	i, ok := f.Function.(objectives.ItemFunction)
+	if !ok {
+		return objectives.ItemValue{}, fmt.Errorf("objective %s is not scored on items", f.Name())
+	}
+	if err := f.wait(ctx); err != nil {
+		return objectives.ItemValue{}, err
+	}
+	return i.EvaluateItems(ctx, x, from, n, rng)
 }
 
 // externalObjective is an external evaluator seen as an objective: each
@@ -182,24 +233,37 @@ func (e *externalObjective) TruthUnknown() bool      { return true }
 func (e *externalObjective) Best() float64          { return 0 }
 func (e *externalObjective) DefaultTarget() float64 { return 0 }
 
-func (e *externalObjective) Evaluate(ctx context.Context, x []float64, _ *rand.Rand) (objectives.Value, error) {
+func (e *externalObjective) Evaluate(ctx context.Context, x []float64, rng *rand.Rand) (objectives.Value, error) {
+	v, err := e.EvaluateItems(ctx, x, 0, e.Items().N, rng)
+	return v.Value, err
+}
+
+// Items is the command's item list ({limit}; N 0 without).
+func (e *externalObjective) Items() objectives.ItemList { return e.ev.Command.ItemList() }
+
+// EvaluateItems runs the command on n items from item from ({limit},
+// {offset}), with each item's score where the config says where to read
+// them (per_item).
+func (e *externalObjective) EvaluateItems(ctx context.Context, x []float64, from, n int, _ *rand.Rand) (objectives.ItemValue, error) {
 	info, ok := bench.EvalInfoFrom(ctx)
 	if !ok || info.Slot < 0 || info.Slot >= len(e.slots) {
-		return objectives.Value{}, fmt.Errorf("external evaluator called outside a slot of the run (%+v)", info)
+		return objectives.ItemValue{}, fmt.Errorf("external evaluator called outside a slot of the run (%+v)", info)
 	}
 	if e.weights != nil {
-		s, err := e.ev.EvaluateTasks(ctx, x, e.slots[info.Slot], info.Index)
+		// Each task scored on the same n items (lm-eval's --limit is per
+		// task); per_item is refused with tasks (Command.Validate).
+		s, err := e.ev.EvaluateTasksItems(ctx, x, e.slots[info.Slot], info.Index, from, n)
 		if err != nil {
-			return objectives.Value{}, err
+			return objectives.ItemValue{}, err
 		}
 		v := 0.0
 		for j, w := range e.weights {
 			v += w * s[j]
 		}
-		return objectives.Value{Observed: v, True: math.NaN()}, nil
+		return objectives.ItemValue{Value: objectives.Value{Observed: v, True: math.NaN()}}, nil
 	}
-	v, err := e.ev.Evaluate(ctx, x, e.slots[info.Slot], info.Index)
-	return objectives.Value{Observed: v, True: math.NaN()}, err
+	v, per, err := e.ev.EvaluateItems(ctx, x, e.slots[info.Slot], info.Index, from, n)
+	return objectives.ItemValue{Value: objectives.Value{Observed: v, True: math.NaN()}, PerItem: per}, err
 }
 
 // externalTasks is an external evaluator with several tasks seen as a

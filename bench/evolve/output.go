@@ -118,6 +118,9 @@ func listScores(es []bench.EvalRecord) string {
 		if e.Observed != nil {
 			sc[i] = fmt.Sprintf("%.6g", *e.Observed)
 		}
+		if e.Items > 0 {
+			sc[i] += fmt.Sprintf(" on items %d–%d", e.From, e.From+e.Items-1)
+		}
 	}
 	s := fmt.Sprintf("evaluation%s %s: %s", plural(len(es)), strings.Join(idx, ", "), strings.Join(sc, ", "))
 	if m, n := meanObserved(es); len(es) > 1 && n > 0 {
@@ -212,5 +215,11 @@ func Describe(c *Config, r *Result) string {
 	}
 	fmt.Fprintf(&b, "shipped point: %s\n", objectives.FormatVector(r.Recommended, 3))
 	fmt.Fprintf(&b, "written to %s; journal %s\n", c.Output, c.Journal)
+	switch {
+	case r.ProgressError != nil:
+		fmt.Fprintf(&b, "warning: %v\n", r.ProgressError)
+	case r.ProgressPage != "":
+		fmt.Fprintf(&b, "progress page %s\n", r.ProgressPage)
+	}
 	return b.String()
 }

@@ -10,31 +10,36 @@ import (
 
 // CheckPaths refuses, before the first evaluation, every output path that
 // would overwrite an input or could only fail once the budget is spent:
-// the output and the journal must be files (not folders) in existing
-// folders, must differ from each other, from the config and from every
-// file the evaluator command names, and must lie outside the model
-// folders; the workdir, where merged models are written, must lie outside
-// the model folders too.
+// the output, the journal and the progress page must be files (not
+// folders) in existing folders, must differ from each other, from the
+// config and from every file the evaluator command names, and must lie
+// outside the model folders; the workdir, where merged models are
+// written, must lie outside the model folders too.
 func (c *Config) CheckPaths() error {
 	in := c.inputs()
-	outs := []struct{ key, path string }{{"output", c.Output}, {"journal", c.Journal}}
+	outs := []struct{ key, path string }{{"output", c.Output}, {"journal", c.Journal}, {"progress page", c.ProgressPath()}}
 	if c.Multi() {
-		// The output is the front's folder.
+		// The output is the front's folder, and a multi-objective run
+		// writes no progress page (RunMulti): the journal is its file.
 		if err := checkOutputFolder("output", c.Output, in); err != nil {
 			return err
 		}
 		if inside(c.Journal, c.Output) {
 			return fmt.Errorf("journal %s is inside the front folder %s, which each run replaces whole: put it elsewhere", c.Journal, c.Output)
 		}
-		outs = outs[1:]
+		outs = outs[1:2]
 	}
 	for _, o := range outs {
 		if err := checkOutputFile(o.key, o.path, in); err != nil {
 			return err
 		}
 	}
-	if same(c.Output, c.Journal) {
-		return fmt.Errorf("output %s is the journal: give them different paths", c.Output)
+	for i, a := range outs {
+		for _, b := range outs[i+1:] {
+			if same(a.path, b.path) {
+				return fmt.Errorf("%s %s is the %s: give them different paths", a.key, a.path, b.key)
+			}
+		}
 	}
 	if e := c.Objective.External; e != nil && e.WorkDir != "" {
 		for _, m := range in.folders {
@@ -51,7 +56,7 @@ func (c *Config) CheckPaths() error {
 // input file, its parent must exist, and it must be empty or absent.
 func (c *Config) CheckMergeDir(dir string) error {
 	in := c.inputs()
-	for _, f := range append(in.files, input{"output", c.Output}, input{"journal", c.Journal}) {
+	for _, f := range append(in.files, input{"output", c.Output}, input{"journal", c.Journal}, input{"progress page", c.ProgressPath()}) {
 		if same(dir, f.path) {
 			return fmt.Errorf("--merge-best %s is the %s", dir, f.what)
 		}
@@ -100,18 +105,23 @@ func (c *Config) inputs() inputs {
 	for _, m := range e.Models {
 		in.folders = append(in.folders, input{"model folder", m})
 	}
-	for i, a := range e.Args {
-		if strings.Contains(a, "{") {
-			continue // a placeholder: expanded per evaluation, under workdir
-		}
-		p := a
-		if i == 0 {
-			if lp, err := exec.LookPath(a); err == nil {
-				p = lp
+	for _, cmd := range []struct {
+		what string
+		args []string
+	}{{"evaluator file", e.Args}, {"merge_command file", e.Merge}} {
+		for i, a := range cmd.args {
+			if strings.Contains(a, "{") {
+				continue // a placeholder: expanded per evaluation, under workdir
 			}
-		}
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			in.files = append(in.files, input{"evaluator file", p})
+			p := a
+			if i == 0 {
+				if lp, err := exec.LookPath(a); err == nil {
+					p = lp
+				}
+			}
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				in.files = append(in.files, input{cmd.what, p})
+			}
 		}
 	}
 	return in

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/evomerge/evomerge/bench"
 )
 
 const mockBody = "algorithm: random\nbudget: 6\nseed: 1\nobjective: {kind: mock, mock: {dim: 2}}\n"
@@ -42,6 +44,8 @@ func TestOutputsNeverOverwriteInputs(t *testing.T) {
 		{"output is a folder", "output: out\n", "output %d/out is a folder", func(dir string) { os.Mkdir(filepath.Join(dir, "out"), 0o755) }},
 		{"journal is a folder", "journal: out\n", "journal %d/out is a folder", func(dir string) { os.Mkdir(filepath.Join(dir, "out"), 0o755) }},
 		{"output folder missing", "output: nowhere/best.yml\n", "folder %d/nowhere does not exist", nil},
+		{"output is the progress page", "output: run.progress.html\n", "output %d/run.progress.html is the progress page", nil},
+		{"the progress page is a folder", "", "progress page %d/run.progress.html is a folder", func(dir string) { os.Mkdir(filepath.Join(dir, "run.progress.html"), 0o755) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,12 +84,14 @@ func TestExternalOutputsOutsideInputs(t *testing.T) {
 		os.Mkdir(filepath.Join(dir, m), 0o755)
 	}
 	os.WriteFile(filepath.Join(dir, "score.sh"), []byte("#!/bin/sh\necho 1\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "merge.sh"), []byte("#!/bin/sh\nmergekit-yaml \"$@\"\n"), 0o755)
 	ext := "algorithm: random\nbudget: 4\nseed: 1\nobjective: {kind: external, external: {method: linear, base_model: base, models: [a, b], params: [{name: weight, min: 0, max: 1}], groups: 1, command: [sh, '" + dir + "/score.sh', '{model}']%s}}\n"
 	for _, tc := range []struct{ extra, objExtra, want string }{
 		{"output: a/best.yml\n", "", "output " + dir + "/a/best.yml is inside model folder " + dir + "/a"},
 		{"journal: base/j.jsonl\n", "", "journal " + dir + "/base/j.jsonl is inside base model folder"},
 		{"output: score.sh\n", "", "output " + dir + "/score.sh is the evaluator file"},
 		{"", ", workdir: b", "workdir " + dir + "/b is inside model folder"},
+		{"output: merge.sh\n", ", merge_command: [sh, '" + dir + "/merge.sh', '{recipe}', '{model}']", "output " + dir + "/merge.sh is the merge_command file"},
 	} {
 		os.WriteFile(filepath.Join(dir, "run.yml"), []byte(tc.extra+strings.Replace(ext, "%s", tc.objExtra, 1)), 0o644)
 		c, err := LoadConfig(filepath.Join(dir, "run.yml"))
@@ -168,5 +174,39 @@ func TestResumeWithoutJournal(t *testing.T) {
 	}
 	if _, err := os.Stat(c.Journal); err == nil {
 		t.Error("the failed resume created the journal")
+	}
+}
+
+// TestStaleFoldersRemovedUnderTheLock: the merge folders a killed run
+// left are removed only once the run holds its journal. A second process
+// started on a running config is refused by the journal's lock, and used
+// to delete the running one's merged models before being refused.
+func TestStaleFoldersRemovedUnderTheLock(t *testing.T) {
+	dir := t.TempDir()
+	for _, m := range []string{"a", "b", "work"} {
+		os.Mkdir(filepath.Join(dir, m), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "score.sh"), []byte("#!/bin/sh\necho 1\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "merge.sh"), []byte("#!/bin/sh\nmergekit-yaml \"$@\"\n"), 0o755)
+	c, _ := writeConfig(t, dir, "algorithm: random\nbudget: 4\nseed: 1\nobjective: {kind: external, external: {method: linear, models: [a, b], params: [{name: weight, min: 0, max: 1}], groups: 1, command: [sh, '"+dir+"/score.sh', '{model}'], workdir: work}}\n")
+	inUse := filepath.Join(dir, "work", "evomerge-eval-"+c.Hash()+"-3-123")
+	os.Mkdir(inUse, 0o755)
+	held, err := bench.LockJournal(c.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), c, true, nil); err == nil || !strings.Contains(err.Error(), "in use by another evomerge process") {
+		t.Errorf("a second process on a held journal: %v", err)
+	}
+	if _, err := os.Stat(inUse); err != nil {
+		t.Errorf("the running process's merge folder was removed: %v", err)
+	}
+	held.Close()
+	os.Remove(c.Journal)
+	// The run itself fails (the model folders are empty), after it removed
+	// what a killed run left.
+	Run(context.Background(), c, false, nil)
+	if _, err := os.Stat(inUse); err == nil {
+		t.Error("a stale merge folder was kept")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/evomerge/evomerge/algorithms"
 	"github.com/evomerge/evomerge/bench"
@@ -56,6 +58,10 @@ type Result struct {
 	Items string
 	// Slots names the evaluation slots (EvalRecord.Slot indexes it).
 	Slots []string
+	// ProgressPage is the run's progress page; ProgressError says why it
+	// could not be written, if it could not (the run's result stands).
+	ProgressPage  string
+	ProgressError error
 }
 
 // Finalist is a point that may be shipped and the evaluations that scored
@@ -80,17 +86,21 @@ func (f *Finalist) FreshMean() (float64, int) {
 }
 
 func meanObserved(es []bench.EvalRecord) (float64, int) {
-	sum, n := 0.0, 0
+	sum, w, n := 0.0, 0.0, 0
 	for _, e := range es {
 		if e.Observed != nil {
-			sum += *e.Observed
+			// An evaluation on items weighs by its items: scores are means
+			// over their items, so this is the mean over all of them.
+			k := float64(max(e.Items, 1))
+			sum += k * *e.Observed
+			w += k
 			n++
 		}
 	}
 	if n == 0 {
 		return math.NaN(), 0
 	}
-	return sum / float64(n), n
+	return sum / w, n
 }
 
 // Run executes (or resumes) the run a config describes on bench's tracker:
@@ -114,7 +124,7 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 		return nil, err
 	}
 	_, statErr := os.Stat(c.Journal)
-	journal, replay, done, err := openJournal(c.Journal, key, resume)
+	journal, replay, jobs, done, err := openJournal(c.Journal, key, resume)
 	if err != nil {
 		return nil, err
 	}
@@ -126,12 +136,36 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 		}
 		journal.Close()
 	}()
-	r := &Result{Maximize: tg.f.Sense() == objectives.Maximize, Items: c.describeItems(), Slots: tg.slots, Replayed: len(replay)}
+	out := &lockedWriter{w: progress}
+	if tg.ev != nil {
+		end, err := prepareExternal(ctx, tg.ev, key, journal, replay, jobs, out.line)
+		if err != nil {
+			return nil, err
+		}
+		defer end()
+	}
+	r := &Result{Maximize: tg.f.Sense() == objectives.Maximize, Items: c.describeItems(), Slots: tg.slots, Replayed: len(replay), ProgressPage: c.ProgressPath()}
+	page := newProgressPage(c, tg, r.Maximize)
+	page.start(replay, time.Now())
+	defer func() {
+		end := bench.RunProgress{Done: true}
+		switch {
+		case err != nil && errors.Is(err, context.Canceled):
+			end = bench.RunProgress{Stopped: fmt.Sprintf("The run was interrupted; evomerge evolve --resume continues it from its journal %s.", c.Journal)}
+		case err != nil:
+			end = bench.RunProgress{Stopped: "The run stopped: " + err.Error()}
+		default:
+			end.Summary = Scoring(res)
+		}
+		if perr := page.finish(end); perr != nil && res != nil {
+			res.ProgressError = perr
+		}
+	}()
 	if done != nil {
 		r.Complete = true
 		return r.finished(c.finish(r, tg, done, replay))
 	}
-	p := &progressLines{w: progress, total: c.Budget, slots: tg.slots, maximize: r.Maximize}
+	p := &progressLines{w: out, total: c.Budget, slots: tg.slots, maximize: r.Maximize, itemBudget: c.BudgetItems}
 	for _, e := range replay {
 		p.seen(e)
 	}
@@ -144,6 +178,7 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 		}
 		records = append(records, e)
 		p.report(e)
+		page.add(e, time.Now())
 		return nil
 	}
 	run, err := bench.ExecuteOn(ctx, job, tg.f)
@@ -164,6 +199,25 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 	}
 	return r.finished(c.finish(r, tg, run, records))
 }
+
+// lockedWriter serialises the lines of the run (one per evaluation, from
+// the tracker) and of the slurm backend (one per job, from the
+// evaluations in flight); a nil w discards them.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	if l.w == nil {
+		return len(b), nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+func (l *lockedWriter) line(s string) { fmt.Fprintln(l, s) }
 
 // finished returns r, or nil and err.
 func (r *Result) finished(err error) (*Result, error) {
@@ -260,11 +314,14 @@ func better(maximize bool, a, b float64) bool {
 
 // progressLines prints a line per evaluation as it finishes.
 type progressLines struct {
-	w        io.Writer
-	total    int
-	slots    []string
-	maximize bool
-	best     *bench.EvalRecord // the best search evaluation so far
+	w     io.Writer
+	total int
+	slots []string
+	// itemBudget, with an item budget, makes each line say the items of
+	// its evaluation and the items spent (total is then unknown).
+	itemBudget, items int
+	maximize          bool
+	best              *bench.EvalRecord // the best search evaluation so far
 }
 
 // seen counts a replayed evaluation towards the best so far.
@@ -284,20 +341,28 @@ func (p *progressLines) report(e bench.EvalRecord) {
 		slot = p.slots[e.Slot]
 	}
 	what := "eval"
+	if p.itemBudget > 0 {
+		p.items += e.Items
+		what = fmt.Sprintf("eval (items %d–%d; %d of %d spent)", e.From, e.From+e.Items-1, p.items, p.itemBudget)
+	}
 	if e.Final {
 		what = "final eval (recommendation)"
 		if p.best != nil && slices.Equal(e.X, p.best.X) {
 			what = "final eval (best observed)"
 		}
 	}
+	count := fmt.Sprintf("%d/%d", e.Index, p.total)
+	if p.itemBudget > 0 {
+		count = fmt.Sprint(e.Index) // evaluations of any size: no total
+	}
 	switch {
 	case e.Observed == nil:
-		fmt.Fprintf(p.w, "%s %d/%d on slot %s failed (%.0f ms): %s\n", what, e.Index, p.total, slot, e.MS, e.Error)
+		fmt.Fprintf(p.w, "%s %s on slot %s failed (%.0f ms): %s\n", what, count, slot, e.MS, e.Error)
 	case e.Final || p.best == nil:
-		fmt.Fprintf(p.w, "%s %d/%d on slot %s: score %.4g (%.0f ms)\n", what, e.Index, p.total, slot, *e.Observed, e.MS)
+		fmt.Fprintf(p.w, "%s %s on slot %s: score %.4g (%.0f ms)\n", what, count, slot, *e.Observed, e.MS)
 	default:
-		fmt.Fprintf(p.w, "eval %d/%d on slot %s: score %.4g (%.0f ms); best so far %.4g at eval %d\n",
-			e.Index, p.total, slot, *e.Observed, e.MS, *p.best.Observed, p.best.Index)
+		fmt.Fprintf(p.w, "%s %s on slot %s: score %.4g (%.0f ms); best so far %.4g at eval %d\n",
+			what, count, slot, *e.Observed, e.MS, *p.best.Observed, p.best.Index)
 	}
 }
 
@@ -308,21 +373,21 @@ func (p *progressLines) report(e bench.EvalRecord) {
 // any other run is refused: it belongs to another config. --resume with
 // no journal at all is an error, since a mistyped path would otherwise
 // silently start the run again.
-func openJournal(path string, key bench.RunKey, resume bool) (*bench.Journal, []bench.EvalRecord, *bench.Run, error) {
+func openJournal(path string, key bench.RunKey, resume bool) (*bench.Journal, []bench.EvalRecord, []bench.JobLine, *bench.Run, error) {
 	if err := refuseOldFormat(path); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if resume {
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil, nil, nil, fmt.Errorf("journal %s does not exist: nothing to resume (check the path, or start the run without --resume)", path)
+			return nil, nil, nil, nil, fmt.Errorf("journal %s does not exist: nothing to resume (check the path, or start the run without --resume)", path)
 		}
 	}
 	j, contents, err := bench.OpenJournalContents(path, resume)
 	if err != nil {
 		if !resume && strings.Contains(err.Error(), "pass --resume") {
-			return nil, nil, nil, fmt.Errorf("journal %s exists: pass --resume to continue that run, or remove it to start again", path)
+			return nil, nil, nil, nil, fmt.Errorf("journal %s exists: pass --resume to continue that run, or remove it to start again", path)
 		}
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	k := key.Key()
 	var replay []bench.EvalRecord
@@ -333,17 +398,22 @@ func openJournal(path string, key bench.RunKey, resume bool) (*bench.Journal, []
 	}
 	for _, l := range contents.Evals {
 		if l.Key != k {
-			return nil, nil, nil, other("evaluations")
+			return nil, nil, nil, nil, other("evaluations")
 		}
 		replay = append(replay, l.Eval)
 	}
+	for _, l := range contents.Jobs {
+		if l.Key != k {
+			return nil, nil, nil, nil, other("Slurm jobs")
+		}
+	}
 	for _, r := range contents.Runs {
 		if r.RunKey() != key {
-			return nil, nil, nil, other("the record")
+			return nil, nil, nil, nil, other("the record")
 		}
 		done = r
 	}
-	return j, replay, done, nil
+	return j, replay, contents.Jobs, done, nil
 }
 
 // refuseOldFormat refuses a journal written before evolve ran on bench's

@@ -47,6 +47,8 @@ type benchFlags struct {
 	slots                   int
 	evalTime                bench.EvalTime
 	shard                   bench.Shard
+	itemBudget              int
+	itemModel               string
 }
 
 // options collects repeatable --opt name=value flags.
@@ -79,6 +81,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.force, "force", false, "with --report: write into the folder even if it holds files no report wrote")
 	fs.IntVar(&b.slots, "slots", 1, "evaluation slots (GPUs) per run: candidates in flight at once; more than 1 needs --eval-time")
 	fs.Var(&b.evalTime, "eval-time", "simulate a cluster: each evaluation takes a duration drawn from the run's seed, `fixed:5m or lognormal:median=5m,sigma=0.5`, on a simulated clock (nothing sleeps; results do not depend on --parallel); records simulated time to target, at budget and slot utilisation")
+	fs.IntVar(&b.itemBudget, "budget-items", 0, "give every run this many benchmark `items` instead of --budget evaluations: scoring a candidate on n items costs n (the objective must be scored on items, e.g. the mock with --items); plain methods score every candidate on all items, fidelity strategies (STRATEGY:METHOD, e.g. sh:cmaes) choose")
 	fs.Var(&b.shard, "shard", "run only shard `i/N` of the runs (0 ≤ i < N), chosen by a hash of each run's identity, so a run's seed and result do not depend on N; N machines run shards 0/N … N-1/N with their own --journal, and evomerge report builds the page from all the journals")
 	fs.BoolVar(&b.progress, "progress", term.IsTerminal(int(os.Stderr.Fd())), "show progress on stderr (default: when stderr is a terminal)")
 }
@@ -100,6 +103,7 @@ func (b *benchFlags) registerObjective(fs *flag.FlagSet) {
 	fs.StringVar(&b.noiseModel, "noise-model", "", "mock only: COCO noise model on the regret, one of "+strings.Join(objectives.NoiseModels, "|"))
 	fs.Float64Var(&b.failRate, "fail-rate", 0, "mock only: probability that an evaluation fails like a crashed merge (penalised, the run goes on)")
 	fs.Float64Var(&b.width, "width", 0, "mock only: peak width per coordinate (0 means 0.25, the pycma set-up; scenarios use 0.5)")
+	fs.StringVar(&b.itemModel, "item-model", "", "mock only, with items: how they are drawn, sampled (afresh for every evaluation, the default) or fixed[:RHO] (one ordered list, as lm-eval's --limit takes a task's first items; RHO, default 0.8, is how strongly an item's difficulty is shared by all candidates)")
 	b.opts = options{}
 	fs.Var(b.opts, "opt", "option of a registered objective, name=value (repeatable), e.g. --objective mnist-merge --opt method=ties")
 	fs.Var(&b.reeval, "reeval", "recommendation policy \"best after re-evaluation\": `TOPxTIMES` (e.g. 3x4) keeps TOP·TIMES evaluations of the budget to re-evaluate the TOP best observed points TIMES each, and recommends the best mean")
@@ -121,6 +125,19 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 			return nil, h, fmt.Errorf("--algs: %w", err)
 		}
 	}
+	if b.itemBudget < 0 {
+		return nil, h, fmt.Errorf("--budget-items %d: want a positive number of items", b.itemBudget)
+	}
+	if set["budget-items"] && set["budget"] {
+		return nil, h, fmt.Errorf("--budget and --budget-items both set the budget: give one (--budget-items B gives B items, i.e. B ÷ items full evaluations)")
+	}
+	if _, _, err := objectives.ParseItemModel(b.itemModel); err != nil {
+		return nil, h, fmt.Errorf("--item-model: %w", err)
+	}
+	itemModel := b.itemModel
+	if itemModel == "sampled" {
+		itemModel = "" // the default: one cell, whichever way it is spelled
+	}
 	if b.parallel < 0 {
 		return nil, h, fmt.Errorf("--parallel %d: must not be negative", b.parallel)
 	}
@@ -135,7 +152,7 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 		noise = b.noise.or(1)
 	}
 	spec := objectives.Spec{Name: b.objective, Dim: b.dim, Noise: noise, Items: b.items, Optimum: b.optimum, Seed: b.seed,
-		Landscape: b.landscape, NoiseModel: b.noiseModel, FailRate: b.failRate, Width: b.width}
+		Landscape: b.landscape, NoiseModel: b.noiseModel, FailRate: b.failRate, Width: b.width, ItemModel: itemModel}
 	if len(b.opts) > 0 {
 		spec.Options = b.opts
 	}
@@ -161,6 +178,7 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 		}
 		spec = sc.Objective
 		spec.Seed = b.seed
+		spec.ItemModel = itemModel
 		budget = sc.Budget
 		if math.IsNaN(target) {
 			target = sc.Target
@@ -174,13 +192,30 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	if math.IsNaN(target) {
 		target = f.DefaultTarget()
 	}
+	if b.itemBudget > 0 {
+		ifn, ok := f.(objectives.ItemFunction)
+		if !ok || ifn.Items().N < 1 {
+			return nil, h, fmt.Errorf("--budget-items: objective %s is not scored on benchmark items (give the mock --items N; mnist-merge scores test images)", spec.Name)
+		}
+		n := ifn.Items().N
+		if b.itemBudget < n {
+			return nil, h, fmt.Errorf("--budget-items %d: less than one full evaluation of %d items", b.itemBudget, n)
+		}
+		budget = bench.ItemEvals(b.itemBudget, n)
+	} else {
+		for _, a := range algs {
+			if strings.Contains(a, ":") {
+				return nil, h, fmt.Errorf("--algs %s: a fidelity strategy spends benchmark items: give --budget-items (and an objective scored on items)", a)
+			}
+		}
+	}
 	if math.IsInf(target, 0) || (f.Sense() == objectives.Minimize && target < 0) {
 		return nil, h, fmt.Errorf("--target %g: want a finite score, or a non-negative precision f − f_opt for %s", target, spec.Name)
 	}
 	c := &bench.Comparison{
 		Scenario: scenario, Algorithms: algs, Settings: b.sets, Objective: spec, Seeds: b.seeds, Seed: b.seed,
 		Budget: budget, Target: target, Parallel: b.parallel, EvalTimeout: b.evalTimeout, Reeval: b.reeval,
-		Slots: b.slots, EvalTime: b.evalTime,
+		Slots: b.slots, EvalTime: b.evalTime, ItemBudget: b.itemBudget,
 	}
 	if b.progress {
 		c.Progress = stderr
@@ -199,7 +234,8 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	h = bench.Header{Objective: name, Dim: spec.Dim, Noise: spec.Noise, Items: spec.Items, Budget: budget,
 		Target: target, Seeds: b.seeds, Seed: b.seed, TargetMeaning: meaning,
 		NoiseModel: spec.NoiseModel, FailRate: spec.FailRate, Width: spec.Width, Optimum: spec.Optimum, Options: spec.Options,
-		EvalTimeout: b.evalTimeout.Seconds(), Policy: b.reeval.Policy(), EvalTime: b.evalTime.String()}
+		EvalTimeout: b.evalTimeout.Seconds(), Policy: b.reeval.Policy(), EvalTime: b.evalTime.String(),
+		ItemBudget: b.itemBudget, ItemModel: spec.ItemModel}
 	if b.slots > 1 || b.evalTime.Kind != "" {
 		h.Slots = max(b.slots, 1)
 	}

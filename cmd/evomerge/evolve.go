@@ -14,6 +14,7 @@ import (
 
 	"github.com/evomerge/evomerge/bench/evolve"
 	"github.com/evomerge/evomerge/internal/cli"
+	"github.com/evomerge/evomerge/objectives/external"
 	"github.com/evomerge/evomerge/objectives/merge"
 )
 
@@ -29,7 +30,7 @@ func runEvolve(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	mergeBest := fs.String("merge-best", "", "external objective: finally merge the recommended recipe into this folder")
 	mergeFront := fs.Int("merge-front", 0, "multi-objective run on an external objective: finally merge the first N recipes of the front in merge order (by hypervolume added) into FRONT/NN.model folders")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: evomerge evolve [flags] CONFIG.yml\n\nRuns an optimiser against one objective (a scenario, a mock, or real models scored by an external command), journaling every evaluation.\nThe config file, the external evaluator and how to run evaluations on Slurm or Ray: docs/evolve.md.")
+		fmt.Fprintln(fs.Output(), "usage: evomerge evolve [flags] CONFIG.yml\n\nRuns an optimiser against one objective (a scenario, a mock, or real models scored by an external command), journaling every evaluation\nand keeping a progress page beside the journal (NAME.progress.html) that a browser reloads during the run.\nThe config file and the external evaluator: docs/evolve.md; evaluations as Slurm jobs (backend: slurm) or through Ray: docs/cluster.md.")
 		fs.PrintDefaults()
 	}
 	// Flags may follow the config path.
@@ -80,7 +81,13 @@ func runEvolve(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fmt.Fprint(stdout, evolve.Describe(c, res))
 	if *mergeBest != "" {
 		out, _ := filepath.Abs(*mergeBest)
-		if err := merge.Run(ctx, merge.RunOptions{Recipe: c.Output, OutDir: out, Seed: c.Seed, Progress: stderr}); err != nil {
+		if ext := c.Objective.External; len(ext.Merge) > 0 {
+			// The program that built every evaluated model builds this one.
+			ev := &external.Evaluator{Command: ext.Command}
+			if err := ev.Build(ctx, c.Output, out, ext.Slots[0], 0, c.Seed); err != nil {
+				return fmt.Errorf("--merge-best %s: %v", out, err)
+			}
+		} else if err := merge.Run(ctx, merge.RunOptions{Recipe: c.Output, OutDir: out, Seed: c.Seed, Progress: stderr}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "merged the recommended recipe into %s\n", out)
@@ -124,7 +131,14 @@ func runEvolveMulti(ctx context.Context, stdout, stderr io.Writer, c *evolve.Con
 		i := slices.Index(rank, r)
 		recipe := filepath.Join(c.Output, evolve.RecipeName(i))
 		out, _ := filepath.Abs(strings.TrimSuffix(recipe, ".yml") + ".model")
-		if err := merge.Run(ctx, merge.RunOptions{Recipe: recipe, OutDir: out, Seed: c.Seed, Progress: stderr}); err != nil {
+		if ext := c.Objective.External; len(ext.Merge) > 0 {
+			// The program that built every evaluated model builds these
+			// too, as for --merge-best.
+			ev := &external.Evaluator{Command: ext.Command}
+			if err := ev.Build(ctx, recipe, out, ext.Slots[0], 0, c.Seed); err != nil {
+				return fmt.Errorf("merging %s: %v", recipe, err)
+			}
+		} else if err := merge.Run(ctx, merge.RunOptions{Recipe: recipe, OutDir: out, Seed: c.Seed, Progress: stderr}); err != nil {
 			return fmt.Errorf("merging %s: %w", recipe, err)
 		}
 		fmt.Fprintf(stdout, "merged %s (merge order %d) into %s\n", recipe, r, out)

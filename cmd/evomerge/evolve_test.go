@@ -169,6 +169,8 @@ func TestEvolveConfigErrors(t *testing.T) {
 		"no command":        {head + "budget: 5\nobjective: {kind: external, " + ext + "}}\n", "empty command"},
 		"bad direction":     {head + "budget: 5\nobjective: {kind: external, " + ext + ", command: [x], direction: up}}\n", "direction"},
 		"not yaml":          {"{{{", "config"},
+		"merge no recipe":   {head + "budget: 5\nobjective: {kind: external, " + ext + ", command: [x], merge_command: [mergekit-yaml, c.yml, '{model}']}}\n", "objective.external: merge_command [\"mergekit-yaml\" \"c.yml\" \"{model}\"] names no {recipe}"},
+		"merge no seed":     {head + "budget: 5\nobjective: {kind: external, " + strings.Replace(ext, "linear", "dare_ties", 1) + ", command: [x], merge_command: [m, '{recipe}', '{model}']}}\n", "method dare_ties draws random masks"},
 	}
 	for name, tc := range cases {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yml")

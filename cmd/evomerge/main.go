@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 
 	_ "github.com/evomerge/evomerge/objectives/realmerge" // registers the mnist-merge objective
 )
@@ -43,7 +44,9 @@ var commands = map[string]command{
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM (what scancel, systemd and kill send) stops a command as
+	// Ctrl-C does: evolve cancels its Slurm jobs and says how to resume.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Stdout, os.Stderr, os.Args[1:]); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -110,6 +113,10 @@ func writeAlgorithms(w io.Writer) {
 	for _, n := range algorithms.Names() {
 		e, _ := algorithms.Lookup(n)
 		fmt.Fprintf(w, "  %-16s %s\n  %-16s   recommends: %s; slots: %s\n", n, e.Summary, "", e.Recommends, batchMeaning(e.Batch))
+	}
+	fmt.Fprintln(w, "\nFidelity strategies, STRATEGY:ALGORITHM (e.g. sh:cmaes), with --budget-items; their settings with --set sh:cmaes.eta=4, the algorithm's with --set sh:cmaes.base.popsize=12:")
+	for _, n := range algorithms.StrategyNames() {
+		fmt.Fprintf(w, "  %-16s %s\n", n+":", algorithms.StrategySummary(n))
 	}
 }
 

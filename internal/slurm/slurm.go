@@ -112,6 +112,56 @@ func Active(ts []Task) bool {
 	return false
 }
 
+// Job is one of the user's jobs as squeue lists it: its id, state and
+// name.
+type Job struct {
+	ID, State, Name string
+}
+
+// Named returns the user's jobs (squeue --me) whose names begin with
+// prefix and that are queued, running or completing: how a program that
+// names its jobs finds those it submitted but never recorded (killed
+// between sbatch's answer and writing the id down).
+func Named(ctx context.Context, prefix string) ([]Job, error) {
+	out, err := run(ctx, "squeue", "--me", "--noheader", "--format=%i %T %j")
+	if err != nil {
+		return nil, err
+	}
+	all, err := ParseNamed(out)
+	if err != nil {
+		return nil, err
+	}
+	var js []Job
+	for _, j := range all {
+		if strings.HasPrefix(j.Name, prefix) && !final[j.State] {
+			js = append(js, j)
+		}
+	}
+	return js, nil
+}
+
+// ParseNamed reads squeue --noheader --format="%i %T %j" output; the
+// name, last, may hold spaces.
+func ParseNamed(out string) ([]Job, error) {
+	var js []Job
+	for i, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		f := strings.SplitN(strings.TrimLeft(line, " "), " ", 3)
+		if len(f) != 3 || !only(f[0], "0123456789_") || !only(f[1], "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") || strings.TrimSpace(f[2]) == "" {
+			return nil, fmt.Errorf("squeue line %d: %q is not a job id, a state and a name", i+1, line)
+		}
+		js = append(js, Job{ID: f[0], State: f[1], Name: strings.TrimRight(f[2], " \r")})
+	}
+	return js, nil
+}
+
+// only reports whether s is made of the characters of set, and not empty.
+func only(s, set string) bool {
+	return s != "" && strings.Trim(s, set) == ""
+}
+
 // Cancel runs scancel on the jobs.
 func Cancel(ctx context.Context, ids ...string) error {
 	if len(ids) == 0 {

@@ -93,3 +93,38 @@ func FuzzParseJobID(f *testing.F) {
 		}
 	})
 }
+
+func TestParseNamed(t *testing.T) {
+	js, err := ParseNamed("12 RUNNING evomerge-ab12-3\n13 PENDING my job name\n\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Job{{"12", "RUNNING", "evomerge-ab12-3"}, {"13", "PENDING", "my job name"}}
+	if len(js) != len(want) || js[0] != want[0] || js[1] != want[1] {
+		t.Errorf("%+v, want %+v", js, want)
+	}
+	for _, bad := range []string{"12 RUNNING", "12 running x", "12\tRUNNING x"} {
+		if _, err := ParseNamed(bad); err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("%q: error %v, want one naming the line", bad, err)
+		}
+	}
+}
+
+// FuzzParseNamed: squeue's output is outside input; a job it returns has
+// an id and a state without blanks, and a name.
+func FuzzParseNamed(f *testing.F) {
+	for _, s := range []string{"12 RUNNING evomerge-x-1\n", "", "x", "1 A", "\n\n7 COMPLETED a b c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		js, err := ParseNamed(in)
+		if err != nil {
+			return
+		}
+		for _, j := range js {
+			if strings.Trim(j.ID, "0123456789_") != "" || j.ID == "" || j.State == "" || strings.ContainsAny(j.ID+j.State, " \t\n\r") || strings.TrimSpace(j.Name) == "" {
+				t.Fatalf("%q gave %+v", in, j)
+			}
+		}
+	})
+}

@@ -52,6 +52,14 @@ func MethodNames() []string {
 	return s
 }
 
+// RandomMethod reports whether a method draws random masks (DARE, DELLA):
+// a merge by another program must then be given the run's seed to be
+// reproducible.
+func RandomMethod(name string) bool {
+	m, ok := methods[name]
+	return ok && m.gta != nil && (m.gta.sparsify == sparseRandom || m.gta.sparsify == sparseDella)
+}
+
 func lookupMethod(name string) (*methodDef, error) {
 	m, ok := methods[name]
 	if !ok {
