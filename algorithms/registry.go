@@ -142,6 +142,9 @@ func Lookup(name string) (Entry, error) {
 		return lookupWrapped(name)
 	}
 	e, ok := registry[name]
+	if !ok && IsMulti(name) {
+		return Entry{}, fmt.Errorf("%s is a multi-objective method: it needs several task scores and answers with a front (evomerge mobench, or evolve with an objective of several tasks)", name)
+	}
 	if !ok {
 		return Entry{}, fmt.Errorf("unknown algorithm %q (known: %s)", name, strings.Join(Names(), ", "))
 	}

@@ -66,6 +66,11 @@ func EvalInfoFrom(ctx context.Context) (EvalInfo, bool) {
 	return e, ok
 }
 
+// WithEvalInfo returns ctx carrying e: the context a harness other than
+// the tracker (bench/multi) gives each evaluation, so objectives read
+// their slot and index the same way under either.
+func WithEvalInfo(ctx context.Context, e EvalInfo) context.Context { return withEvalInfo(ctx, e) }
+
 func withEvalInfo(ctx context.Context, e EvalInfo) context.Context {
 	return context.WithValue(ctx, evalInfoKey{}, e)
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,9 +53,18 @@ type Config struct {
 	// path with .journal.jsonl).
 	Journal string `yaml:"journal"`
 	// Output receives the best candidate: a mergekit recipe for merge
-	// objectives (default: the config's path with .best.yml).
+	// objectives (default: the config's path with .best.yml). With a
+	// multi-objective algorithm it is the folder of the front (default:
+	// the config's path with .front): NN.yml per point, front.md.
 	Output    string          `yaml:"output"`
 	Objective ObjectiveConfig `yaml:"objective"`
+	// Floor sets minimum scores by task (floor: {retention: 95}) for a
+	// multi-objective algorithm: constraints of the search, and of the
+	// front written.
+	Floor map[string]float64 `yaml:"floor"`
+	// Reference is the hypervolume reference score by task for tasks
+	// without a floor (default 0), for the front's summary.
+	Reference map[string]float64 `yaml:"reference"`
 
 	function objectives.Function // built by build, for in-process objectives
 	path     string              // the config file, an input no output may overwrite
@@ -76,6 +86,8 @@ type ObjectiveConfig struct {
 	Slots int `yaml:"slots"`
 	// External configures kind external.
 	External *ExternalConfig `yaml:"external"`
+	// MockTasks configures kind mock-tasks, the multi-task mock.
+	MockTasks *MockTasksConfig `yaml:"mock_tasks,omitempty"`
 	// MNIST configures kind mnist, the in-process real-merge objective of
 	// the MNIST zoo (objective mnist-merge of evomerge bench).
 	MNIST *MNISTConfig `yaml:"mnist"`
@@ -103,6 +115,19 @@ type MockConfig struct {
 	ItemModel string `yaml:"item_model,omitempty"`
 }
 
+// MockTasksConfig is the multi-task mock's settings (objectives.MultiMock).
+type MockTasksConfig struct {
+	Dim      int       `yaml:"dim"`
+	Tasks    []string  `yaml:"tasks"`
+	Conflict float64   `yaml:"conflict"`
+	Widths   []float64 `yaml:"widths"`
+	Items    []int     `yaml:"items"`
+	Noise    float64   `yaml:"noise"`
+	FailRate float64   `yaml:"fail_rate"`
+	// Weights scalarise the tasks for a single-objective algorithm.
+	Weights []float64 `yaml:"weights"`
+}
+
 // ExternalConfig describes a merge of real models scored by a command.
 type ExternalConfig struct {
 	external.Genome  `yaml:",inline"`
@@ -116,6 +141,10 @@ type ExternalConfig struct {
 	Direction string `yaml:"direction"`
 	// WorkDir holds the temporary merged models (default the system's).
 	WorkDir string `yaml:"workdir"`
+	// Weights scalarise the command's tasks (tasks:) by name for a
+	// single-objective algorithm, as mergekit-evolve's weighted tasks
+	// (default: equal).
+	Weights map[string]float64 `yaml:"weights,omitempty"`
 	// Backend is where the command runs: local (default), a process on
 	// this machine per slot; slurm, a Slurm batch job per evaluation.
 	Backend string `yaml:"backend,omitempty"`
@@ -188,6 +217,9 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	if c.Output == "" {
 		c.Output = stem + ".best.yml"
+		if c.Multi() {
+			c.Output = stem + ".front"
+		}
 	} else {
 		c.Output = rel(c.Output)
 	}
@@ -230,9 +262,13 @@ func ParseConfig(data []byte) (*Config, error) {
 // Validate checks the config without touching the disk.
 func (c *Config) Validate() error {
 	if c.Algorithm == "" {
-		return fmt.Errorf("config: algorithm is missing (known: %s)", strings.Join(algorithms.Names(), ", "))
+		return fmt.Errorf("config: algorithm is missing (known: %s; multi-objective: %s)", strings.Join(algorithms.Names(), ", "), strings.Join(algorithms.MultiNames(), ", "))
 	}
-	if _, _, err := algorithms.Configure(c.Algorithm, c.Set); err != nil {
+	if c.Multi() {
+		if _, _, err := algorithms.ConfigureMulti(c.Algorithm, c.Set); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	} else if _, _, err := algorithms.Configure(c.Algorithm, c.Set); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if c.FinalEvals < 1 {
@@ -300,10 +336,20 @@ func (c *Config) Validate() error {
 		if o.MNIST.Items < 0 {
 			return fmt.Errorf("config: objective.mnist.items must not be negative")
 		}
+	case "mock-tasks":
+		if o.MockTasks == nil {
+			return fmt.Errorf("config: objective.kind mock-tasks needs objective.mock_tasks")
+		}
+		if _, err := objectives.NewMultiMock(o.mockTasksConfig(c.Seed)); err != nil {
+			return fmt.Errorf("config: objective.mock_tasks: %w", err)
+		}
 	case "":
-		return fmt.Errorf("config: objective.kind is missing (scenario, mock, mnist or external)")
+		return fmt.Errorf("config: objective.kind is missing (scenario, mock, mock-tasks, mnist or external)")
 	default:
-		return fmt.Errorf("config: objective.kind %q: want scenario, mock, mnist or external", o.Kind)
+		return fmt.Errorf("config: objective.kind %q: want scenario, mock, mock-tasks, mnist or external", o.Kind)
+	}
+	if err := c.validateTasks(); err != nil {
+		return err
 	}
 	switch {
 	case c.BudgetItems < 0:
@@ -373,8 +419,9 @@ func (o *ObjectiveConfig) checkBlocks() error {
 		{"mock", []string{"mock"}, o.Mock != nil},
 		{"external", []string{"external"}, o.External != nil},
 		{"mnist", []string{"mnist"}, o.MNIST != nil},
-		{"delay", []string{"scenario", "mock", "mnist"}, o.Delay != 0},
-		{"slots", []string{"scenario", "mock", "mnist"}, o.Slots != 0},
+		{"mock_tasks", []string{"mock-tasks"}, o.MockTasks != nil},
+		{"delay", []string{"scenario", "mock", "mock-tasks", "mnist"}, o.Delay != 0},
+		{"slots", []string{"scenario", "mock", "mock-tasks", "mnist"}, o.Slots != 0},
 	}
 	for _, b := range set {
 		if !b.present || o.Kind == "" || slices.Contains(b.owners, o.Kind) {
@@ -392,6 +439,9 @@ func (o *ObjectiveConfig) checkBlocks() error {
 // algorithms.UnevaluatedRecommender: cmaes with recommend=best does not),
 // none for methods that recommend an evaluated point.
 func (c *Config) reserve() int {
+	if c.Multi() {
+		return 0 // the front is of evaluated points: nothing to score afresh
+	}
 	opt, _, err := algorithms.Configure(c.Algorithm, c.Set)
 	if err != nil {
 		return 0
@@ -425,9 +475,90 @@ func (c *Config) Hash() string {
 		Seed  uint64
 		Final int
 		O     ObjectiveConfig
-		// Left out when 0, so configs without it keep their hash.
-		Items int `yaml:",omitempty"`
-	}{c.Algorithm, c.Set, c.Budget, c.Seed, c.FinalEvals, o, c.BudgetItems})
+		// Left out when 0 or empty, so configs without them keep
+		// their hash.
+		Items int                `yaml:",omitempty"`
+		F     map[string]float64 `yaml:",omitempty"`
+		R     map[string]float64 `yaml:",omitempty"`
+	}{c.Algorithm, c.Set, c.Budget, c.Seed, c.FinalEvals, o, c.BudgetItems, c.Floor, c.Reference})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
+}
+
+// Multi reports whether the config runs a multi-objective algorithm: its
+// objective must score several tasks, and its output is a front.
+func (c *Config) Multi() bool { return algorithms.IsMulti(c.Algorithm) }
+
+// Tasks names the objective's tasks, nil for an objective of one score.
+func (c *Config) Tasks() []string {
+	o := c.Objective
+	switch {
+	case o.Kind == "mock-tasks" && o.MockTasks != nil:
+		if len(o.MockTasks.Tasks) > 0 {
+			return o.MockTasks.Tasks
+		}
+		return []string{"t1", "t2"}
+	case o.Kind == "external" && o.External != nil:
+		return o.External.TaskNames()
+	}
+	return nil
+}
+
+// validateTasks checks what depends on the objective's tasks: a
+// multi-objective algorithm needs several, floors and a reference point
+// name them and need a multi-objective algorithm, and external weights
+// name the command's tasks.
+func (c *Config) validateTasks() error {
+	tasks := c.Tasks()
+	if c.Multi() && len(tasks) < 2 {
+		return fmt.Errorf("config: algorithm %s is multi-objective: the objective must score several tasks (kind mock-tasks, or kind external with tasks:)", c.Algorithm)
+	}
+	if c.Multi() {
+		// The multi-objective run (RunMulti) spends whole evaluations and
+		// runs its commands on this machine: it has no item budget and no
+		// Slurm jobs in its journal to resume.
+		if c.BudgetItems > 0 {
+			return fmt.Errorf("config: budget_items with multi-objective algorithm %s: a multi-objective run spends whole evaluations; give budget (evaluations) instead", c.Algorithm)
+		}
+		if e := c.Objective.External; e != nil && e.Backend == "slurm" {
+			return fmt.Errorf("config: objective.external.backend slurm with multi-objective algorithm %s: a multi-objective run evaluates on this machine's slots only; use backend local (slots: the devices)", c.Algorithm)
+		}
+	}
+	for key, m := range map[string]map[string]float64{"floor": c.Floor, "reference": c.Reference} {
+		if len(m) > 0 && !c.Multi() {
+			return fmt.Errorf("config: %s applies to multi-objective algorithms (%s): a weighted sum cannot keep one", key, strings.Join(algorithms.MultiNames(), ", "))
+		}
+		for n, v := range m {
+			if !slices.Contains(tasks, n) {
+				return fmt.Errorf("config: %s names task %q; the objective's tasks are %s", key, n, strings.Join(tasks, ", "))
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("config: %s of task %s is %g, not a finite score", key, n, v)
+			}
+		}
+	}
+	if e := c.Objective.External; e != nil && len(e.Weights) > 0 {
+		if len(tasks) == 0 {
+			return fmt.Errorf("config: objective.external.weights needs tasks: to weigh")
+		}
+		for n, w := range e.Weights {
+			if !slices.Contains(tasks, n) {
+				return fmt.Errorf("config: objective.external.weights names task %q; the tasks are %s", n, strings.Join(tasks, ", "))
+			}
+			if !(w >= 0) || math.IsInf(w, 0) {
+				return fmt.Errorf("config: objective.external.weights of task %s is %g: want a finite weight ≥ 0", n, w)
+			}
+		}
+	}
+	return nil
+}
+
+func (o *ObjectiveConfig) mockTasksConfig(seed uint64) objectives.MultiMockConfig {
+	m := o.MockTasks
+	c := objectives.MultiMockConfig{Dim: m.Dim, Names: m.Tasks, Conflict: m.Conflict, Widths: m.Widths, Items: m.Items,
+		Noise: m.Noise, FailRate: m.FailRate, Weights: m.Weights, Seed: seed}
+	if c.Names == nil {
+		c.Tasks = 2
+	}
+	return c
 }

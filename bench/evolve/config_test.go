@@ -49,7 +49,7 @@ func TestConfigRefusesForeignBlock(t *testing.T) {
 		{"{kind: external, " + ext + ", mock: {dim: 2}}", "objective.kind external does not use objective.mock"},
 		{"{kind: mock, mock: {dim: 2}, scenario: sakana-ps}", "objective.kind mock does not use objective.scenario"},
 		{"{kind: scenario, scenario: sakana-ps, mnist: {items: 10}}", "objective.kind scenario does not use objective.mnist"},
-		{"{kind: external, " + ext + ", delay: 1s}", "objective.kind external does not use objective.delay (it belongs to kind scenario, mock, mnist)"},
+		{"{kind: external, " + ext + ", delay: 1s}", "objective.kind external does not use objective.delay (it belongs to kind scenario, mock, mock-tasks, mnist)"},
 	} {
 		_, err := ParseConfig([]byte(head + "objective: " + tc.obj + "\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -110,6 +110,15 @@ func TestConfigSlurmBackend(t *testing.T) {
 	}
 	if s1.Hash() == two.Hash() {
 		t.Error("the backend does not change the config's hash")
+	}
+	// A multi-objective run evaluates on this machine's slots only.
+	mo := strings.Replace(head, "algorithm: random", "algorithm: nsga2", 1)
+	mo = strings.Replace(mo, "command: [x, '{model}']", "command: [x, '{model}', '{output}']\n    tasks: [{name: a, score: 'json:a'}, {name: b, score: 'json:b'}]", 1)
+	if _, err := ParseConfig([]byte(mo)); err != nil {
+		t.Fatalf("a multi-objective external config: %v", err)
+	}
+	if _, err := ParseConfig([]byte(mo + "    workdir: /shared\n    backend: slurm\n")); err == nil || !strings.Contains(err.Error(), "backend slurm with multi-objective algorithm nsga2") {
+		t.Errorf("backend slurm with a multi-objective algorithm: %v", err)
 	}
 	for _, tc := range []struct{ extra, want string }{
 		{"    slots: 0\n", "slots 0: want 1 to 1024 slots"},

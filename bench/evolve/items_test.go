@@ -153,6 +153,8 @@ func TestItemBudgetConfigErrors(t *testing.T) {
 		{"algorithm: random\nbudget_items: 5\nseed: 1\nobjective: {kind: mock, mock: {dim: 2, items: 10}}\n", "less than one full evaluation"},
 		{"algorithm: random\nbudget_items: 500\nseed: 1\nobjective: {kind: mock, mock: {dim: 2}}\n", "scored on items"},
 		{"algorithm: cmaes\nbudget_items: 20\nseed: 1\nobjective: {kind: mock, mock: {dim: 2, items: 10}}\n", "reserves 2"},
+		// A multi-objective run spends whole evaluations (RunMulti).
+		{"algorithm: nsga2\nbudget_items: 500\nseed: 1\nobjective: {kind: mock-tasks, mock_tasks: {dim: 2, items: [10, 10]}}\n", "a multi-objective run spends whole evaluations"},
 	} {
 		p := filepath.Join(t.TempDir(), "run.yml")
 		os.WriteFile(p, []byte(c.body), 0o644)

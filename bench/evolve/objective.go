@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/bench"
+	"github.com/evomerge/evomerge/bench/multi"
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/external"
 )
@@ -41,8 +42,10 @@ func (c *Config) build() (*target, error) {
 	}
 	var spec objectives.Spec
 	switch o.Kind {
-	case "scenario", "mock", "mnist":
+	case "scenario", "mock", "mnist", "mock-tasks":
 		switch o.Kind {
+		case "mock-tasks":
+			spec = objectives.Spec{Name: "mock-tasks", Dim: o.MockTasks.Dim, Seed: c.Seed}
 		case "mnist":
 			spec = objectives.Spec{Name: "mnist-merge", Items: o.MNIST.Items, Options: o.MNIST.Options, Seed: c.Seed}
 		case "scenario":
@@ -56,7 +59,13 @@ func (c *Config) build() (*target, error) {
 		default:
 			spec = o.mockSpec(c.Seed)
 		}
-		f, err := objectives.New(spec)
+		var f objectives.Function
+		var err error
+		if o.Kind == "mock-tasks" {
+			f, err = objectives.NewMultiMock(o.mockTasksConfig(c.Seed))
+		} else {
+			f, err = objectives.New(spec)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +99,21 @@ func (c *Config) build() (*target, error) {
 		// An evaluator's scores have no known floor: a log-likelihood is
 		// negative, so a failure before any success is told a huge loss.
 		job.NoScoreFloor = true
-		t := &target{f: &externalObjective{ev: ev, lo: lo, hi: hi, sense: sense, slots: e.Slots}, job: job, slots: e.Slots, ev: ev}
+		xo := &externalObjective{ev: ev, lo: lo, hi: hi, sense: sense, slots: e.Slots}
+		if tasks := e.TaskNames(); len(tasks) > 0 {
+			w := make([]float64, len(tasks))
+			for j, n := range tasks {
+				w[j] = 1
+				if v, ok := e.Weights[n]; ok {
+					w[j] = v
+				}
+			}
+			var err error
+			if xo.weights, err = objectives.NormaliseWeights(w, len(tasks)); err != nil {
+				return nil, fmt.Errorf("config: objective.external.weights: %w", err)
+			}
+		}
+		t := &target{f: xo, job: job, slots: e.Slots, ev: ev}
 		return t, c.itemBudget(t)
 	}
 	return nil, fmt.Errorf("objective kind %q", o.Kind)
@@ -192,6 +215,8 @@ type externalObjective struct {
 	lo, hi []float64
 	sense  objectives.Sense
 	slots  []string
+	// weights scalarise a command's several tasks (nil: one score).
+	weights []float64
 }
 
 func (e *externalObjective) Name() string { return "external" }
@@ -224,6 +249,121 @@ func (e *externalObjective) EvaluateItems(ctx context.Context, x []float64, from
 	if !ok || info.Slot < 0 || info.Slot >= len(e.slots) {
 		return objectives.ItemValue{}, fmt.Errorf("external evaluator called outside a slot of the run (%+v)", info)
 	}
+	if e.weights != nil {
+		// Each task scored on the same n items (lm-eval's --limit is per
+		// task); per_item is refused with tasks (Command.Validate).
+		s, err := e.ev.EvaluateTasksItems(ctx, x, e.slots[info.Slot], info.Index, from, n)
+		if err != nil {
+			return objectives.ItemValue{}, err
+		}
+		v := 0.0
+		for j, w := range e.weights {
+			v += w * s[j]
+		}
+		return objectives.ItemValue{Value: objectives.Value{Observed: v, True: math.NaN()}}, nil
+	}
 	v, per, err := e.ev.EvaluateItems(ctx, x, e.slots[info.Slot], info.Index, from, n)
 	return objectives.ItemValue{Value: objectives.Value{Observed: v, True: math.NaN()}, PerItem: per}, err
+}
+
+// externalTasks is an external evaluator with several tasks seen as a
+// multi-task objective: each evaluation merges the candidate and runs
+// the command once on its slot's device, reading every task's score from
+// the one results file. Its scores are all there is: no truth.
+type externalTasks struct {
+	ev     *external.Evaluator
+	lo, hi []float64
+	slots  []string
+}
+
+func (e *externalTasks) Name() string    { return "external" }
+func (e *externalTasks) Dim() int        { return len(e.lo) }
+func (e *externalTasks) Tasks() []string { return e.ev.Command.TaskNames() }
+func (e *externalTasks) Box() objectives.Box {
+	return objectives.Box{Lower: e.lo, Upper: e.hi, Constraint: true}
+}
+func (e *externalTasks) TruthUnknown() bool { return true }
+
+func (e *externalTasks) TrueTasks([]float64) []float64 {
+	out := make([]float64, len(e.ev.Command.Tasks))
+	for j := range out {
+		out[j] = math.NaN()
+	}
+	return out
+}
+
+func (e *externalTasks) EvaluateTasks(ctx context.Context, x []float64, _ *rand.Rand) (objectives.TaskValues, error) {
+	info, ok := bench.EvalInfoFrom(ctx)
+	if !ok || info.Slot < 0 || info.Slot >= len(e.slots) {
+		return objectives.TaskValues{}, fmt.Errorf("external evaluator called outside a slot of the run (%+v)", info)
+	}
+	s, err := e.ev.EvaluateTasks(ctx, x, e.slots[info.Slot], info.Index)
+	return objectives.TaskValues{Observed: s, True: e.TrueTasks(x)}, err
+}
+
+// delayedTasks makes every evaluation of an in-process multi-task
+// objective take d (objective.delay).
+type delayedTasks struct {
+	objectives.MultiFunction
+	d time.Duration
+}
+
+func (f delayedTasks) EvaluateTasks(ctx context.Context, x []float64, rng *rand.Rand) (objectives.TaskValues, error) {
+	t := time.NewTimer(f.d)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return objectives.TaskValues{}, ctx.Err()
+	case <-t.C:
+	}
+	return f.MultiFunction.EvaluateTasks(ctx, x, rng)
+}
+
+// multiTarget is what a multi-objective config runs: the objective of
+// several tasks, the job, and the slots' names.
+type multiTarget struct {
+	f     objectives.MultiFunction
+	job   multi.Job
+	slots []string
+}
+
+// buildMulti makes the multi-task objective of a multi-objective config
+// and the job that runs on it.
+func (c *Config) buildMulti() (*multiTarget, error) {
+	o := c.Objective
+	job := multi.Job{Algorithm: c.Algorithm, Settings: c.Set, Seed: c.Seed, Budget: c.Budget, Floors: c.Floor, Reference: c.Reference,
+		MaxInitialFailures: maxInitialFailures}
+	switch o.Kind {
+	case "mock-tasks":
+		m, err := objectives.NewMultiMock(o.mockTasksConfig(c.Seed))
+		if err != nil {
+			return nil, err
+		}
+		c.function = m
+		t := &multiTarget{f: m, job: job, slots: slotNames(max(o.Slots, 1))}
+		if o.Delay > 0 {
+			t.f = delayedTasks{MultiFunction: m, d: o.Delay}
+		}
+		t.job.Objective = withConfig(objectives.Spec{Name: "mock-tasks", Dim: o.MockTasks.Dim, Seed: c.Seed}, c.Hash())
+		t.job.Slots = len(t.slots)
+		return t, nil
+	case "external":
+		e := o.External
+		ev := &external.Evaluator{Genome: e.Genome, Command: e.Command, WorkDir: e.WorkDir, Seed: c.Seed, Tag: c.Hash()}
+		if err := ev.Validate(); err != nil {
+			return nil, err
+		}
+		if err := ev.CheckInputs(); err != nil {
+			return nil, err
+		}
+		if _, err := ev.RemoveStale(); err != nil {
+			return nil, err
+		}
+		lo, hi := e.Genome.Box()
+		job.Objective = withConfig(objectives.Spec{Name: "external", Seed: c.Seed}, c.Hash())
+		job.Slots = len(e.Slots)
+		job.NoScoreFloor = true
+		return &multiTarget{f: &externalTasks{ev: ev, lo: lo, hi: hi, slots: e.Slots}, job: job, slots: e.Slots}, nil
+	}
+	return nil, fmt.Errorf("objective kind %s scores one task: a multi-objective algorithm needs several", o.Kind)
 }

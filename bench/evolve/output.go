@@ -145,6 +145,13 @@ func (c *Config) describeItems() string {
 	switch o.Kind {
 	case "external":
 		e := o.External
+		if len(e.Tasks) > 0 {
+			parts := make([]string, len(e.Tasks))
+			for i, t := range e.Tasks {
+				parts[i] = t.Name + " from " + t.Score
+			}
+			return fmt.Sprintf("the evaluator command [%s], task scores read from one results file: %s", strings.Join(e.Args, " "), strings.Join(parts, ", "))
+		}
 		score := e.Score
 		if score == "" {
 			score = "stdout"

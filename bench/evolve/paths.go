@@ -18,6 +18,17 @@ import (
 func (c *Config) CheckPaths() error {
 	in := c.inputs()
 	outs := []struct{ key, path string }{{"output", c.Output}, {"journal", c.Journal}, {"progress page", c.ProgressPath()}}
+	if c.Multi() {
+		// The output is the front's folder, and a multi-objective run
+		// writes no progress page (RunMulti): the journal is its file.
+		if err := checkOutputFolder("output", c.Output, in); err != nil {
+			return err
+		}
+		if inside(c.Journal, c.Output) {
+			return fmt.Errorf("journal %s is inside the front folder %s, which each run replaces whole: put it elsewhere", c.Journal, c.Output)
+		}
+		outs = outs[1:2]
+	}
 	for _, o := range outs {
 		if err := checkOutputFile(o.key, o.path, in); err != nil {
 			return err
@@ -136,6 +147,29 @@ func checkOutputFile(key, p string, in inputs) error {
 	for _, m := range in.folders {
 		if inside(p, m.path) {
 			return fmt.Errorf("%s %s is inside %s %s: writing it would change an input", key, p, m.what, m.path)
+		}
+	}
+	return nil
+}
+
+// checkOutputFolder refuses a front folder that is a file, lies in a
+// missing folder, is an input or lies inside a model folder (or holds
+// one).
+func checkOutputFolder(key, p string, in inputs) error {
+	if st, err := os.Stat(p); err == nil && !st.IsDir() {
+		return fmt.Errorf("%s %s is a file: a multi-objective run writes its front into a folder (NN.yml per point, front.md)", key, p)
+	}
+	if err := parentExists(key, p); err != nil {
+		return err
+	}
+	for _, f := range in.files {
+		if same(p, f.path) || inside(f.path, p) {
+			return fmt.Errorf("%s %s is or holds the %s: writing the front would replace an input", key, p, f.what)
+		}
+	}
+	for _, m := range in.folders {
+		if inside(p, m.path) || inside(m.path, p) {
+			return fmt.Errorf("%s %s is inside %s %s or holds it: writing the front would change an input", key, p, m.what, m.path)
 		}
 	}
 	return nil

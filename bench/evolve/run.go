@@ -109,6 +109,9 @@ func meanObserved(es []bench.EvalRecord) (float64, int) {
 // and is journaled as it finishes; the run's record closes the journal.
 // progress, if not nil, receives a line per evaluation.
 func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *Result, err error) {
+	if c.Multi() {
+		return nil, fmt.Errorf("%s is multi-objective: its run is RunMulti", c.Algorithm)
+	}
 	if err := c.CheckPaths(); err != nil {
 		return nil, err
 	}

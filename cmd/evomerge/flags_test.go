@@ -49,5 +49,20 @@ func FuzzFlagParsers(f *testing.F) {
 		if err := o.Set(s); err == nil && o[""] != "" {
 			t.Fatalf("options accepted an empty name from %q", s)
 		}
+		fl := floors{}
+		if err := fl.Set(s); err == nil {
+			for k, v := range fl {
+				if k == "" || math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("floors accepted %q → %v", s, fl)
+				}
+			}
+		}
+		if l, err := intList("budgets", s); err == nil {
+			for _, v := range l {
+				if v < 1 {
+					t.Fatalf("intList accepted %d from %q", v, s)
+				}
+			}
+		}
 	})
 }

@@ -15,6 +15,9 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden stdout files u
 // locale does not change the simulator's lines under tests that expect
 // English; the language tests set the locale they test.
 func TestMain(m *testing.M) {
+	if os.Getenv("EVOMERGE_TEST_TASKS_EVALUATOR") != "" { // evolve_multi_test.go
+		os.Exit(tasksEvaluator(os.Args[1:]))
+	}
 	if code, ok := playProgram(os.Args[1:]); ok { // mergecmd_test.go
 		os.Exit(code)
 	}

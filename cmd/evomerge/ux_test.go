@@ -32,6 +32,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"report", "--help"}, []string{"usage: evomerge report", "-out"}},
 		{[]string{"merge", "-h"}, []string{"usage: evomerge merge", "-max-shard-size"}},
 		{[]string{"help", "merge"}, []string{"usage: evomerge merge"}},
+		{[]string{"mobench", "-h"}, []string{"usage: evomerge mobench", "-floor", "ws-cmaes"}},
+		{[]string{"help", "mobench"}, []string{"mobench report"}},
 	}
 	for _, c := range cases {
 		out, errOut, err := runArgs(t, c.args...)

@@ -68,6 +68,18 @@ type Command struct {
 	// would hold), {model} the folder to create, {seed} the merge's seed
 	// (for mergekit's --random-seed), {slot} and {index}.
 	Merge []string `yaml:"merge_command,omitempty"`
+	// Tasks, instead of Score, reads several scores from the one JSON file
+	// the command writes (lm-evaluation-harness's results_<time>.json for
+	// a list of tasks): a multi-objective run sees each as a task, a
+	// single-objective one their weighted sum. Each task's score is
+	// json:PATH, higher is better.
+	Tasks []TaskScore `yaml:"tasks,omitempty"`
+}
+
+// TaskScore names one task and where its score is read.
+type TaskScore struct {
+	Name  string `yaml:"name"`
+	Score string `yaml:"score"`
 }
 
 // Validate reports an unusable command.
@@ -79,6 +91,9 @@ func (c *Command) Validate() error {
 		return fmt.Errorf("evaluator: timeout and retries must not be negative")
 	}
 	if _, err := parseScoreSpec(c.Score); err != nil {
+		return err
+	}
+	if err := c.validateTasks(); err != nil {
 		return err
 	}
 	limit, offset := c.uses("{limit}"), c.uses("{offset}")
@@ -99,6 +114,9 @@ func (c *Command) Validate() error {
 		if _, _, err := parsePerItem(c.PerItem); err != nil {
 			return err
 		}
+		if len(c.Tasks) > 0 {
+			return fmt.Errorf("evaluator: per_item reads the items of one task, but tasks lists %d: leave per_item out (each task's score is read from the results file), or score one task", len(c.Tasks))
+		}
 	}
 	if c.Merge != nil {
 		if len(c.Merge) == 0 || c.Merge[0] == "" {
@@ -116,6 +134,64 @@ func (c *Command) Validate() error {
 		if strings.Contains(all, "{output}") {
 			return fmt.Errorf("merge_command %q names {output}: that is the evaluator's results folder, made after the merge", c.Merge)
 		}
+	}
+	return nil
+}
+
+// validateTasks checks the tasks list: names, no duplicate, each a
+// json:PATH into the one results file, and no score beside it.
+func (c *Command) validateTasks() error {
+	if len(c.Tasks) == 0 {
+		return nil
+	}
+	if c.Score != "" {
+		return fmt.Errorf("evaluator: score and tasks are both set: give each task's score path under tasks, or one score")
+	}
+	if len(c.Tasks) < 2 {
+		return fmt.Errorf("evaluator: tasks lists %d task: a single score is score: json:PATH", len(c.Tasks))
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Tasks {
+		if err := objectives.CheckTaskName(t.Name); err != nil {
+			return fmt.Errorf("evaluator: task %d: %v", i+1, err)
+		}
+		if seen[t.Name] {
+			return fmt.Errorf("evaluator: task %s is listed twice", t.Name)
+		}
+		seen[t.Name] = true
+		spec, err := parseScoreSpec(t.Score)
+		if err != nil {
+			return fmt.Errorf("evaluator: task %s: %v", t.Name, err)
+		}
+		if spec.stdout {
+			return fmt.Errorf("evaluator: task %s: score %q: several tasks are read from one JSON file, so each needs json:PATH", t.Name, t.Score)
+		}
+	}
+	return nil
+}
+
+// TaskNames lists the tasks of a command with several scores (nil for one).
+func (c *Command) TaskNames() []string {
+	var n []string
+	for _, t := range c.Tasks {
+		n = append(n, t.Name)
+	}
+	return n
+}
+
+// scorePaths is where each score is read in the results JSON: every
+// task's path, or the one score's; nil for a score printed on stdout.
+func (c *Command) scorePaths() [][]string {
+	if len(c.Tasks) > 0 {
+		paths := make([][]string, len(c.Tasks))
+		for i, t := range c.Tasks {
+			ts, _ := parseScoreSpec(t.Score)
+			paths[i] = ts.path
+		}
+		return paths
+	}
+	if spec, _ := parseScoreSpec(c.Score); !spec.stdout {
+		return [][]string{spec.path}
 	}
 	return nil
 }
@@ -290,17 +366,48 @@ func (e *Evaluator) Evaluate(ctx context.Context, x []float64, slot string, inde
 // {offset} from), with each item's score when PerItem says where to read
 // them. n is 0 for a command without {limit}.
 func (e *Evaluator) EvaluateItems(ctx context.Context, x []float64, slot string, index, from, n int) (float64, []float64, error) {
+	if len(e.Command.Tasks) > 0 {
+		return 0, nil, fmt.Errorf("evaluator: the command scores %d tasks: use EvaluateTasks", len(e.Command.Tasks))
+	}
+	s, per, err := e.evaluate(ctx, x, slot, index, from, n)
+	if err != nil {
+		return 0, nil, err
+	}
+	return s[0], per, nil
+}
+
+// EvaluateTasks is Evaluate for a command with several tasks: every task's
+// score, in the order of Command.Tasks, read from one JSON file of one
+// run of the command. A command with {limit} scores every item of each
+// task.
+func (e *Evaluator) EvaluateTasks(ctx context.Context, x []float64, slot string, index int) ([]float64, error) {
+	return e.EvaluateTasksItems(ctx, x, slot, index, 0, e.Command.ItemList().N)
+}
+
+// EvaluateTasksItems is EvaluateTasks on n items of each task from item
+// from ({limit} n, {offset} from: lm-eval's --limit is per task).
+func (e *Evaluator) EvaluateTasksItems(ctx context.Context, x []float64, slot string, index, from, n int) ([]float64, error) {
+	if len(e.Command.Tasks) == 0 {
+		return nil, fmt.Errorf("evaluator: the command has no tasks: use Evaluate")
+	}
+	s, _, err := e.evaluate(ctx, x, slot, index, from, n)
+	return s, err
+}
+
+// evaluate merges x and runs the command on n items from item from: the
+// scores (one, or one per task) and the per-item scores of per_item.
+func (e *Evaluator) evaluate(ctx context.Context, x []float64, slot string, index, from, n int) ([]float64, []float64, error) {
 	l := e.Command.ItemList()
 	if l.N > 0 {
 		if err := objectives.CheckItemRange(l, from, n); err != nil {
-			return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
+			return nil, nil, fmt.Errorf("evaluation %d: %w", index, err)
 		}
 	} else if n != 0 {
-		return 0, nil, fmt.Errorf("evaluation %d: the command has no {limit}: it cannot score %d items", index, n)
+		return nil, nil, fmt.Errorf("evaluation %d: the command has no {limit}: it cannot score %d items", index, n)
 	}
 	recipe, err := e.Genome.Recipe(x)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
 	if e.Slurm != nil {
 		if j, ok := e.Slurm.take(index, x); ok {
@@ -313,21 +420,21 @@ func (e *Evaluator) EvaluateItems(ctx context.Context, x []float64, slot string,
 	}
 	dir, err := os.MkdirTemp(e.WorkDir, fmt.Sprintf("evomerge-eval-%s-%d-*", e.Tag, index))
 	if err != nil {
-		return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
+		return nil, nil, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	if !e.Keep {
 		defer os.RemoveAll(dir)
 	}
 	recipePath := filepath.Join(dir, "recipe.yml")
 	if err := os.WriteFile(recipePath, []byte(recipe.YAML()), 0o644); err != nil {
-		return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
+		return nil, nil, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	modelDir := filepath.Join(dir, "model")
 	if err := e.Build(ctx, recipePath, modelDir, slot, index, e.Seed+uint64(index)); err != nil {
 		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
+		return nil, nil, fmt.Errorf("evaluation %d: %w", index, err)
 	}
 	if e.Slurm != nil {
 		// Per-item scores and item ranges are not passed to Slurm jobs
@@ -339,18 +446,18 @@ func (e *Evaluator) EvaluateItems(ctx context.Context, x []float64, slot string,
 	for attempt := 0; attempt <= e.Command.Retries; attempt++ {
 		outDir := filepath.Join(dir, fmt.Sprintf("output-%d", attempt))
 		if err := os.Mkdir(outDir, 0o755); err != nil {
-			return 0, nil, fmt.Errorf("evaluation %d: %w", index, err)
+			return nil, nil, fmt.Errorf("evaluation %d: %w", index, err)
 		}
 		score, per, err := e.runOnce(ctx, modelDir, outDir, slot, index, from, n)
 		if err == nil {
 			return score, per, nil
 		}
 		if ctx.Err() != nil {
-			return 0, nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		lastErr = err
 	}
-	return 0, nil, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
+	return nil, nil, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
 }
 
 // Build writes the merged model of the recipe file to modelDir: with the
@@ -393,43 +500,42 @@ func (e *Evaluator) Build(ctx context.Context, recipePath, modelDir, slot string
 	return fmt.Errorf("merge failed on slot %s: %v (after %d attempts): %w", slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
 }
 
-func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, index, from, n int) (float64, []float64, error) {
+// runOnce runs the command once and reads its scores: one, or one per
+// task (all from the same JSON file), and the per-item scores.
+func (e *Evaluator) runOnce(ctx context.Context, modelDir, outDir, slot string, index, from, n int) ([]float64, []float64, error) {
 	expand := strings.NewReplacer("{model}", modelDir, "{output}", outDir, "{slot}", slot, "{index}", strconv.Itoa(index),
 		"{limit}", strconv.Itoa(n), "{offset}", strconv.Itoa(from))
 	out, err := e.runProcess(ctx, "evaluator", e.Command.Args, expand)
 	if err != nil {
-		return 0, nil, err
+		return nil, nil, err
 	}
-	var score float64
-	spec, _ := parseScoreSpec(e.Command.Score)
-	if spec.stdout {
-		score, err = ScoreFromStdout(out)
+	var scores []float64
+	if paths := e.Command.scorePaths(); paths != nil {
+		scores, err = scoresFromJSONIn(outDir, paths)
 	} else {
-		var file string
-		var data []byte
-		if file, err = newestJSON(outDir); err == nil {
-			if data, err = os.ReadFile(file); err == nil {
-				score, err = ScoreFromJSON(data, spec.path)
-			}
-		}
+		var v float64
+		v, err = ScoreFromStdout(out)
+		scores = []float64{v}
 	}
-	if err != nil || e.Command.PerItem == "" {
-		return score, nil, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.Command.PerItem == "" {
+		return scores, nil, nil
 	}
 	per, err := readPerItem(outDir, e.Command.PerItem, n)
-	return score, per, err
+	return scores, per, err
 }
 
-// readScore reads the score of a finished job: from its stdout file, or
-// from the newest JSON file below outDir.
-func (e *Evaluator) readScore(stdoutPath, outDir string) (float64, error) {
-	spec, _ := parseScoreSpec(e.Command.Score)
-	if !spec.stdout {
-		return scoreFromJSONIn(outDir, spec)
+// readScores reads the scores of a finished job: from its stdout file, or
+// from the newest JSON file below outDir (every task's, for tasks).
+func (e *Evaluator) readScores(stdoutPath, outDir string) ([]float64, error) {
+	if paths := e.Command.scorePaths(); paths != nil {
+		return scoresFromJSONIn(outDir, paths)
 	}
 	f, err := os.Open(stdoutPath)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer f.Close()
 	// The last MiB holds the last number printed, as for a local command.
@@ -438,21 +544,27 @@ func (e *Evaluator) readScore(stdoutPath, outDir string) (float64, error) {
 	}
 	out, err := io.ReadAll(f)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return ScoreFromStdout(out)
+	v, err := ScoreFromStdout(out)
+	if err != nil {
+		return nil, err
+	}
+	return []float64{v}, nil
 }
 
-func scoreFromJSONIn(outDir string, spec scoreSpec) (float64, error) {
+// scoresFromJSONIn reads one number per path from the newest JSON file
+// below outDir.
+func scoresFromJSONIn(outDir string, paths [][]string) ([]float64, error) {
 	file, err := newestJSON(outDir)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return ScoreFromJSON(data, spec.path)
+	return ScoresFromJSON(data, paths)
 }
 
 // readPerItem reads the per-item scores PerItem names from below dir:
@@ -634,12 +746,41 @@ func ScoreFromStdout(out []byte) (float64, error) {
 // ScoreFromJSON follows a path of object keys into a JSON document and
 // returns the number there.
 func ScoreFromJSON(data []byte, path []string) (float64, error) {
+	doc, err := decodeScores(data)
+	if err != nil {
+		return 0, err
+	}
+	return scoreAt(doc, path)
+}
+
+// ScoresFromJSON reads one number per path from one JSON document (the
+// tasks of one lm-evaluation-harness results file).
+func ScoresFromJSON(data []byte, paths [][]string) ([]float64, error) {
+	doc, err := decodeScores(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float64, len(paths))
+	for i, p := range paths {
+		if out[i], err = scoreAt(doc, p); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func decodeScores(data []byte) (any, error) {
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
-		return 0, fmt.Errorf("score file is not JSON: %v", err)
+		return nil, fmt.Errorf("score file is not JSON: %v", err)
 	}
+	return doc, nil
+}
+
+// scoreAt follows path into a decoded document.
+func scoreAt(doc any, path []string) (float64, error) {
 	cur := doc
 	for i, k := range path {
 		m, ok := cur.(map[string]any)

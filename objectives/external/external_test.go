@@ -75,6 +75,22 @@ func TestMain(m *testing.M) {
 		}
 		fmt.Printf("loading...\nscore %g\n", s/float64(len(w)))
 		os.Exit(0)
+	case "tasks": // two tasks whose scores conflict: the mean m and 4 − m
+		model, err := merge.LoadModel(os.Args[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		w, _ := model.View("model.layers.0.weight")
+		s := 0.0
+		for _, v := range w {
+			s += float64(v)
+		}
+		m := s / float64(len(w))
+		dir := filepath.Join(os.Args[2], "model-name")
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "results_2026.json"), []byte(fmt.Sprintf(`{"results":{"toy":{"acc,none":%g},"other":{"acc,none":%g}}}`, m, 4-m)), 0o644)
+		os.Exit(0)
 	case "items":
 		// args: model limit offset output. Item d is right iff
 		// (d + round(mean weight)) is even; the samples file is lm-eval's
@@ -196,6 +212,55 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// TestTasks reads two task scores from one results file of one run of the
+// command, and checks the tasks' validation.
+func TestTasks(t *testing.T) {
+	e := toyEvaluator(t, "tasks", "{model}", "{output}")
+	e.Command.Score = ""
+	e.Command.Tasks = []TaskScore{{Name: "toy", Score: "json:results.toy.acc,none"}, {Name: "other", Score: "json:results.other.acc,none"}}
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.EvaluateTasks(context.Background(), []float64{0.25, 0.75}, "0", 1)
+	if err != nil || len(got) != 2 || math.Abs(got[0]-2.5) > 1e-6 || math.Abs(got[1]-1.5) > 1e-6 {
+		t.Errorf("task scores %v (%v), want [2.5 1.5]", got, err)
+	}
+	if _, err := e.Evaluate(context.Background(), []float64{0.25, 0.75}, "0", 2); err == nil || !strings.Contains(err.Error(), "EvaluateTasks") {
+		t.Errorf("Evaluate of a command with tasks: %v", err)
+	}
+	// With {limit}, every task is scored on the range asked for, checked
+	// against the command's items.
+	e.Command.Args = append(e.Command.Args, "{limit}")
+	e.Command.Items = 10
+	if got, err := e.EvaluateTasksItems(context.Background(), []float64{0.25, 0.75}, "0", 4, 0, 5); err != nil || len(got) != 2 {
+		t.Errorf("task scores on 5 of 10 items: %v (%v)", got, err)
+	}
+	if _, err := e.EvaluateTasksItems(context.Background(), []float64{0.25, 0.75}, "0", 5, 0, 11); err == nil || errors.Is(err, objectives.ErrEvalFailed) {
+		t.Errorf("11 of 10 items: %v, want a refusal, not a penalised failure", err)
+	}
+	e.Command.Args, e.Command.Items = e.Command.Args[:len(e.Command.Args)-1], 0
+	e.Command.Tasks[1].Score = "json:results.missing.acc"
+	if _, err := e.EvaluateTasks(context.Background(), []float64{0.25, 0.75}, "0", 3); !errors.Is(err, objectives.ErrEvalFailed) || !strings.Contains(err.Error(), "no key \"missing\"") {
+		t.Errorf("a missing task score: %v", err)
+	}
+	for _, c := range []struct {
+		cmd  Command
+		want string
+	}{
+		{Command{Args: []string{"x"}, Score: "stdout", Tasks: []TaskScore{{"a", "json:a"}, {"b", "json:b"}}}, "both set"},
+		{Command{Args: []string{"x"}, Tasks: []TaskScore{{"a", "json:a"}}}, "lists 1 task"},
+		{Command{Args: []string{"x"}, Tasks: []TaskScore{{"a", "json:a"}, {"a", "json:b"}}}, "listed twice"},
+		{Command{Args: []string{"x"}, Tasks: []TaskScore{{"a", "json:a"}, {"b", "stdout"}}}, "needs json:PATH"},
+		{Command{Args: []string{"x"}, Tasks: []TaskScore{{"a b", "json:a"}, {"b", "json:b"}}}, "task name"},
+		{Command{Args: []string{"x"}, Tasks: []TaskScore{{"a", "json:a..b"}, {"b", "json:b"}}}, "empty key"},
+		{Command{Args: []string{"x", "{limit}"}, Items: 10, PerItem: "samples_*.jsonl:acc", Tasks: []TaskScore{{"a", "json:a"}, {"b", "json:b"}}}, "per_item reads the items of one task"},
+	} {
+		if err := c.cmd.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want an error containing %q", c.cmd.Tasks, err, c.want)
+		}
+	}
+}
+
 func TestFailuresArePenalisedNotFatal(t *testing.T) {
 	e := toyEvaluator(t, "fail")
 	e.Command.Retries = 2
@@ -297,6 +362,33 @@ func FuzzScoreFromJSON(f *testing.F) {
 		v, err := ScoreFromJSON(data, spec.path)
 		if err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
 			t.Fatalf("non-finite score %g accepted", v)
+		}
+	})
+}
+
+func FuzzScoresFromJSON(f *testing.F) {
+	f.Add([]byte(`{"results":{"a":{"m":1},"b":{"m":2}}}`), "results.a.m", "results.b.m")
+	f.Add([]byte(`{"a":1}`), "a", "a")
+	f.Fuzz(func(t *testing.T, data []byte, p1, p2 string) {
+		s1, err1 := parseScoreSpec("json:" + p1)
+		s2, err2 := parseScoreSpec("json:" + p2)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		vs, err := ScoresFromJSON(data, [][]string{s1.path, s2.path})
+		if err != nil {
+			return
+		}
+		if len(vs) != 2 {
+			t.Fatalf("%d scores for 2 paths", len(vs))
+		}
+		for _, v := range vs {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("non-finite score %g accepted", v)
+			}
+		}
+		if a, err := ScoreFromJSON(data, s1.path); err != nil || a != vs[0] {
+			t.Fatalf("ScoresFromJSON %v disagrees with ScoreFromJSON %g (%v)", vs, a, err)
 		}
 	})
 }

@@ -435,9 +435,10 @@ func (s *SlurmBackend) wait(ctx context.Context, j Job) (exitStatus, bool, error
 }
 
 // attempt runs one attempt of evaluation index as a Slurm job (or waits
-// for the adopted one) and returns its score. An error wrapping
-// errAttempt is the attempt's failure; any other ends the evaluation.
-func (s *SlurmBackend) attempt(ctx context.Context, e *Evaluator, dir, modelDir, slot string, index, attempt int, x []float64, adopted *Job) (float64, error) {
+// for the adopted one) and returns its scores (one, or one per task). An
+// error wrapping errAttempt is the attempt's failure; any other ends the
+// evaluation.
+func (s *SlurmBackend) attempt(ctx context.Context, e *Evaluator, dir, modelDir, slot string, index, attempt int, x []float64, adopted *Job) ([]float64, error) {
 	j := Job{}
 	if adopted != nil {
 		j = *adopted
@@ -445,16 +446,16 @@ func (s *SlurmBackend) attempt(ctx context.Context, e *Evaluator, dir, modelDir,
 	} else {
 		var err error
 		if j, err = s.submit(ctx, e, dir, modelDir, slot, index, attempt, x); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	st, ok, err := s.wait(ctx, j)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	adir := attemptDir(j.Dir, j.Attempt)
 	end := Job{Index: j.Index, Attempt: j.Attempt, ID: j.ID, Node: st.node, Devices: st.devices}
-	var score float64
+	var score []float64
 	var fail error
 	switch {
 	case !ok:
@@ -470,14 +471,14 @@ func (s *SlurmBackend) attempt(ctx context.Context, e *Evaluator, dir, modelDir,
 		fail = fmt.Errorf("evaluator %s: exit status %d (Slurm job %s); stderr: %s", e.Command.Args[0], st.code, j.ID, tail(string(stderr), 400))
 	default:
 		end.End = "exit 0"
-		score, fail = e.readScore(filepath.Join(adir, "stdout"), filepath.Join(adir, "output"))
+		score, fail = e.readScores(filepath.Join(adir, "stdout"), filepath.Join(adir, "output"))
 		if fail != nil {
 			fail = fmt.Errorf("%v (Slurm job %s)", fail, j.ID)
 		}
 	}
 	if s.Record != nil {
 		if err := s.Record(end); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	where := ""
@@ -486,7 +487,7 @@ func (s *SlurmBackend) attempt(ctx context.Context, e *Evaluator, dir, modelDir,
 	}
 	s.log("evaluation %d: Slurm job %s ended%s: %s", index, j.ID, where, end.End)
 	if fail != nil {
-		return 0, &attemptError{fail}
+		return nil, &attemptError{fail}
 	}
 	return score, nil
 }
@@ -498,7 +499,7 @@ func (a *attemptError) Unwrap() error { return a.error }
 
 // evaluateSlurm is Evaluate on the slurm backend for a candidate whose
 // model is merged in dir (or whose job a killed process submitted).
-func (e *Evaluator) evaluateSlurm(ctx context.Context, dir, modelDir, slot string, index int, x []float64, adopted *Job) (float64, error) {
+func (e *Evaluator) evaluateSlurm(ctx context.Context, dir, modelDir, slot string, index int, x []float64, adopted *Job) ([]float64, error) {
 	first := 0
 	if adopted != nil {
 		first = adopted.Attempt
@@ -514,13 +515,13 @@ func (e *Evaluator) evaluateSlurm(ctx context.Context, dir, modelDir, slot strin
 			return score, nil
 		}
 		if ctx.Err() != nil {
-			return 0, ctx.Err()
+			return nil, ctx.Err()
 		}
 		var ae *attemptError
 		if !errors.As(err, &ae) {
-			return 0, err
+			return nil, err
 		}
 		lastErr = ae.error
 	}
-	return 0, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
+	return nil, fmt.Errorf("evaluation %d on slot %s: %v (after %d attempts): %w", index, slot, lastErr, e.Command.Retries+1, objectives.ErrEvalFailed)
 }
