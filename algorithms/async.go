@@ -53,12 +53,22 @@ type Pool interface {
 // error that ended the run (ErrBudget-like errors from Submit once the
 // evaluations in flight are told, or the first error of Next).
 func DriveAsync(ctx context.Context, a Asker, pool Pool, rng *rand.Rand) error {
+	return driveSlots(ctx, a.AskK, a.TellID, pool.Slots(), pool.Submit, pool.Next, rng)
+}
+
+// driveSlots is the loop of DriveAsync and DriveMulti, whose losses are a
+// number or a vector: it keeps every one of slots busy with the
+// candidates ask proposes, tells each loss as next hands it back, and
+// returns the error that ended the run (submit's, once the evaluations in
+// flight are told, or next's at once).
+func driveSlots[L any](ctx context.Context, ask func(*rand.Rand, int) []Candidate, tell func(int, L), slots int,
+	submit func(context.Context, Candidate) error, next func(context.Context) (int, L, error), rng *rand.Rand) error {
 	inflight := 0
 	var stop error
 	for {
 		if stop == nil {
-			if free := pool.Slots() - inflight; free > 0 {
-				cs := a.AskK(rng, free)
+			if free := slots - inflight; free > 0 {
+				cs := ask(rng, free)
 				if len(cs) == 0 && inflight == 0 {
 					return errors.New("optimiser proposed no candidate while none was being evaluated")
 				}
@@ -66,7 +76,7 @@ func DriveAsync(ctx context.Context, a Asker, pool Pool, rng *rand.Rand) error {
 					panic(fmt.Sprintf("algorithms: AskK returned %d candidates for %d free slots", len(cs), free))
 				}
 				for _, c := range cs {
-					if err := pool.Submit(ctx, c); err != nil {
+					if err := submit(ctx, c); err != nil {
 						stop = err
 						break
 					}
@@ -77,12 +87,12 @@ func DriveAsync(ctx context.Context, a Asker, pool Pool, rng *rand.Rand) error {
 		if inflight == 0 {
 			return stop
 		}
-		id, loss, err := pool.Next(ctx)
+		id, loss, err := next(ctx)
 		if err != nil {
 			return err
 		}
 		inflight--
-		a.TellID(id, loss)
+		tell(id, loss)
 	}
 }
 

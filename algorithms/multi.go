@@ -2,7 +2,6 @@ package algorithms
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -126,24 +125,7 @@ var multiOrder = []string{"nsga2", "mo-cmaes", "motpe", "mo-random", "ws-cmaes"}
 
 // MultiNames returns every registered multi-objective method, the
 // methods first and the weighted-sum baseline last.
-func MultiNames() []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, n := range multiOrder {
-		if _, ok := multiRegistry[n]; ok {
-			names = append(names, n)
-			seen[n] = true
-		}
-	}
-	var rest []string
-	for n := range multiRegistry {
-		if !seen[n] {
-			rest = append(rest, n)
-		}
-	}
-	sort.Strings(rest)
-	return append(names, rest...)
-}
+func MultiNames() []string { return orderedNames(multiOrder, multiRegistry) }
 
 // IsMulti reports whether name is a multi-objective method.
 func IsMulti(name string) bool {
@@ -198,37 +180,7 @@ func ConfigureMulti(name string, settings map[string]string) (MultiOptimizer, []
 // and the error that ended the run is returned once the evaluations in
 // flight are told.
 func DriveMulti(ctx context.Context, a MultiAsker, pool MultiPool, rng *rand.Rand) error {
-	inflight := 0
-	var stop error
-	for {
-		if stop == nil {
-			if free := pool.Slots() - inflight; free > 0 {
-				cs := a.AskK(rng, free)
-				if len(cs) == 0 && inflight == 0 {
-					return errors.New("optimiser proposed no candidate while none was being evaluated")
-				}
-				if len(cs) > free {
-					panic(fmt.Sprintf("algorithms: AskK returned %d candidates for %d free slots", len(cs), free))
-				}
-				for _, c := range cs {
-					if err := pool.Submit(ctx, c); err != nil {
-						stop = err
-						break
-					}
-					inflight++
-				}
-			}
-		}
-		if inflight == 0 {
-			return stop
-		}
-		id, losses, err := pool.Next(ctx)
-		if err != nil {
-			return err
-		}
-		inflight--
-		a.TellVec(id, losses)
-	}
+	return driveSlots(ctx, a.AskK, a.TellVec, pool.Slots(), pool.Submit, pool.Next, rng)
 }
 
 // MultiStepper is a generational multi-objective method: Ask proposes a

@@ -105,17 +105,21 @@ func Register(e Entry) {
 var defaultOrder = []string{"simple-es", "cmaes", "ga", "random", "gonum-cmaes"}
 
 // Names returns every registered method, default comparison first.
-func Names() []string {
+func Names() []string { return orderedNames(defaultOrder, registry) }
+
+// orderedNames lists a registry's names: those of order first, in that
+// order, then the others by name.
+func orderedNames[E any](order []string, reg map[string]E) []string {
 	seen := map[string]bool{}
 	var names []string
-	for _, n := range defaultOrder {
-		if _, ok := registry[n]; ok {
+	for _, n := range order {
+		if _, ok := reg[n]; ok {
 			names = append(names, n)
 			seen[n] = true
 		}
 	}
 	var rest []string
-	for n := range registry {
+	for n := range reg {
 		if !seen[n] {
 			rest = append(rest, n)
 		}
