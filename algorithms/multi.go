@@ -4,10 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strings"
 
 	"github.com/evomerge/evomerge/algorithms/pareto"
@@ -152,26 +150,10 @@ func ConfigureMulti(name string, settings map[string]string) (MultiOptimizer, []
 		return nil, nil, err
 	}
 	opt := e.New()
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	opt.Flags(fs)
-	keys := make([]string, 0, len(settings))
-	for k := range settings {
-		keys = append(keys, k)
+	params, err := applySettings(name, opt.Flags, settings)
+	if err != nil {
+		return nil, nil, err
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if fs.Lookup(k) == nil {
-			return nil, nil, fmt.Errorf("algorithm %s has no hyperparameter %q (it has: %s)", name, k, strings.Join(paramNames(fs), ", "))
-		}
-		if err := fs.Set(k, settings[k]); err != nil {
-			return nil, nil, fmt.Errorf("algorithm %s, hyperparameter %s=%q: %v", name, k, settings[k], err)
-		}
-	}
-	var params []Param
-	fs.VisitAll(func(f *flag.Flag) {
-		params = append(params, Param{Name: f.Name, Value: f.Value.String(), Usage: f.Usage})
-	})
 	return opt, params, nil
 }
 

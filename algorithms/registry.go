@@ -170,9 +170,21 @@ func Configure(name string, settings map[string]string) (Optimizer, []Param, err
 		return nil, nil, err
 	}
 	opt := e.New()
+	params, err := applySettings(name, opt.Flags, settings)
+	if err != nil {
+		return nil, nil, err
+	}
+	return opt, params, nil
+}
+
+// applySettings registers a fresh optimiser's hyperparameters with
+// register, sets settings on them (in name order) and returns the full
+// list as configured. An unknown name or an unparsable value is an error
+// naming both. Configure and ConfigureMulti share it.
+func applySettings(name string, register func(*flag.FlagSet), settings map[string]string) ([]Param, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	opt.Flags(fs)
+	register(fs)
 	keys := make([]string, 0, len(settings))
 	for k := range settings {
 		keys = append(keys, k)
@@ -180,17 +192,17 @@ func Configure(name string, settings map[string]string) (Optimizer, []Param, err
 	sort.Strings(keys)
 	for _, k := range keys {
 		if fs.Lookup(k) == nil {
-			return nil, nil, fmt.Errorf("algorithm %s has no hyperparameter %q (it has: %s)", name, k, strings.Join(paramNames(fs), ", "))
+			return nil, fmt.Errorf("algorithm %s has no hyperparameter %q (it has: %s)", name, k, strings.Join(paramNames(fs), ", "))
 		}
 		if err := fs.Set(k, settings[k]); err != nil {
-			return nil, nil, fmt.Errorf("algorithm %s, hyperparameter %s=%q: %v", name, k, settings[k], err)
+			return nil, fmt.Errorf("algorithm %s, hyperparameter %s=%q: %v", name, k, settings[k], err)
 		}
 	}
 	var params []Param
 	fs.VisitAll(func(f *flag.Flag) {
 		params = append(params, Param{Name: f.Name, Value: f.Value.String(), Usage: f.Usage})
 	})
-	return opt, params, nil
+	return params, nil
 }
 
 func paramNames(fs *flag.FlagSet) []string {
