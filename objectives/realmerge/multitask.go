@@ -393,13 +393,7 @@ func (o *MultiObjective) DiskRecipe(x []float64) (*merge.Recipe, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.BaseModel = o.zoo.Path(r.BaseModel)
-	for i := range r.Slices {
-		for k := range r.Slices[i].Sources {
-			so := &r.Slices[i].Sources[k]
-			so.Model = o.zoo.Path(so.Model)
-		}
-	}
+	onDisk(r, o.zoo.Path)
 	return r, nil
 }
 

@@ -406,13 +406,7 @@ func (o *Objective) DiskRecipe(x []float64) (*merge.Recipe, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.BaseModel = o.zoo.Path(r.BaseModel)
-	for i := range r.Slices {
-		for k := range r.Slices[i].Sources {
-			so := &r.Slices[i].Sources[k]
-			so.Model = o.zoo.Path(so.Model)
-		}
-	}
+	onDisk(r, o.zoo.Path)
 	return r, nil
 }
 
@@ -556,4 +550,16 @@ func (o *Objective) HeldOutErr(x []float64) (float64, error) {
 		return 0, err
 	}
 	return 100 * float64(c) / float64(o.held.N()), nil
+}
+
+// onDisk names every model of r by its folder (path), so the recipe runs
+// with evomerge merge or mergekit-yaml outside the process.
+func onDisk(r *merge.Recipe, path func(string) string) {
+	r.BaseModel = path(r.BaseModel)
+	for i := range r.Slices {
+		for k := range r.Slices[i].Sources {
+			so := &r.Slices[i].Sources[k]
+			so.Model = path(so.Model)
+		}
+	}
 }

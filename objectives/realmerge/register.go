@@ -72,12 +72,7 @@ func FromSpec(s objectives.Spec) (objectives.Function, error) {
 		case "init":
 			cfg.Zoo.Init = v
 		default:
-			known := make([]string, 0, len(optionNames))
-			for n, doc := range optionNames {
-				known = append(known, n+" ("+doc+")")
-			}
-			sort.Strings(known)
-			return nil, fmt.Errorf("objective mnist-merge has no option %q; it has: %s", k, strings.Join(known, "; "))
+			return nil, unknownOption("mnist-merge", k, optionNames)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("objective mnist-merge: option %s=%q: %v", k, v, err)
@@ -91,4 +86,15 @@ func FromSpec(s objectives.Spec) (objectives.Function, error) {
 		return nil, fmt.Errorf("objective mnist-merge: --dim %d, but this genome has %d genes (leave --dim unset)", s.Dim, o.Dim())
 	}
 	return o, nil
+}
+
+// unknownOption is the error for an option an objective does not have,
+// listing those it has with what each does.
+func unknownOption(objective, name string, options map[string]string) error {
+	known := make([]string, 0, len(options))
+	for n, doc := range options {
+		known = append(known, n+" ("+doc+")")
+	}
+	sort.Strings(known)
+	return fmt.Errorf("objective %s has no option %q; it has: %s", objective, name, strings.Join(known, "; "))
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/evomerge/evomerge/objectives"
 )
@@ -72,12 +71,7 @@ func MultiFromSpec(s objectives.Spec) (objectives.Function, error) {
 				err = fmt.Errorf("want fixed or resample")
 			}
 		default:
-			known := make([]string, 0, len(multiOptionNames))
-			for n, doc := range multiOptionNames {
-				known = append(known, n+" ("+doc+")")
-			}
-			sort.Strings(known)
-			return nil, fmt.Errorf("objective mnist-multitask has no option %q; it has: %s", k, strings.Join(known, "; "))
+			return nil, unknownOption("mnist-multitask", k, multiOptionNames)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("objective mnist-multitask: option %s=%q: %v", k, v, err)
