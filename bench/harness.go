@@ -248,10 +248,15 @@ type Run struct {
 	FinalCheck *FinalCheck `json:"final_check,omitempty"`
 	// RecommendHeldOut re-scores the recommendation on held-out items, for
 	// objectives that have them (objectives.HeldOuter).
-	RecommendHeldOut *float64          `json:"recommended_heldout,omitempty"`
-	WallMS           float64           `json:"wall_ms"`
-	Params           map[string]string `json:"params"`
-	Error            string            `json:"error,omitempty"`
+	RecommendHeldOut *float64 `json:"recommended_heldout,omitempty"`
+	// RecommendHeldOutTasks is the recommendation's held-out score on each
+	// task of a multi-task objective (objectives.TaskScorer), in its task
+	// order: the target tasks whose mean is the score, then those
+	// reported only (such as retention of the base's task).
+	RecommendHeldOutTasks []TaskScore       `json:"recommended_heldout_tasks,omitempty"`
+	WallMS                float64           `json:"wall_ms"`
+	Params                map[string]string `json:"params"`
+	Error                 string            `json:"error,omitempty"`
 	// Failures counts evaluations that failed (objectives.ErrEvalFailed)
 	// and were penalised without ending the run.
 	Failures     int    `json:"failures,omitempty"`
@@ -282,6 +287,14 @@ type Run struct {
 	ItemsUsed  int              `json:"items_used,omitempty"`
 	ItemModel  string           `json:"item_model,omitempty"`
 	AtItems    []ItemCheckpoint `json:"at_items,omitempty"`
+}
+
+// TaskScore is one task's score of a multi-task objective; Target says the
+// task is one of those whose mean is the objective's score.
+type TaskScore struct {
+	Task   string  `json:"task"`
+	Score  float64 `json:"score"`
+	Target bool    `json:"target,omitempty"`
 }
 
 // FinalCheck is the end-of-run comparison that keeps an unevaluated point
@@ -573,6 +586,16 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 		if h, ok := f.(objectives.HeldOuter); ok {
 			v := h.HeldOut(run.Recommended)
 			run.RecommendHeldOut = &v
+		}
+		if ts, ok := f.(objectives.TaskScorer); ok {
+			vs, err := ts.HeldOutTasks(run.Recommended)
+			if err != nil {
+				return nil, fmt.Errorf("held-out task scores of the recommendation: %w", err)
+			}
+			names := ts.TaskNames()
+			for i, v := range vs {
+				run.RecommendHeldOutTasks = append(run.RecommendHeldOutTasks, TaskScore{Task: names[i], Score: v, Target: i < ts.Targets()})
+			}
 		}
 	}
 	if t.items != nil {

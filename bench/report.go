@@ -195,6 +195,39 @@ type CellStats struct {
 	// scores: on a real objective the search-pool score of the point a
 	// method picked is biased by the picking, the held-out score is not.
 	ByHeldOut bool
+	// Tasks are the held-out scores of the recommendation task by task,
+	// for a multi-task objective (Run.RecommendHeldOutTasks).
+	Tasks []TaskStats
+}
+
+// TaskStats summarises one task's held-out scores over a method's runs.
+type TaskStats struct {
+	Task               string
+	Target             bool
+	Median, P10, Worst float64
+}
+
+// taskStats summarises the per-task held-out scores of runs that all
+// carry the same tasks (nil otherwise).
+func taskStats(rs []*Run) []TaskStats {
+	first := rs[0].RecommendHeldOutTasks
+	if len(first) == 0 {
+		return nil
+	}
+	out := make([]TaskStats, len(first))
+	for i, t := range first {
+		var xs []float64
+		for _, r := range rs {
+			ts := r.RecommendHeldOutTasks
+			if len(ts) != len(first) || ts[i].Task != t.Task {
+				return nil
+			}
+			xs = append(xs, ts[i].Score)
+		}
+		out[i] = TaskStats{Task: t.Task, Target: t.Target, Median: stats.Quantile(xs, 0.5)}
+		out[i].P10, out[i].Worst = lowTail(xs, true)
+	}
+	return out
 }
 
 // budgetFractions are the fixed-budget checkpoints of the report.
@@ -301,6 +334,7 @@ func AnalyzeCell(c CellRuns, seed uint64) ([]CellStats, error) {
 				s.HeldOuts = append(s.HeldOuts, math.Inf(-1)) // no recommendation: last
 			}
 		}
+		s.Tasks = taskStats(rs)
 		s.HeldOut, s.HeldP10, s.HeldWorst = math.NaN(), math.NaN(), math.NaN()
 		if len(held) > 0 {
 			s.HeldOut = stats.Quantile(held, 0.5)
@@ -730,6 +764,38 @@ func cellDescription(c CellRuns) (desc, meaning string) {
 	return b.String(), meaning
 }
 
+// writeTasks tables the recommendation's held-out score task by task,
+// median (p10, worst), when every row of the cell carries the same tasks.
+func writeTasks(b *bytes.Buffer, a []CellStats) {
+	tasks := a[0].Tasks
+	for _, s := range a {
+		if len(s.Tasks) != len(tasks) || len(tasks) == 0 {
+			return
+		}
+		for i, t := range s.Tasks {
+			if t.Task != tasks[i].Task {
+				return
+			}
+		}
+	}
+	b.WriteString("\nHeld-out score of the recommendation task by task, median (p10, worst); the score above is the mean of the tasks marked target, the others are reported only:\n\n| algorithm |")
+	for _, t := range tasks {
+		mark := ""
+		if t.Target {
+			mark = " (target)"
+		}
+		fmt.Fprintf(b, " %s%s |", t.Task, mark)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(tasks)) + "\n")
+	for _, s := range a {
+		fmt.Fprintf(b, "| %s |", s.Algorithm)
+		for _, t := range s.Tasks {
+			fmt.Fprintf(b, " %s (%s, %s) |", fmtRec(t.Median), fmtRec(t.P10), fmtRec(t.Worst))
+		}
+		b.WriteString("\n")
+	}
+}
+
 func writeCell(b *bytes.Buffer, c CellRuns, a []CellStats, clock []ClockStats, figs []cellFigure) {
 	r0 := c.Runs[0]
 	fmt.Fprintf(b, "## %s\n\n", c.Name)
@@ -785,6 +851,7 @@ func writeCell(b *bytes.Buffer, c CellRuns, a []CellStats, clock []ClockStats, f
 	for _, w := range warnings {
 		fmt.Fprintf(b, "\n**Warning:** %s\n", w)
 	}
+	writeTasks(b, a)
 	ladder := Ladder(r0)
 	fmt.Fprintf(b, "\nRuns reaching each target (%s):\n\n| algorithm |", meaning)
 	for _, t := range ladder {
