@@ -17,7 +17,7 @@ func TestScenarioFileRoundTrip(t *testing.T) {
 			Objective: objectives.Spec{Name: "mock", Dim: 6, Landscape: "peak", Width: 0.47, Items: 100, ItemModel: "fixed:0.8"}},
 		{Name: "ill.v2", Budget: 50, Target: 80,
 			Objective: objectives.Spec{Name: "mock", Dim: 3, Landscape: "ill", Width: 0.3, Noise: 1.25, NoiseModel: "cn-moderate", FailRate: 0.05, Optimum: []float64{0.1, 0.5, 1}},
-			Slots: 4, EvalTime: EvalTime{Kind: "lognormal", Median: 5 * time.Minute, Sigma: 0.5}},
+			Slots:     4, EvalTime: EvalTime{Kind: "lognormal", Median: 5 * time.Minute, Sigma: 0.5}},
 	}
 	// Every preset, renamed, round-trips too.
 	for _, s := range Scenarios {
