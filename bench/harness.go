@@ -393,6 +393,7 @@ func KeyOf(job Job, f objectives.Function) (RunKey, error) {
 	}
 	r := newRunRecord(job, f, params)
 	r.Slots = job.Slots // as ExecuteOn records it; 0 and 1 are one cell
+	r.Policy = job.Reeval.Policy()
 	return r.RunKey(), nil
 }
 

@@ -23,6 +23,11 @@ type Scenario struct {
 	// better methods can reach it within the budget, so evaluations to
 	// target separate them; the report's ladder shows lower targets too.
 	Target float64
+	// Slots and EvalTime, when set (scenario files only), put the runs on
+	// bench's simulated clock: evaluations in flight at once and the time
+	// each takes (bench --slots, --eval-time).
+	Slots    int
+	EvalTime EvalTime
 }
 
 // Scenarios are the presets of `evomerge bench --scenario`.

@@ -19,6 +19,9 @@ type TuneRow struct {
 	Setting   map[string]string
 	IsDefault bool
 	RecTrue   stats.MedianInterval
+	// P10 and P90 are the 10th and 90th percentiles of the recommended
+	// true scores over the seeds (a failed run counts as the worst score).
+	P10, P90  float64
 	Successes int
 	Runs      int
 	ETT       float64 // median evaluations to target
@@ -183,6 +186,7 @@ func (t *Tuning) Run(ctx context.Context, progress io.Writer) ([]TuneRow, error)
 			return nil, err
 		}
 		row.ETT = stats.Quantile(ett, 0.5)
+		row.P10, row.P90 = stats.Quantile(samples[i], 0.1), stats.Quantile(samples[i], 0.9)
 		rows[i] = row
 	}
 	// Settings that ran exactly as the defaults did are folded into the

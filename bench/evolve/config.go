@@ -65,9 +65,19 @@ type Config struct {
 	// Reference is the hypervolume reference score by task for tasks
 	// without a floor (default 0), for the front's summary.
 	Reference map[string]float64 `yaml:"reference"`
+	// Probe names the journal of `evomerge calibrate`'s probe of this
+	// objective (probe.jsonl): its best point, scored by fresh
+	// evaluations of the same objective, competes with the run's own pick
+	// for the output, so the probe's evaluations are not wasted (the run's
+	// budget is what calibrate left after the probe).
+	Probe string `yaml:"probe,omitempty"`
 
 	function objectives.Function // built by build, for in-process objectives
 	path     string              // the config file, an input no output may overwrite
+	// probe, set by NewProbe only, makes the run calibrate's probe: the
+	// job's re-evaluation policy, and a seed of its own (so a random
+	// search recommended afterwards does not draw the probe's points again).
+	probe *probeMode
 }
 
 // ObjectiveConfig selects and configures the objective.
@@ -97,9 +107,20 @@ type ObjectiveConfig struct {
 // evaluation and the options of `evomerge bench --opt` (method, densities,
 // distractors, granularity, …).
 type MNISTConfig struct {
+	// Testbed is the zoo the merge runs on: "" or mnist (the
+	// two-expert merge of objective mnist-merge) or multitask (the
+	// multi-task testbed of objective mnist-multitask: experts from one
+	// base, scored on the mean of several tasks; its options are
+	// instance, method, groups, densities, density, normalize,
+	// weight-max, pool, sampling, target).
+	Testbed string            `yaml:"testbed,omitempty"`
 	Items   int               `yaml:"items"`
 	Options map[string]string `yaml:"options"`
 }
+
+// testbedObjectives maps objective.mnist.testbed to the objective it
+// builds.
+var testbedObjectives = map[string]string{"": "mnist-merge", "mnist": "mnist-merge", "multitask": "mnist-multitask"}
 
 // MockConfig is the mock merge objective's settings.
 type MockConfig struct {
@@ -209,6 +230,7 @@ func LoadConfig(path string) (*Config, error) {
 		}
 		return filepath.Join(base, p)
 	}
+	c.Probe = rel(c.Probe)
 	stem := strings.TrimSuffix(path, filepath.Ext(path))
 	if c.Journal == "" {
 		c.Journal = stem + ".journal.jsonl"
@@ -335,6 +357,9 @@ func (c *Config) Validate() error {
 		}
 		if o.MNIST.Items < 0 {
 			return fmt.Errorf("config: objective.mnist.items must not be negative")
+		}
+		if _, ok := testbedObjectives[o.MNIST.Testbed]; !ok {
+			return fmt.Errorf("config: objective.mnist.testbed %q: want mnist (the two-expert merge, the default) or multitask", o.MNIST.Testbed)
 		}
 	case "mock-tasks":
 		if o.MockTasks == nil {
@@ -480,7 +505,54 @@ func (c *Config) Hash() string {
 		Items int                `yaml:",omitempty"`
 		F     map[string]float64 `yaml:",omitempty"`
 		R     map[string]float64 `yaml:",omitempty"`
-	}{c.Algorithm, c.Set, c.Budget, c.Seed, c.FinalEvals, o, c.BudgetItems, c.Floor, c.Reference})
+		Probe string             `yaml:",omitempty"`
+		PM    *probeMode         `yaml:",omitempty"`
+	}{c.Algorithm, c.Set, c.Budget, c.Seed, c.FinalEvals, o, c.BudgetItems, c.Floor, c.Reference, probeName(c.Probe), c.probe})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
+
+// absPath is p made absolute ("" stays "").
+func absPath(p string) string {
+	if p == "" {
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// probeName is the probe journal's file name, or "" without one: the
+// hash follows the journal, not the folder it was moved to.
+func probeName(p string) string {
+	if p == "" {
+		return ""
+	}
+	return filepath.Base(p)
+}
+
+// ObjectiveHash identifies the objective alone (its block and the seed
+// that draws whatever it draws): a probe journal is reused only by a run
+// of the objective it probed.
+func (c *Config) ObjectiveHash() string {
+	o := c.Objective
+	o.Delay, o.Slots = 0, 0 // pacing changes no score
+	if e := o.External; e != nil {
+		ec := *e
+		ec.Slots, ec.Slurm, ec.Backend, ec.WorkDir = nil, nil, "", ""
+		// The same models, wherever the config naming them lies.
+		ec.BaseModel = absPath(ec.BaseModel)
+		ec.Models = make([]string, len(e.Models))
+		for i, m := range e.Models {
+			ec.Models[i] = absPath(m)
+		}
+		o.External = &ec
+	}
+	b, _ := yaml.Marshal(struct {
+		Seed uint64
+		O    ObjectiveConfig
+	}{c.Seed, o})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
 }

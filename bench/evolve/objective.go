@@ -47,7 +47,7 @@ func (c *Config) build() (*target, error) {
 		case "mock-tasks":
 			spec = objectives.Spec{Name: "mock-tasks", Dim: o.MockTasks.Dim, Seed: c.Seed}
 		case "mnist":
-			spec = objectives.Spec{Name: "mnist-merge", Items: o.MNIST.Items, Options: o.MNIST.Options, Seed: c.Seed}
+			spec = objectives.Spec{Name: testbedObjectives[o.MNIST.Testbed], Items: o.MNIST.Items, Options: o.MNIST.Options, Seed: c.Seed}
 		case "scenario":
 			sc, err := bench.LookupScenario(o.Scenario)
 			if err != nil {
@@ -76,6 +76,7 @@ func (c *Config) build() (*target, error) {
 		}
 		t.job.Objective = withConfig(spec, c.Hash())
 		t.job.Slots = len(t.slots)
+		c.probe.apply(c, &t.job)
 		return t, c.itemBudget(t)
 	case "external":
 		e := o.External
@@ -114,6 +115,7 @@ func (c *Config) build() (*target, error) {
 			}
 		}
 		t := &target{f: xo, job: job, slots: e.Slots, ev: ev}
+		c.probe.apply(c, &t.job)
 		return t, c.itemBudget(t)
 	}
 	return nil, fmt.Errorf("objective kind %q", o.Kind)

@@ -80,6 +80,16 @@ func Scoring(r *Result) []string {
 			ls = append(ls, fmt.Sprintf("  %s %.6g", r.TrueName, o.True))
 		}
 	}
+	if o := r.ProbeOther; o != nil {
+		ls = append(ls, "preferred to: "+o.Label)
+		ls = append(ls, "  "+howScored(o, 0))
+		if !math.IsNaN(o.True) {
+			ls = append(ls, fmt.Sprintf("  %s %.6g", r.TrueName, o.True))
+		}
+	}
+	if r.ProbeNote != "" {
+		ls = append(ls, "probe: "+r.ProbeNote)
+	}
 	if r.Note != "" {
 		ls = append(ls, "note: "+r.Note)
 	}

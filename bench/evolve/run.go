@@ -44,6 +44,14 @@ type Result struct {
 	// Note says why the shipped point is not the method's recommendation,
 	// when it is not.
 	Note string
+	// ProbeNote, with a probe (Config.Probe), says how the probe's best
+	// point competed with the run's pick; ProbeOther is that point when it
+	// lost (when it won it is Shipped and the run's pick Other).
+	ProbeNote  string
+	ProbeOther *Finalist
+	// ItemList and Box are the objective's items (N 0: none) and box.
+	ItemList objectives.ItemList
+	Box      objectives.Box
 	// RecommendedTrue is the shipped point's true score where the
 	// objective knows it (mock objectives; for mnist, its accuracy on the
 	// whole search pool); NaN otherwise. TrueName says which.
@@ -119,6 +127,12 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 	if err != nil {
 		return nil, err
 	}
+	if c.Probe != "" {
+		// A probe that cannot compete is refused before the budget is spent.
+		if _, err := ReadProbe(c.Probe, c); err != nil {
+			return nil, err
+		}
+	}
 	key, err := bench.KeyOf(tg.job, tg.f)
 	if err != nil {
 		return nil, err
@@ -144,7 +158,8 @@ func Run(ctx context.Context, c *Config, resume bool, progress io.Writer) (res *
 		}
 		defer end()
 	}
-	r := &Result{Maximize: tg.f.Sense() == objectives.Maximize, Items: c.describeItems(), Slots: tg.slots, Replayed: len(replay), ProgressPage: c.ProgressPath()}
+	r := &Result{Maximize: tg.f.Sense() == objectives.Maximize, Items: c.describeItems(), Slots: tg.slots, Replayed: len(replay), ProgressPage: c.ProgressPath(),
+		ItemList: itemList(tg.f), Box: tg.f.Box()}
 	page := newProgressPage(c, tg, r.Maximize)
 	page.start(replay, time.Now())
 	defer func() {
@@ -283,13 +298,16 @@ func (c *Config) finish(res *Result, tg *target, run *bench.Run, records []bench
 	if res.Note == "" && run.Recommendation != entry.Recommends && run.Recommendation != "best observed" && run.FinalCheck == nil {
 		res.Note = run.Recommendation
 	}
+	if err := c.reuseProbe(res); err != nil {
+		return err
+	}
 	res.Recommended = res.Shipped.X
 	res.TrueName = "true score"
 	if c.Objective.Kind == "mnist" {
 		res.TrueName = "score on the whole search pool"
 	}
 	known := objectives.KnowsTruth(tg.f)
-	for _, f := range []*Finalist{res.Shipped, res.Other} {
+	for _, f := range []*Finalist{res.Shipped, res.Other, res.ProbeOther} {
 		if f != nil {
 			f.True = math.NaN()
 			if known {

@@ -49,6 +49,10 @@ type benchFlags struct {
 	shard                   bench.Shard
 	itemBudget              int
 	itemModel               string
+	// scenarioFile is --scenario-file; fileScenario the scenario read
+	// from it, which comparison uses as it uses a preset.
+	scenarioFile string
+	fileScenario *bench.Scenario
 }
 
 // options collects repeatable --opt name=value flags.
@@ -74,6 +78,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.Var(b.sets, "set", "hyperparameter alg.param=value (repeatable; unknown names are an error)")
 	fs.StringVar(&b.scenario, "scenario", "", "run a preset scenario (see --list-scenarios); sets objective, dimension, items, landscape, budget and target")
 	fs.BoolVar(&b.suite, "suite", false, "run every scenario")
+	b.registerScenarioFile(fs)
 	fs.BoolVar(&b.listScenarios, "list-scenarios", false, "list the scenarios and exit")
 	fs.StringVar(&b.journal, "journal", "", "append every run's record (JSON lines) to this file as it finishes")
 	fs.BoolVar(&b.resume, "resume", false, "with --journal: skip the runs the journal already holds and continue it")
@@ -170,9 +175,12 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 				// tune's default scenario: the user never asked for it.
 				return nil, h, fmt.Errorf("--%s: this command runs on the scenario %s unless told otherwise, and the scenario sets the objective; to use your objective flags instead, add --scenario \"\" (e.g. --scenario \"\" --objective sphere --dim 4)", name, scenario)
 			}
+			if b.fileScenario != nil {
+				return nil, h, fmt.Errorf("--%s conflicts with --scenario-file %s, which sets it", name, b.scenarioFile)
+			}
 			return nil, h, fmt.Errorf("--%s conflicts with --scenario/--suite, which set it", name)
 		}
-		sc, err := bench.LookupScenario(scenario)
+		sc, err := b.lookupScenario(scenario)
 		if err != nil {
 			return nil, h, err
 		}
@@ -245,6 +253,49 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	return c, h, nil
 }
 
+// registerScenarioFile registers --scenario-file, shared by bench and
+// tune.
+func (b *benchFlags) registerScenarioFile(fs *flag.FlagSet) {
+	fs.StringVar(&b.scenarioFile, "scenario-file", "", "run the scenario this YAML `file` describes (name, from, budget, target, a mock block, optionally slots and eval_time; docs/calibrate.md), as --scenario runs a preset; evomerge calibrate writes one")
+}
+
+// useScenarioFile reads --scenario-file, if given, into b: it then
+// stands where --scenario NAME would, with the same conflicts, and its
+// slots and eval_time conflict with --slots and --eval-time.
+func (b *benchFlags) useScenarioFile(set map[string]bool) error {
+	if b.scenarioFile == "" {
+		return nil
+	}
+	if set["scenario"] {
+		return fmt.Errorf("--scenario-file and --scenario both name the scenario: give one")
+	}
+	if b.suite {
+		return fmt.Errorf("--suite runs every preset; drop --scenario-file %s", b.scenarioFile)
+	}
+	sc, err := bench.LoadScenarioFile(b.scenarioFile)
+	if err != nil {
+		return err
+	}
+	if sc.Slots > 0 && set["slots"] {
+		return fmt.Errorf("--slots conflicts with --scenario-file %s, which sets slots: %d", b.scenarioFile, sc.Slots)
+	}
+	if sc.EvalTime.Kind != "" && set["eval-time"] {
+		return fmt.Errorf("--eval-time conflicts with --scenario-file %s, which sets eval_time: %s", b.scenarioFile, sc.EvalTime)
+	}
+	b.fileScenario, b.scenario = &sc, sc.Name
+	set["scenario"] = true // asked for: the objective flags conflict with it
+	return nil
+}
+
+// lookupScenario is the scenario of that name: the one read from
+// --scenario-file, or a preset.
+func (b *benchFlags) lookupScenario(name string) (bench.Scenario, error) {
+	if b.fileScenario != nil && b.fileScenario.Name == name {
+		return *b.fileScenario, nil
+	}
+	return bench.LookupScenario(name)
+}
+
 // benchPlan is a bench command parsed and checked, ready to run: every
 // bad flag fails in parse, before any run.
 type benchPlan struct {
@@ -292,6 +343,9 @@ func (p *benchPlan) parse(stdout, stderr io.Writer, args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := b.useScenarioFile(set); err != nil {
+		return err
+	}
 	if b.suite && b.scenario != "" {
 		return fmt.Errorf("--suite runs every scenario; drop --scenario %s", b.scenario)
 	}
@@ -314,6 +368,12 @@ func (p *benchPlan) parse(stdout, stderr io.Writer, args []string) error {
 	}
 	if b.shard.Count > 1 && b.report != "" {
 		return fmt.Errorf("--report with --shard %s would build a page of one shard's runs: build it from every shard's journal with evomerge report --out FOLDER JOURNAL…", b.shard)
+	}
+	if b.fileScenario != nil && b.fileScenario.Slots > 0 {
+		b.slots = b.fileScenario.Slots
+	}
+	if b.fileScenario != nil && b.fileScenario.EvalTime.Kind != "" {
+		b.evalTime = b.fileScenario.EvalTime
 	}
 	if b.slots < 1 {
 		return fmt.Errorf("--slots %d: want at least 1 evaluation slot", b.slots)

@@ -59,6 +59,7 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	var b benchFlags
 	alg := fs.String("alg", "cmaes", "algorithm to tune")
 	fs.StringVar(&b.scenario, "scenario", "mergekit-evolve", "scenario to tune on (see evomerge bench --list-scenarios); empty to use the objective flags")
+	b.registerScenarioFile(fs)
 	b.registerObjective(fs)
 	fs.IntVar(&b.seeds, "seeds", 15, "runs per setting (the same seeds for every setting)")
 	grid := gridFlag{}
@@ -84,6 +85,14 @@ func runTune(ctx context.Context, stdout, stderr io.Writer, args []string) error
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := b.useScenarioFile(set); err != nil {
+		return err
+	}
+	if sc := b.fileScenario; sc != nil {
+		// The scenario's cluster, as bench runs it: tune ranks the
+		// settings on the clock the scenario describes.
+		b.slots, b.evalTime = sc.Slots, sc.EvalTime
+	}
 	b.algs = *alg
 	b.sets = map[string]map[string]string{}
 	if term.IsTerminal(int(os.Stderr.Fd())) {

@@ -1,0 +1,25 @@
+package evolve
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestMNISTTestbed: objective.mnist.testbed multitask selects the
+// multi-task testbed's objective; an unknown testbed is an error.
+func TestMNISTTestbed(t *testing.T) {
+	c, err := ParseConfig([]byte("algorithm: random\nbudget: 10\nseed: 1\nobjective: {kind: mnist, mnist: {testbed: multitask, items: 100, options: {groups: \"4\"}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testbedObjectives[c.Objective.MNIST.Testbed]; got != "mnist-multitask" {
+		t.Errorf("testbed multitask builds %s", got)
+	}
+	if got := testbedObjectives[""]; got != "mnist-merge" {
+		t.Errorf("the default testbed builds %s", got)
+	}
+	_, err = ParseConfig([]byte("algorithm: random\nbudget: 10\nseed: 1\nobjective: {kind: mnist, mnist: {testbed: llm}}\n"))
+	if err == nil || !strings.Contains(err.Error(), `testbed "llm"`) {
+		t.Errorf("unknown testbed: %v", err)
+	}
+}
