@@ -134,6 +134,9 @@ func dareSums(x, b []float32, words []uint64) (all, kept float64) {
 // dareWordSums is dareSums for up to 64 elements and their mask word, in
 // float32.
 func dareWordSums(x, b []float32, k uint64) (all, kept float32) {
+	if len(x) == 64 {
+		return laneSum(x, b, ^uint64(0)), laneSum(x, b, k)
+	}
 	const signBit = 1 << 31
 	var a, kp [8]float32
 	b = b[:len(x)]
@@ -144,6 +147,27 @@ func dareWordSums(x, b []float32, k uint64) (all, kept float32) {
 	}
 	return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7])),
 		((kp[0] + kp[4]) + (kp[2] + kp[6])) + ((kp[1] + kp[5]) + (kp[3] + kp[7]))
+}
+
+// laneSum is Σ|x−b| over the 64 elements whose bit is set in k, in the
+// lanes and order of dareSums, with the lanes in registers.
+func laneSum(x, b []float32, k uint64) float32 {
+	const signBit = 1 << 31
+	x, b = x[:64], b[:64]
+	var l0, l1, l2, l3, l4, l5, l6, l7 float32
+	for e := 0; e < 64; e += 8 {
+		xv, bv := (*[8]float32)(x[e:e+8]), (*[8]float32)(b[e:e+8])
+		l0 += math.Float32frombits(math.Float32bits(xv[0]-bv[0]) &^ signBit & -uint32(k&1))
+		l1 += math.Float32frombits(math.Float32bits(xv[1]-bv[1]) &^ signBit & -uint32(k>>1&1))
+		l2 += math.Float32frombits(math.Float32bits(xv[2]-bv[2]) &^ signBit & -uint32(k>>2&1))
+		l3 += math.Float32frombits(math.Float32bits(xv[3]-bv[3]) &^ signBit & -uint32(k>>3&1))
+		l4 += math.Float32frombits(math.Float32bits(xv[4]-bv[4]) &^ signBit & -uint32(k>>4&1))
+		l5 += math.Float32frombits(math.Float32bits(xv[5]-bv[5]) &^ signBit & -uint32(k>>5&1))
+		l6 += math.Float32frombits(math.Float32bits(xv[6]-bv[6]) &^ signBit & -uint32(k>>6&1))
+		l7 += math.Float32frombits(math.Float32bits(xv[7]-bv[7]) &^ signBit & -uint32(k>>7&1))
+		k >>= 8
+	}
+	return ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
 }
 
 // dareTiesWords, when set (AVX2), is gtaBitsF32 with sign consensus for
