@@ -79,8 +79,8 @@ func benchModels(b *testing.B, dt st.DType) (map[string]Source, int64) {
 }
 
 // BenchmarkThroughput measures GB/s of input read for a plain copy of the
-// input bytes and for linear, task_arithmetic and ties merges of the same
-// in-memory models, in one run, all cores:
+// input bytes and for linear, task_arithmetic, ties, dare_ties and slerp
+// (base and m1) merges of the same in-memory models, in one run, all cores:
 //
 //	go test -run '^$' -bench Throughput -benchtime 3x ./objectives/merge/
 func BenchmarkThroughput(b *testing.B) {
@@ -89,6 +89,8 @@ func BenchmarkThroughput(b *testing.B) {
 		"linear":          "merge_method: linear\nmodels:\n  - {model: m1, parameters: {weight: 0.5}}\n  - {model: m2, parameters: {weight: 0.3}}\n  - {model: m3, parameters: {weight: 0.2}}\n",
 		"task_arithmetic": "merge_method: task_arithmetic\nbase_model: base\nmodels:\n  - {model: m1, parameters: {weight: 0.5}}\n  - {model: m2, parameters: {weight: 0.3}}\n  - {model: m3, parameters: {weight: 0.2}}\n",
 		"ties":            "merge_method: ties\nbase_model: base\nmodels:\n  - {model: m1, parameters: {weight: 0.5, density: 0.5}}\n  - {model: m2, parameters: {weight: 0.3, density: 0.5}}\n  - {model: m3, parameters: {weight: 0.2, density: 0.5}}\n",
+		"dare_ties":       "merge_method: dare_ties\nbase_model: base\nmodels:\n  - {model: m1, parameters: {weight: 0.5, density: 0.5}}\n  - {model: m2, parameters: {weight: 0.3, density: 0.5}}\n  - {model: m3, parameters: {weight: 0.2, density: 0.5}}\n",
+		"slerp":           "merge_method: slerp\nbase_model: base\nparameters: {t: 0.3}\nmodels:\n  - {model: base}\n  - {model: m1}\n",
 	}
 	mg := NewMerger(srcs)
 	inputBytes := func(models ...string) int64 {
@@ -121,13 +123,17 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		reportGBs(b, bytes, cpu0)
 	})
-	for _, op := range []string{"linear", "task_arithmetic", "ties"} {
+	for _, op := range []string{"linear", "task_arithmetic", "ties", "dare_ties", "slerp"} {
 		r, err := ParseRecipe([]byte(recipes[op]))
 		if err != nil {
 			b.Fatal(err)
 		}
 		models := []string{"m1", "m2", "m3"}
-		if op != "linear" {
+		switch op {
+		case "slerp":
+			models = []string{"base", "m1"}
+		case "linear":
+		default:
 			models = append(models, "base")
 		}
 		bytes := inputBytes(models...)
@@ -267,7 +273,10 @@ func copyFiles(b testing.TB, models []string, dst string) int64 {
 // the merge's GB/s of input read, the copy's GB/s of the same bytes, their
 // ratio (merge time over copy time, inverted: ≥ 1 is faster than the copy),
 // the merge's CPU seconds and its peak resident memory (VmHWM, reset before
-// each merge):
+// each merge). Every other method's iteration also runs the task_arithmetic
+// merge of the same files, so cpu-x-task_arithmetic (the method's CPU
+// seconds per input byte over task_arithmetic's, both measured in that
+// iteration under the same load) compares the methods' costs:
 //
 //	go test -run '^$' -bench DiskMerge -benchtime 3x ./objectives/merge/
 //
@@ -298,18 +307,29 @@ func BenchmarkDiskMerge(b *testing.B) {
 		{"dare_ties", "merge_method: dare_ties\nbase_model: " + dir + "/base\nmodels:\n" + ft("ft1", "weight: 0.5, density: 0.5") + ft("ft2", "weight: 0.5, density: 0.5")},
 		{"slerp", "merge_method: slerp\nbase_model: " + dir + "/base\nparameters: {t: 0.3}\nmodels:\n  - {model: " + dir + "/base}\n  - {model: " + dir + "/ft1}\n"},
 	}
+	recipePath := func(name string) string { return filepath.Join(dir, name+".yml") }
 	for _, rc := range recipes {
-		rp := filepath.Join(dir, rc.name+".yml")
-		os.WriteFile(rp, []byte(rc.yaml), 0o644)
+		os.WriteFile(recipePath(rc.name), []byte(rc.yaml), 0o644)
+	}
+	for _, rc := range recipes {
+		rp := recipePath(rc.name)
 		models := []string{dir + "/base", dir + "/ft1", dir + "/ft2"}
 		if rc.name == "slerp" {
 			models = models[:2]
 		}
 		b.Run("op="+rc.name, func(b *testing.B) {
-			var mergeT, copyT, cpu float64
+			var mergeT, copyT, cpu, taCPU float64
 			var bytes int64
 			peak := 0.0
 			for b.Loop() {
+				if rc.name != "task_arithmetic" {
+					c0 := cpuSeconds()
+					if err := Run(context.Background(), RunOptions{Recipe: recipePath("task_arithmetic"), OutDir: filepath.Join(dir, "out"), Force: true}); err != nil {
+						b.Fatal(err)
+					}
+					taCPU += cpuSeconds() - c0
+					os.RemoveAll(filepath.Join(dir, "out"))
+				}
 				cdir := filepath.Join(dir, "copies")
 				os.MkdirAll(cdir, 0o755)
 				t0 := time.Now()
@@ -334,6 +354,11 @@ func BenchmarkDiskMerge(b *testing.B) {
 			b.ReportMetric(float64(bytes)*n/copyT/1e9, "copy-GB/s")
 			b.ReportMetric(copyT/mergeT, "x-copy")
 			b.ReportMetric(cpu/n, "cpu-s/merge")
+			if taCPU > 0 {
+				// task_arithmetic reads base, ft1 and ft2: three models.
+				taBytes := float64(bytes) * 3 / float64(len(models))
+				b.ReportMetric((cpu/float64(bytes))/(taCPU/taBytes), "cpu-x-task_arithmetic")
+			}
 			b.ReportMetric(peak/(1<<20), "peak-RSS-MiB")
 			b.ReportMetric(float64(bytes)/(1<<30), "input-GiB")
 		})

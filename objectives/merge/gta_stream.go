@@ -430,28 +430,6 @@ func splitmix(z uint64) uint64 {
 	return z ^ z>>31
 }
 
-// bernoulliMask sets mask[e] (all ones: keep) with probability thr/2³²,
-// two elements per 64-bit draw of a SplitMix64 stream seeded by seed.
-func bernoulliMask(seed uint64, thr uint32, mask []uint32) {
-	s := seed
-	e := 0
-	for ; e+2 <= len(mask); e += 2 {
-		s += 0x9e3779b97f4a7c15
-		z := (s ^ s>>30) * 0xbf58476d1ce4e5b9
-		z = (z ^ z>>27) * 0x94d049bb133111eb
-		z ^= z >> 31
-		mask[e] = ltMask(uint32(z), thr)
-		mask[e+1] = ltMask(uint32(z>>32), thr)
-	}
-	if e < len(mask) {
-		s += 0x9e3779b97f4a7c15
-		z := (s ^ s>>30) * 0xbf58476d1ce4e5b9
-		z = (z ^ z>>27) * 0x94d049bb133111eb
-		z ^= z >> 31
-		mask[e] = ltMask(uint32(z), thr)
-	}
-}
-
 // ltMask is all ones when a < b, else zero.
 func ltMask(a, b uint32) uint32 { return uint32(int64(uint64(a)-uint64(b)) >> 63) }
 
@@ -616,7 +594,9 @@ func (j *job) rescaleFactors(tvs []*tvState, align, cols int) error {
 			// loop (float32 DARE: the common case, kept fast).
 			for k, tv := range keep {
 				ti := slices.Index(tvs, tv)
-				before[ti][b], after[ti][b] = j.dareWords(tv, lo, hi, in[tv.in], in[j.base], bits[k][lo>>6:(hi+63)>>6], true)
+				words := bits[k][lo>>6 : (hi+63)>>6]
+				j.dareWords(tv, lo, hi, words)
+				before[ti][b], after[ti][b] = dareSums(in[tv.in][:hi-lo], in[j.base], words)
 			}
 			return nil
 		}
@@ -782,7 +762,7 @@ func (j *job) gtaBlocks(tvs []*tvState, align, cols int) blockFn {
 						words[w][ti] = make([]uint64, (size+63)/64)
 					}
 					bits[ti] = words[w][ti][:(hi-lo+63)/64]
-					j.dareWords(tv, lo, hi, nil, nil, bits[ti], false)
+					j.dareWords(tv, lo, hi, bits[ti])
 				}
 			}
 			gtaBitsF32(out, in[j.base], xs, bits, ws, fs, scale, sumScale)
@@ -936,145 +916,6 @@ func gtaMaskedF32(out, b []float32, d [][]float32, masks [][]uint32, ws, fs []fl
 		}
 		o := out[lo:hi]
 		bb := b[lo:hi]
-		for e := range o {
-			o[e] = bb[e] + mixed[e]*scale[pat[e]]
-		}
-	}
-}
-
-// dareFused reports whether the float32 DARE kernels apply: float32
-// arithmetic, every pruned model random (no recorded masks injected).
-func (j *job) dareFused(tvs []*tvState) bool {
-	if j.half() || j.masks != nil {
-		return false
-	}
-	any := false
-	for _, tv := range tvs {
-		switch {
-		case tv.keepNo:
-			return false
-		case tv.sparse == sparseRandom:
-			any = true
-		case tv.sparse != sparseNone:
-			return false
-		}
-	}
-	return any
-}
-
-// dareWords draws model tv's keep mask for elements [lo, hi) (lo a
-// multiple of selChunk) as bits into words, from the same SplitMix64
-// streams as bernoulliMask, and with sums also returns Σ|x−b| and the sum
-// over the kept elements (float32 partial sums per 64 elements, float64
-// across them).
-func (j *job) dareWords(tv *tvState, lo, hi int, x, b []float32, words []uint64, sums bool) (all, kept float64) {
-	thr := uint64(tv.thr)
-	for c := lo; c < hi; c += selChunk {
-		ce := min(hi, c+selChunk)
-		s := j.streamSeed(tv.in, c/selChunk)
-		for w0 := c; w0 < ce; w0 += 64 {
-			w1 := min(ce, w0+64)
-			var word uint64
-			var a, k float32
-			for e := w0; e < w1; e += 2 {
-				s += 0x9e3779b97f4a7c15
-				z := (s ^ s>>30) * 0xbf58476d1ce4e5b9
-				z = (z ^ z>>27) * 0x94d049bb133111eb
-				z ^= z >> 31
-				m0 := (uint64(uint32(z)) - thr) >> 63
-				m1 := (z>>32 - thr) >> 63
-				if e+1 >= w1 {
-					m1 = 0
-				}
-				word |= m0<<(e-w0) | m1<<(e+1-w0)
-				if sums {
-					d0 := abs32(x[e-lo] - b[e-lo])
-					a += d0
-					k += math.Float32frombits(math.Float32bits(d0) & -uint32(m0))
-					if e+1 < w1 {
-						d1 := abs32(x[e+1-lo] - b[e+1-lo])
-						a += d1
-						k += math.Float32frombits(math.Float32bits(d1) & -uint32(m1))
-					}
-				}
-			}
-			words[(w0-lo)>>6] = word
-			all += float64(a)
-			kept += float64(k)
-		}
-	}
-	return all, kept
-}
-
-// gtaBitsF32 merges one float32 block of a DARE merge: each model's delta
-// x − b is kept where its mask bit is set (bits nil: every element),
-// rescaled and weighted with a rounding after each product, then summed
-// with sign consensus (scale table) or plainly (sumScale), as gtaMaskedF32.
-func gtaBitsF32(out, b []float32, xs [][]float32, bits [][]uint64, ws, fs []float32, scale []float32, sumScale float32) {
-	const signBit = 1 << 31
-	var vb [maxTiesModels][tiesSub]uint32
-	var sum, mixed [tiesSub]float32
-	var ms, pat [tiesSub]uint32
-	if scale == nil {
-		clear(out)
-		for i, x := range xs {
-			w, f, bw := ws[i], fs[i], bits[i]
-			x := x[:len(out)]
-			for e, v := range x {
-				r := math.Float32bits(float32(float32((v-b[e])*f) * w))
-				if bw != nil {
-					r &= -uint32(bw[e>>6] >> (e & 63) & 1)
-				}
-				out[e] += math.Float32frombits(r)
-			}
-		}
-		for e := range out {
-			out[e] = b[e] + out[e]*sumScale
-		}
-		return
-	}
-	for lo := 0; lo < len(out); lo += tiesSub {
-		hi := min(lo+tiesSub, len(out))
-		n := hi - lo
-		clear(sum[:n])
-		clear(mixed[:n])
-		clear(pat[:n])
-		bb := b[lo:hi]
-		for i, x := range xs {
-			x := x[lo:hi]
-			v := vb[i][:n]
-			s := sum[:n]
-			w, f := ws[i], fs[i]
-			if bw := bits[i]; bw != nil {
-				words := bw[lo>>6:]
-				for e := range v {
-					r := math.Float32bits(float32(float32((x[e]-bb[e])*f)*w)) & -uint32(words[e>>6]>>(e&63)&1)
-					v[e] = r
-					s[e] += math.Float32frombits(r)
-				}
-			} else {
-				for e := range v {
-					r := math.Float32bits(float32(float32((x[e]-bb[e])*f) * w))
-					v[e] = r
-					s[e] += math.Float32frombits(r)
-				}
-			}
-		}
-		for e, s := range sum[:n] {
-			sb := math.Float32bits(s)
-			ms[e] = sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31)
-		}
-		for i := range xs {
-			v := vb[i][:n]
-			mm, mx, pt := ms[:n], mixed[:n], pat[:n]
-			for e, r := range v {
-				nz := ((r &^ signBit) + 0x7fffffff) >> 31
-				agree := nz & (1 ^ (r>>31 ^ mm[e]))
-				mx[e] += math.Float32frombits(r & -agree)
-				pt[e] |= agree << i
-			}
-		}
-		o := out[lo:hi]
 		for e := range o {
 			o[e] = bb[e] + mixed[e]*scale[pat[e]]
 		}

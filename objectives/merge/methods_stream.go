@@ -82,15 +82,7 @@ func streamSlerp(j *job) (blockFn, int, error) {
 	size := blockSizeFor(0)
 	parts := make([][3]float64, (n+size-1)/size)
 	err := j.forBlocks(0, nil, func(w, b, lo, hi int, in [][]float32) error {
-		var s00, s11, s01 float64
-		v0, v1 := in[b0], in[b1][:len(in[b0])]
-		for e, a := range v0 {
-			c := v1[e]
-			s00 += float64(a) * float64(a)
-			s11 += float64(c) * float64(c)
-			s01 += float64(a) * float64(c)
-		}
-		parts[b] = [3]float64{s00, s11, s01}
+		parts[b] = slerpSums(in[b0], in[b1])
 		return nil
 	})
 	if err != nil {
@@ -127,6 +119,32 @@ func streamSlerp(j *job) (blockFn, int, error) {
 		}
 		return nil
 	}, 0, nil
+}
+
+// slerpSums returns Σv0², Σv1² and Σv0·v1 in float64, each in two lanes
+// (even and odd elements) added at the end: one chain of dependent adds
+// per sum made the norm pass wait on the adds' latency.
+func slerpSums(v0, v1 []float32) [3]float64 {
+	v1 = v1[:len(v0)]
+	var a0, a1, b0, b1, c0, c1 float64
+	e := 0
+	for ; e+2 <= len(v0); e += 2 {
+		x0, x1 := float64(v0[e]), float64(v0[e+1])
+		y0, y1 := float64(v1[e]), float64(v1[e+1])
+		a0 += x0 * x0
+		a1 += x1 * x1
+		b0 += y0 * y0
+		b1 += y1 * y1
+		c0 += x0 * y0
+		c1 += x1 * y1
+	}
+	if e < len(v0) {
+		x, y := float64(v0[e]), float64(v1[e])
+		a0 += x * x
+		b0 += y * y
+		c0 += x * y
+	}
+	return [3]float64{a0 + a1, b0 + b1, c0 + c1}
 }
 
 // streamNearswap moves the base towards the other model by at most t per
