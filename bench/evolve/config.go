@@ -24,6 +24,7 @@ import (
 	"github.com/evomerge/evomerge/bench"
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/external"
+	"github.com/evomerge/evomerge/objectives/realmerge"
 )
 
 // Config is the YAML file `evomerge evolve` reads.
@@ -72,7 +73,8 @@ type Config struct {
 
 // ObjectiveConfig selects and configures the objective.
 type ObjectiveConfig struct {
-	// Kind is scenario, mock, mnist or external.
+	// Kind is scenario, mock, mock-tasks, mnist, mnist-multitask or
+	// external.
 	Kind string `yaml:"kind"`
 	// Scenario names a preset (kind scenario).
 	Scenario string `yaml:"scenario"`
@@ -89,7 +91,9 @@ type ObjectiveConfig struct {
 	// MockTasks configures kind mock-tasks, the multi-task mock.
 	MockTasks *MockTasksConfig `yaml:"mock_tasks,omitempty"`
 	// MNIST configures kind mnist, the in-process real-merge objective of
-	// the MNIST zoo (objective mnist-merge of evomerge bench).
+	// the MNIST zoo (objective mnist-merge of evomerge bench), and kind
+	// mnist-multitask, the multi-task testbed (objective mnist-multitask:
+	// its items per task and options).
 	MNIST *MNISTConfig `yaml:"mnist"`
 }
 
@@ -329,7 +333,7 @@ func (c *Config) Validate() error {
 			}
 			seen[s] = true
 		}
-	case "mnist":
+	case "mnist", "mnist-multitask":
 		if o.MNIST == nil {
 			o.MNIST = &MNISTConfig{}
 		}
@@ -344,9 +348,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: objective.mock_tasks: %w", err)
 		}
 	case "":
-		return fmt.Errorf("config: objective.kind is missing (scenario, mock, mock-tasks, mnist or external)")
+		return fmt.Errorf("config: objective.kind is missing (scenario, mock, mock-tasks, mnist, mnist-multitask or external)")
 	default:
-		return fmt.Errorf("config: objective.kind %q: want scenario, mock, mock-tasks, mnist or external", o.Kind)
+		return fmt.Errorf("config: objective.kind %q: want scenario, mock, mock-tasks, mnist, mnist-multitask or external", o.Kind)
 	}
 	if err := c.validateTasks(); err != nil {
 		return err
@@ -418,10 +422,10 @@ func (o *ObjectiveConfig) checkBlocks() error {
 		{"scenario", []string{"scenario"}, o.Scenario != ""},
 		{"mock", []string{"mock"}, o.Mock != nil},
 		{"external", []string{"external"}, o.External != nil},
-		{"mnist", []string{"mnist"}, o.MNIST != nil},
+		{"mnist", []string{"mnist", "mnist-multitask"}, o.MNIST != nil},
 		{"mock_tasks", []string{"mock-tasks"}, o.MockTasks != nil},
 		{"delay", []string{"scenario", "mock", "mock-tasks", "mnist"}, o.Delay != 0},
-		{"slots", []string{"scenario", "mock", "mock-tasks", "mnist"}, o.Slots != 0},
+		{"slots", []string{"scenario", "mock", "mock-tasks", "mnist", "mnist-multitask"}, o.Slots != 0},
 	}
 	for _, b := range set {
 		if !b.present || o.Kind == "" || slices.Contains(b.owners, o.Kind) {
@@ -500,6 +504,8 @@ func (c *Config) Tasks() []string {
 		return []string{"t1", "t2"}
 	case o.Kind == "external" && o.External != nil:
 		return o.External.TaskNames()
+	case o.Kind == "mnist-multitask":
+		return realmerge.MultiTaskNames()
 	}
 	return nil
 }
@@ -511,7 +517,7 @@ func (c *Config) Tasks() []string {
 func (c *Config) validateTasks() error {
 	tasks := c.Tasks()
 	if c.Multi() && len(tasks) < 2 {
-		return fmt.Errorf("config: algorithm %s is multi-objective: the objective must score several tasks (kind mock-tasks, or kind external with tasks:)", c.Algorithm)
+		return fmt.Errorf("config: algorithm %s is multi-objective: the objective must score several tasks (kind mock-tasks, mnist-multitask, or kind external with tasks:)", c.Algorithm)
 	}
 	if c.Multi() {
 		// The multi-objective run (RunMulti) spends whole evaluations and

@@ -59,7 +59,11 @@ func (m *MultiTasks) Dim() int { return m.o.Dim() }
 func (m *MultiTasks) Box() objectives.Box { return m.o.Box() }
 
 // Tasks lists the target tasks, then RetentionTask.
-func (m *MultiTasks) Tasks() []string {
+func (m *MultiTasks) Tasks() []string { return MultiTaskNames() }
+
+// MultiTaskNames are the tasks of the multi-task view: the target tasks,
+// then RetentionTask (known without building the objective, for configs).
+func MultiTaskNames() []string {
 	return append(append([]string(nil), zoo.MultiTaskTargets...), RetentionTask)
 }
 
