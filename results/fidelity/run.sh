@@ -12,11 +12,11 @@
 # is preface.md, written before the runs. The scenarios fix 100 and 20
 # sampled items, so the objectives are spelled out with flags. The kept
 # records are sorted, with wall times zeroed, so the script regenerates
-# every file byte for byte. About 10 minutes on 2 cores for the mocks: nothing sleeps, the clock is simulated. The real
-# testbed's cell adds roughly 14 CPU-hours (about 7 hours on 2 idle cores;
-# measured at 1 seed on a shared machine): each evaluation is a real merge,
-# whatever its items, and lim: and top: make ten times as many as a plain
-# method.
+# every file byte for byte. About 10 minutes on 2 cores for the mocks:
+# nothing sleeps, the clock is simulated. The real testbed's cell adds
+# roughly 14 CPU-hours (about 7 hours on 2 idle cores; measured at 1 seed
+# on a shared machine): each evaluation is a real merge, whatever its
+# items, and lim: and top: make ten times as many as a plain method.
 set -eu
 cd "$(dirname "$0")/../.."
 go build -o /tmp/evomerge-fidelity ./cmd/evomerge
