@@ -74,7 +74,7 @@ func checkItemJob(job Job, f objectives.Function) (objectives.ItemFunction, erro
 	}
 	ifn, ok := f.(objectives.ItemFunction)
 	if !ok || ifn.Items().N < 1 {
-		return nil, fmt.Errorf("objective %s is not scored on benchmark items, so an item budget cannot count them: use an objective with items (mock with --items, mnist-merge, an external evaluator whose command takes {limit})", f.Name())
+		return nil, fmt.Errorf("objective %s is not scored on benchmark items, so an item budget cannot count them: use an objective with items (mock with --items, mnist-multitask, an external evaluator whose command takes {limit})", f.Name())
 	}
 	n := ifn.Items().N
 	if job.ItemBudget < n {

@@ -92,38 +92,8 @@ func TestItemBudgetConformance(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s on %d slots: %v", name, slots, err)
 			}
-			if r.Error != "" {
-				t.Errorf("%s on %d slots: %s", name, slots, r.Error)
-				continue
-			}
-			sum := 0
-			for _, e := range logged {
-				if e.Items < 1 || e.From < 0 || e.From+e.Items > 60 || len(e.PerItem) != e.Items {
-					t.Fatalf("%s: evaluation %d on items %d…%d with %d outcomes", name, e.Index, e.From, e.From+e.Items-1, len(e.PerItem))
-				}
-				sum += e.Items
-			}
-			if sum != r.ItemsUsed || r.ItemsUsed > r.ItemBudget || len(logged) != r.EvalsUsed {
-				t.Errorf("%s on %d slots: %d evaluations logged of %d items, record %d evaluations, %d items of %d", name, slots, len(logged), sum, r.EvalsUsed, r.ItemsUsed, r.ItemBudget)
-			}
-			if r.ItemsUsed < r.ItemBudget*3/4 {
-				t.Errorf("%s on %d slots: spent %d of %d items", name, slots, r.ItemsUsed, r.ItemBudget)
-			}
-			for i := 1; i < len(r.Trace); i++ {
-				if r.Trace[i].Items <= r.Trace[i-1].Items || r.Trace[i].Items > r.ItemsUsed {
-					t.Fatalf("%s: trace items %v", name, r.Trace)
-				}
-			}
-			if len(r.AtItems) != 4 {
-				t.Fatalf("%s: %d checkpoints", name, len(r.AtItems))
-			}
-			for i, c := range r.AtItems {
-				if c.Fraction != ItemFractions[i] || c.Items != int(ItemFractions[i]*1200) || c.True == nil {
-					t.Errorf("%s: checkpoint %d is %+v", name, i, c)
-				}
-				if slots > 1 && c.T == nil {
-					t.Errorf("%s: checkpoint %d on a clock has no time", name, i)
-				}
+			if err := CheckItemAccounting(r, logged, 60, slots > 1); err != nil {
+				t.Errorf("%s on %d slots: %v", name, slots, err)
 			}
 		}
 	}

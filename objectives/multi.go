@@ -57,10 +57,36 @@ type TaskBester interface {
 	TaskBests() []float64
 }
 
-// AsMulti returns f's multi-task view when it has one.
+// MultiViewer is implemented by objectives that score several tasks but
+// cannot be a MultiFunction themselves, because their EvaluateTasks is
+// TaskScorer's (the mean beside the tasks, for reports of a scalar
+// search): the real multi-task testbed. MultiView returns the objective
+// seen as a MultiFunction, sharing its state; AsMulti takes it, so every
+// multi-objective entry point (mobench, evolve) runs on such an objective
+// without being told.
+type MultiViewer interface {
+	MultiView() MultiFunction
+}
+
+// HeldOutTasker is implemented by multi-task objectives that can re-score a
+// point on every task on items never used during a search (a real
+// benchmark's test split), in Tasks order: a real objective's front is
+// reported on these scores. Only a run's final front is re-scored; no
+// method ever sees them.
+type HeldOutTasker interface {
+	HeldOutTasks(x []float64) ([]float64, error)
+}
+
+// AsMulti returns f's multi-task view when it has one: f itself if it is a
+// MultiFunction, else its MultiView.
 func AsMulti(f Function) (MultiFunction, bool) {
-	m, ok := f.(MultiFunction)
-	return m, ok
+	if m, ok := f.(MultiFunction); ok {
+		return m, true
+	}
+	if v, ok := f.(MultiViewer); ok {
+		return v.MultiView(), true
+	}
+	return nil, false
 }
 
 // MultiMockConfig configures the multi-task mock.

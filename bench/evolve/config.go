@@ -24,6 +24,7 @@ import (
 	"github.com/evomerge/evomerge/bench"
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/external"
+	"github.com/evomerge/evomerge/objectives/realmerge"
 )
 
 // Config is the YAML file `evomerge evolve` reads.
@@ -82,7 +83,8 @@ type Config struct {
 
 // ObjectiveConfig selects and configures the objective.
 type ObjectiveConfig struct {
-	// Kind is scenario, mock, mnist or external.
+	// Kind is scenario, mock, mock-tasks, mnist, mnist-multitask or
+	// external.
 	Kind string `yaml:"kind"`
 	// Scenario names a preset (kind scenario).
 	Scenario string `yaml:"scenario"`
@@ -99,7 +101,9 @@ type ObjectiveConfig struct {
 	// MockTasks configures kind mock-tasks, the multi-task mock.
 	MockTasks *MockTasksConfig `yaml:"mock_tasks,omitempty"`
 	// MNIST configures kind mnist, the in-process real-merge objective of
-	// the MNIST zoo (objective mnist-merge of evomerge bench).
+	// the MNIST zoo (objective mnist-merge of evomerge bench), and kind
+	// mnist-multitask, the multi-task testbed (objective mnist-multitask:
+	// its items per task and options).
 	MNIST *MNISTConfig `yaml:"mnist"`
 }
 
@@ -351,15 +355,23 @@ func (c *Config) Validate() error {
 			}
 			seen[s] = true
 		}
-	case "mnist":
+	case "mnist", "mnist-multitask":
 		if o.MNIST == nil {
 			o.MNIST = &MNISTConfig{}
 		}
 		if o.MNIST.Items < 0 {
 			return fmt.Errorf("config: objective.mnist.items must not be negative")
 		}
-		if _, ok := testbedObjectives[o.MNIST.Testbed]; !ok {
+		obj, ok := testbedObjectives[o.MNIST.Testbed]
+		if !ok {
 			return fmt.Errorf("config: objective.mnist.testbed %q: want mnist (the two-expert merge, the default) or multitask", o.MNIST.Testbed)
+		}
+		// kind mnist with testbed multitask is kind mnist-multitask: one
+		// objective, two spellings, and the code below knows it by kind.
+		if o.Kind == "mnist" && obj == "mnist-multitask" {
+			o.Kind = "mnist-multitask"
+		} else if o.Kind == "mnist-multitask" && obj == "mnist-merge" && o.MNIST.Testbed != "" {
+			return fmt.Errorf("config: objective.kind mnist-multitask conflicts with objective.mnist.testbed %q", o.MNIST.Testbed)
 		}
 	case "mock-tasks":
 		if o.MockTasks == nil {
@@ -369,9 +381,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: objective.mock_tasks: %w", err)
 		}
 	case "":
-		return fmt.Errorf("config: objective.kind is missing (scenario, mock, mock-tasks, mnist or external)")
+		return fmt.Errorf("config: objective.kind is missing (scenario, mock, mock-tasks, mnist, mnist-multitask or external)")
 	default:
-		return fmt.Errorf("config: objective.kind %q: want scenario, mock, mock-tasks, mnist or external", o.Kind)
+		return fmt.Errorf("config: objective.kind %q: want scenario, mock, mock-tasks, mnist, mnist-multitask or external", o.Kind)
 	}
 	if err := c.validateTasks(); err != nil {
 		return err
@@ -443,10 +455,10 @@ func (o *ObjectiveConfig) checkBlocks() error {
 		{"scenario", []string{"scenario"}, o.Scenario != ""},
 		{"mock", []string{"mock"}, o.Mock != nil},
 		{"external", []string{"external"}, o.External != nil},
-		{"mnist", []string{"mnist"}, o.MNIST != nil},
+		{"mnist", []string{"mnist", "mnist-multitask"}, o.MNIST != nil},
 		{"mock_tasks", []string{"mock-tasks"}, o.MockTasks != nil},
 		{"delay", []string{"scenario", "mock", "mock-tasks", "mnist"}, o.Delay != 0},
-		{"slots", []string{"scenario", "mock", "mock-tasks", "mnist"}, o.Slots != 0},
+		{"slots", []string{"scenario", "mock", "mock-tasks", "mnist", "mnist-multitask"}, o.Slots != 0},
 	}
 	for _, b := range set {
 		if !b.present || o.Kind == "" || slices.Contains(b.owners, o.Kind) {
@@ -572,6 +584,8 @@ func (c *Config) Tasks() []string {
 		return []string{"t1", "t2"}
 	case o.Kind == "external" && o.External != nil:
 		return o.External.TaskNames()
+	case o.Kind == "mnist-multitask":
+		return realmerge.MultiTaskNames()
 	}
 	return nil
 }
@@ -583,7 +597,7 @@ func (c *Config) Tasks() []string {
 func (c *Config) validateTasks() error {
 	tasks := c.Tasks()
 	if c.Multi() && len(tasks) < 2 {
-		return fmt.Errorf("config: algorithm %s is multi-objective: the objective must score several tasks (kind mock-tasks, or kind external with tasks:)", c.Algorithm)
+		return fmt.Errorf("config: algorithm %s is multi-objective: the objective must score several tasks (kind mock-tasks, mnist-multitask, or kind external with tasks:)", c.Algorithm)
 	}
 	if c.Multi() {
 		// The multi-objective run (RunMulti) spends whole evaluations and

@@ -168,6 +168,9 @@ func pointLines(run *multi.Run, tasks []string, p multi.FrontPoint, rank int) []
 	if p.True != nil {
 		ls = append(ls, "  true scores: "+taskScores(tasks, p.True))
 	}
+	if p.HeldOut != nil {
+		ls = append(ls, "  held-out scores: "+taskScores(tasks, p.HeldOut)+" (re-scored after the run on items the search never saw)")
+	}
 	if len(run.Floors) > 0 {
 		keeps := "keep every floor"
 		if !p.Feasible {
@@ -209,11 +212,17 @@ func frontTable(c *Config, r *MultiResult, rank []int, figs []string) string {
 			b.WriteString(" true " + t + " |")
 		}
 	}
+	hasHeld := run.Front[0].HeldOut != nil
+	if hasHeld {
+		for _, t := range r.Tasks {
+			b.WriteString(" held-out " + t + " |")
+		}
+	}
 	b.WriteString(" evaluations |")
 	if len(run.Floors) > 0 {
 		b.WriteString(" keeps floors |")
 	}
-	b.WriteString("\n|" + strings.Repeat("---|", 3+len(r.Tasks)+len(r.Tasks)*btoi(hasTrue)+btoi(len(run.Floors) > 0)) + "\n")
+	b.WriteString("\n|" + strings.Repeat("---|", 3+len(r.Tasks)+len(r.Tasks)*(btoi(hasTrue)+btoi(hasHeld))+btoi(len(run.Floors) > 0)) + "\n")
 	for i, p := range run.Front {
 		fmt.Fprintf(&b, "| [%s](%s) | %d |", RecipeName(i), RecipeName(i), rank[i])
 		for _, v := range p.Scores {
@@ -221,6 +230,11 @@ func frontTable(c *Config, r *MultiResult, rank []int, figs []string) string {
 		}
 		if hasTrue {
 			for _, v := range p.True {
+				fmt.Fprintf(&b, " %.4g |", v)
+			}
+		}
+		if hasHeld {
+			for _, v := range p.HeldOut {
 				fmt.Fprintf(&b, " %.4g |", v)
 			}
 		}
@@ -235,7 +249,11 @@ func frontTable(c *Config, r *MultiResult, rank []int, figs []string) string {
 		b.WriteString("\n")
 	}
 	m := run.Metrics
-	fmt.Fprintf(&b, "\nHypervolume of the %s scores from the reference point %s: %.6g", m.Scored, yamlList(m.Reference), m.Hypervolume)
+	scored := m.Scored
+	if scored == "heldout" {
+		scored = "held-out (re-scored after the run on items the search never saw)"
+	}
+	fmt.Fprintf(&b, "\nHypervolume of the %s scores from the reference point %s: %.6g", scored, yamlList(m.Reference), m.Hypervolume)
 	if m.HypervolumeShare != nil {
 		fmt.Fprintf(&b, " (%.4f of the box up to the best scores)", *m.HypervolumeShare)
 	}
@@ -244,7 +262,7 @@ func frontTable(c *Config, r *MultiResult, rank []int, figs []string) string {
 		fmt.Fprintf(&b, " IGD+ to the true front: %.4g score points.", *m.IGDPlus)
 	}
 	if m.FloorViolation != nil {
-		fmt.Fprintf(&b, " Share of the front whose %s scores break a floor: %.3g.", m.Scored, *m.FloorViolation)
+		fmt.Fprintf(&b, " Share of the front whose %s scores break a floor: %.3g.", strings.TrimSuffix(strings.Split(scored, " (")[0], ","), *m.FloorViolation)
 	}
 	b.WriteString("\n\n")
 	for _, f := range figs {

@@ -188,3 +188,45 @@ func FuzzParseMultiJournal(f *testing.F) {
 		}
 	})
 }
+
+// TestMultiRealTestbed: evolve in multi-objective mode runs on the real
+// multi-task testbed (kind mnist-multitask): the front's recipes are
+// mergekit recipes over the zoo's folders, each headed by its observed,
+// pool and held-out scores on the three target tasks and retention.
+func TestMultiRealTestbed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds or reads the multi-task testbed's instance 0")
+	}
+	c := testConfig(t, `algorithm: nsga2
+set: {pop: 8}
+budget: 16
+seed: 2
+floor: {retention: 50}
+objective:
+  kind: mnist-multitask
+  mnist: {items: 50, options: {instance: "0"}}
+`)
+	if got := strings.Join(c.Tasks(), ","); got != "shift,rot90-p,flip-q,retention" {
+		t.Fatalf("tasks %s", got)
+	}
+	res, err := RunMulti(context.Background(), c, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Error != "" || res.Run.Metrics.Scored != "heldout" {
+		t.Fatalf("run error %q, metrics on %s scores", res.Run.Error, res.Run.Metrics.Scored)
+	}
+	if err := WriteFront(c, res); err != nil {
+		t.Fatal(err)
+	}
+	front := readFront(t, c.Output)
+	r := front["01.yml"]
+	for _, want := range []string{"# scores: shift ", "held-out scores: shift ", "merge_method: ties", "retention "} {
+		if !strings.Contains(r, want) {
+			t.Errorf("01.yml lacks %q:\n%s", want, r)
+		}
+	}
+	if md := front["front.md"]; !strings.Contains(md, "mnist-multitask") || !strings.Contains(md, "| held-out shift |") || !strings.Contains(md, "Hypervolume of the held-out") {
+		t.Errorf("front.md does not name the objective:\n%s", front["front.md"])
+	}
+}

@@ -42,12 +42,14 @@ func (c *Config) build() (*target, error) {
 	}
 	var spec objectives.Spec
 	switch o.Kind {
-	case "scenario", "mock", "mnist", "mock-tasks":
+	case "scenario", "mock", "mnist", "mnist-multitask", "mock-tasks":
 		switch o.Kind {
 		case "mock-tasks":
 			spec = objectives.Spec{Name: "mock-tasks", Dim: o.MockTasks.Dim, Seed: c.Seed}
 		case "mnist":
-			spec = objectives.Spec{Name: testbedObjectives[o.MNIST.Testbed], Items: o.MNIST.Items, Options: o.MNIST.Options, Seed: c.Seed}
+			spec = objectives.Spec{Name: "mnist-merge", Items: o.MNIST.Items, Options: o.MNIST.Options, Seed: c.Seed}
+		case "mnist-multitask":
+			spec = objectives.Spec{Name: "mnist-multitask", Items: o.MNIST.Items, Options: o.MNIST.Options, Seed: c.Seed}
 		case "scenario":
 			sc, err := bench.LookupScenario(o.Scenario)
 			if err != nil {
@@ -347,6 +349,24 @@ func (c *Config) buildMulti() (*multiTarget, error) {
 			t.f = delayedTasks{MultiFunction: m, d: o.Delay}
 		}
 		t.job.Objective = withConfig(objectives.Spec{Name: "mock-tasks", Dim: o.MockTasks.Dim, Seed: c.Seed}, c.Hash())
+		t.job.Slots = len(t.slots)
+		return t, nil
+	case "mnist-multitask":
+		// The real multi-task testbed: its MultiView (objectives.AsMulti)
+		// scores the target tasks and retention; the front is re-scored on
+		// held-out images after the run (multi.ExecuteOn).
+		spec := objectives.Spec{Name: "mnist-multitask", Items: o.MNIST.Items, Options: o.MNIST.Options, Seed: c.Seed}
+		f, err := objectives.New(spec)
+		if err != nil {
+			return nil, err
+		}
+		m, ok := objectives.AsMulti(f)
+		if !ok {
+			return nil, fmt.Errorf("objective %s scores one task", f.Name())
+		}
+		c.function = f
+		t := &multiTarget{f: m, job: job, slots: slotNames(max(o.Slots, 1))}
+		t.job.Objective = withConfig(spec, c.Hash())
 		t.job.Slots = len(t.slots)
 		return t, nil
 	case "external":

@@ -181,6 +181,13 @@ func (c *Config) describeItems() string {
 			return fmt.Sprintf("%s items of MNIST task %s per evaluation, drawn afresh from the search pool (test items %d–%d); held-out: test items %d–%d", per, m.Task(), pool[0], pool[len(pool)-1], held[0], held[len(held)-1])
 		}
 	}
+	if o.Kind == "mnist-multitask" {
+		if m, ok := objectives.AsMulti(c.function); ok {
+			if s, ok := m.(fmt.Stringer); ok {
+				return s.String()
+			}
+		}
+	}
 	name := ""
 	if o.Kind == "scenario" {
 		name = "scenario " + o.Scenario + ": "

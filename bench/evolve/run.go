@@ -303,7 +303,7 @@ func (c *Config) finish(res *Result, tg *target, run *bench.Run, records []bench
 	}
 	res.Recommended = res.Shipped.X
 	res.TrueName = "true score"
-	if c.Objective.Kind == "mnist" {
+	if c.Objective.Kind == "mnist" || c.Objective.Kind == "mnist-multitask" {
 		res.TrueName = "score on the whole search pool"
 	}
 	known := objectives.KnowsTruth(tg.f)

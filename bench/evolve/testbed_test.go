@@ -15,6 +15,13 @@ func TestMNISTTestbed(t *testing.T) {
 	if got := testbedObjectives[c.Objective.MNIST.Testbed]; got != "mnist-multitask" {
 		t.Errorf("testbed multitask builds %s", got)
 	}
+	if c.Objective.Kind != "mnist-multitask" {
+		t.Errorf("kind mnist with testbed multitask is kind %q, want mnist-multitask (one objective, two spellings)", c.Objective.Kind)
+	}
+	_, err = ParseConfig([]byte("algorithm: random\nbudget: 10\nseed: 1\nobjective: {kind: mnist-multitask, mnist: {testbed: mnist}}\n"))
+	if err == nil || !strings.Contains(err.Error(), "conflicts") {
+		t.Errorf("kind mnist-multitask with testbed mnist: %v", err)
+	}
 	if got := testbedObjectives[""]; got != "mnist-merge" {
 		t.Errorf("the default testbed builds %s", got)
 	}

@@ -10,8 +10,10 @@ import (
 // Metrics measure a run's final front.
 type Metrics struct {
 	// Scored says which scores of the front's points the metrics use:
-	// "true" (the objective's noise-free scores: what a user of the front
-	// gets) or "observed" (an objective that knows no truth).
+	// "heldout" (a real objective's scores on items never used during the
+	// search: FrontPoint.HeldOut), "true" (the objective's noise-free
+	// scores: what a user of the front gets) or "observed" (an objective
+	// that knows no truth).
 	Scored string `json:"scored"`
 	// Reference is the hypervolume reference point by task: the task's
 	// floor, else Job.Reference, else 0.
@@ -97,16 +99,8 @@ func Front(records []Eval, lim []float64) []FrontPoint {
 // all on the true scores where f knows them.
 func Assess(front []FrontPoint, f objectives.MultiFunction, floors, reference map[string]float64) Metrics {
 	tasks := f.Tasks()
-	m := Metrics{Scored: "true", FrontSize: len(front)}
-	if !knowsTruth(f) {
-		m.Scored = "observed"
-	}
-	score := func(p FrontPoint) []float64 {
-		if m.Scored == "true" && len(p.True) == len(tasks) {
-			return p.True
-		}
-		return p.Scores
-	}
+	m := Metrics{Scored: scoredOn(front, f), FrontSize: len(front)}
+	score := func(p FrontPoint) []float64 { return PointScores(p, m.Scored) }
 	m.Reference = make([]float64, len(tasks))
 	for j, n := range tasks {
 		if v, ok := floors[n]; ok {
@@ -168,4 +162,30 @@ func Assess(front []FrontPoint, f objectives.MultiFunction, floors, reference ma
 		m.FloorViolation = &v
 	}
 	return m
+}
+
+// scoredOn is which scores the metrics of front use: held-out ones when
+// the objective has them and every point was re-scored, else true ones
+// when it knows them, else observed ones.
+func scoredOn(front []FrontPoint, f objectives.MultiFunction) string {
+	if _, ok := f.(objectives.HeldOutTasker); ok && len(front) > 0 &&
+		!slices.ContainsFunc(front, func(p FrontPoint) bool { return len(p.HeldOut) != len(p.Scores) }) {
+		return "heldout"
+	}
+	if !knowsTruth(f) {
+		return "observed"
+	}
+	return "true"
+}
+
+// PointScores is p's scores of the kind scored names (Metrics.Scored),
+// falling back to the observed ones where p lacks them.
+func PointScores(p FrontPoint, scored string) []float64 {
+	switch {
+	case scored == "heldout" && len(p.HeldOut) == len(p.Scores):
+		return p.HeldOut
+	case scored == "true" && len(p.True) == len(p.Scores):
+		return p.True
+	}
+	return p.Scores
 }

@@ -95,6 +95,11 @@ type FrontPoint struct {
 	// Scores is the mean observed score per task over Evals.
 	Scores []float64 `json:"scores"`
 	True   []float64 `json:"true,omitempty"`
+	// HeldOut is the point's score per task on items never used during
+	// the search, for objectives that have them
+	// (objectives.HeldOutTasker): measured once the run is over, never
+	// seen by the method, and what the metrics are computed on.
+	HeldOut []float64 `json:"heldout,omitempty"`
 	// Feasible says the observed scores keep every floor.
 	Feasible bool `json:"feasible"`
 }
@@ -254,11 +259,47 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.MultiFunction) (*Run, 
 	}
 	run.EvalsUsed, run.Failures, run.FirstFailure = t.used, t.failures, t.firstFailure
 	run.Front = Front(t.records, lim)
+	if err := scoreHeldOut(ctx, run.Front, f); err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		if run.Error == "" {
+			run.Error = err.Error()
+		}
+	}
 	run.Metrics = Assess(run.Front, f, job.Floors, job.Reference)
 	if run.Error == "" && len(run.Front) == 0 {
 		run.Error = fmt.Sprintf("no evaluation succeeded (%d of %d failed; the first: %s)", t.failures, t.used, t.firstFailure)
 	}
 	return run, t.records, nil
+}
+
+// scoreHeldOut re-scores every point of a final front on the objective's
+// held-out items, where it has them (objectives.HeldOutTasker): a real
+// objective's front is reported on those scores, as a single-objective
+// run's recommendation is. The method has finished, so it never sees them.
+func scoreHeldOut(ctx context.Context, front []FrontPoint, f objectives.MultiFunction) error {
+	h, ok := f.(objectives.HeldOutTasker)
+	if !ok {
+		return nil
+	}
+	for i := range front {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		v, err := h.HeldOutTasks(front[i].X)
+		if err == nil && len(v) != len(f.Tasks()) {
+			err = fmt.Errorf("%d held-out scores for %d tasks", len(v), len(f.Tasks()))
+		}
+		if err != nil {
+			for j := range front {
+				front[j].HeldOut = nil
+			}
+			return fmt.Errorf("held-out scoring of front point %d: %v", i+1, err)
+		}
+		front[i].HeldOut = v
+	}
+	return nil
 }
 
 // safeMinimize turns a method's panic into an error naming it.

@@ -91,9 +91,12 @@ func Groups(runs []*Run) ([]*Group, error) {
 		if g == nil {
 			g = &Group{Objective: r.Objective, Description: r.Description, Tasks: r.Tasks, Floors: r.Floors, Options: r.Options,
 				Dim: r.Dim, Items: r.Items, Width: r.Width, Seed: r.ObjectiveSeed, Varied: r.ObjectiveVaried}
-			g.Slug = fmt.Sprintf("%s-%dtasks", r.Objective, len(r.Tasks))
+			// A real objective's name has slashes (mnist-multitask/ties/g4/inst0):
+			// the slug names files, so they become dashes.
+			obj := strings.ReplaceAll(r.Objective, "/", "-")
+			g.Slug = fmt.Sprintf("%s-%dtasks", obj, len(r.Tasks))
 			for n := 2; slices.ContainsFunc(groups, func(o *Group) bool { return o.Slug == g.Slug }); n++ {
-				g.Slug = fmt.Sprintf("%s-%dtasks-%d", r.Objective, len(r.Tasks), n)
+				g.Slug = fmt.Sprintf("%s-%dtasks-%d", obj, len(r.Tasks), n)
 			}
 			byKey[k] = g
 			groups = append(groups, g)
@@ -261,7 +264,7 @@ func Report(dir, title, preface string, runs []*Run, epilogue ...string) ([]Comp
 		b.WriteString(strings.TrimSpace(preface) + "\n\n")
 	}
 	b.WriteString("## Results\n\n")
-	b.WriteString(legendText(cs))
+	b.WriteString(legendText(cs, heldOutRuns(runs)))
 	for _, g := range groups {
 		if err := writeGroup(&b, dir, g, cs); err != nil {
 			return nil, err
@@ -278,9 +281,29 @@ func Report(dir, title, preface string, runs []*Run, epilogue ...string) ([]Comp
 	return cs, nil
 }
 
-func legendText(cs []Comparison) string {
+// heldOutRuns reports whether any run's metrics are on held-out scores.
+func heldOutRuns(runs []*Run) bool {
+	return slices.ContainsFunc(runs, func(r *Run) bool { return r.Metrics.Scored == "heldout" })
+}
+
+// scoredText says which scores a run's metrics are on.
+func scoredText(scored string) string {
+	switch scored {
+	case "heldout":
+		return "held-out task scores (each front point re-scored on every task's held-out items once the run was over; the methods never saw them)"
+	case "observed":
+		return "observed task scores (the objective knows no truth)"
+	}
+	return "true task scores"
+}
+
+func legendText(cs []Comparison, heldOut bool) string {
 	var b strings.Builder
-	b.WriteString("Hypervolume: of the true task scores of each run's final front (the non-dominated set of its observed scores, the same rule for every method), ")
+	if heldOut {
+		b.WriteString("Hypervolume: of the true task scores (on a real objective: the held-out task scores, as each group says) of each run's final front (the non-dominated set of its observed scores, the same rule for every method), ")
+	} else {
+		b.WriteString("Hypervolume: of the true task scores of each run's final front (the non-dominated set of its observed scores, the same rule for every method), ")
+	}
 	b.WriteString("as a share of the box from the reference point (each task's floor, else 0) to a score of 100 in every task; a point below a floor adds nothing. ")
 	b.WriteString("Median [95% interval] over seeds (order statistics, as benchstat; † too few runs for a finite interval), and the 10th percentile (p10) beside it. ")
 	b.WriteString("IGD+: mean distance in score points from the true front (its part that keeps every floor) to the region the found front dominates; 0 is perfect. ")
@@ -311,7 +334,29 @@ func writeGroup(b *strings.Builder, dir string, g *Group, cs []Comparison) error
 	if g.Varied {
 		layout = "a layout of optima drawn for each seed (the same for every method and budget)"
 	}
-	fmt.Fprintf(b, "Objective %s, %s, floors: %s.\n\n", g.Objective, layout, floorText(g.Floors))
+	scored := map[string]bool{}
+	for _, c := range g.Cells {
+		for _, rs := range c.Runs {
+			for _, r := range rs {
+				scored[r.Metrics.Scored] = true
+			}
+		}
+	}
+	if scored["heldout"] {
+		// A real objective: one instance, no layout of optima.
+		layout = "the objective's own instance"
+	}
+	fmt.Fprintf(b, "Objective %s, %s, floors: %s.", g.Objective, layout, floorText(g.Floors))
+	if scored["heldout"] || scored["observed"] {
+		kinds := make([]string, 0, len(scored))
+		for _, k := range []string{"heldout", "true", "observed"} {
+			if scored[k] {
+				kinds = append(kinds, scoredText(k))
+			}
+		}
+		fmt.Fprintf(b, " Metrics on %s.", strings.Join(kinds, "; some runs on "))
+	}
+	b.WriteString("\n\n")
 	base := baselineOf(g)
 	for _, c := range g.Cells {
 		n := 0
@@ -398,7 +443,11 @@ func writeGroup(b *strings.Builder, dir string, g *Group, cs []Comparison) error
 			fmt.Fprintf(b, "![fronts, %s against %s](%s)\n", g.Tasks[y], g.Tasks[x], name)
 		}
 	}
-	fmt.Fprintf(b, "\nFronts at %d evaluations: for each method, the front of its run of median hypervolume (true scores; projected on two tasks when there are more), over the true front in grey; dotted lines are floors.\n\n", last.Budget)
+	if scored["heldout"] {
+		fmt.Fprintf(b, "\nFronts at %d evaluations: for each method, the front of its run of median hypervolume (held-out scores; projected on two tasks when there are more); dotted lines are floors.\n\n", last.Budget)
+	} else {
+		fmt.Fprintf(b, "\nFronts at %d evaluations: for each method, the front of its run of median hypervolume (true scores; projected on two tasks when there are more), over the true front in grey; dotted lines are floors.\n\n", last.Budget)
+	}
 	return nil
 }
 
@@ -449,10 +498,7 @@ func frontFigure(path string, g *Group, c *Cell, x, y int) error {
 		r := medianRun(rs)
 		s := plots.FrontSeries{Name: m, Look: plots.Look{Style: 1 + slices.Index(order, m)}}
 		for _, p := range r.Front {
-			sc := p.True
-			if sc == nil {
-				sc = p.Scores
-			}
+			sc := PointScores(p, r.Metrics.Scored)
 			s.Points = append(s.Points, [2]float64{sc[x], sc[y]})
 		}
 		series = append(series, s)

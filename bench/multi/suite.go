@@ -188,7 +188,7 @@ func (r *Run) valid() error {
 		return fmt.Errorf("run record has a reference point of %d values for %d tasks", len(r.Metrics.Reference), len(r.Tasks))
 	}
 	for i, p := range r.Front {
-		if len(p.Scores) != len(r.Tasks) || (p.True != nil && len(p.True) != len(r.Tasks)) {
+		if len(p.Scores) != len(r.Tasks) || (p.True != nil && len(p.True) != len(r.Tasks)) || (p.HeldOut != nil && len(p.HeldOut) != len(r.Tasks)) {
 			return fmt.Errorf("front point %d has %d scores for %d tasks", i+1, len(p.Scores), len(r.Tasks))
 		}
 	}

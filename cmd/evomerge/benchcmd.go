@@ -203,7 +203,7 @@ func (b *benchFlags) comparison(stderr io.Writer, set map[string]bool, scenario 
 	if b.itemBudget > 0 {
 		ifn, ok := f.(objectives.ItemFunction)
 		if !ok || ifn.Items().N < 1 {
-			return nil, h, fmt.Errorf("--budget-items: objective %s is not scored on benchmark items (give the mock --items N; mnist-merge scores test images)", spec.Name)
+			return nil, h, fmt.Errorf("--budget-items: objective %s is not scored on benchmark items (give the mock --items N, or use mnist-multitask, scored on a fixed list of --items images per task)", spec.Name)
 		}
 		n := ifn.Items().N
 		if b.itemBudget < n {

@@ -67,8 +67,8 @@ func runMOBench(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	fs := flag.NewFlagSet("evomerge mobench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	algs := fs.String("algs", "all", "comma-separated multi-objective methods, or all (known: "+strings.Join(algorithms.MultiNames(), ", ")+"; ws-cmaes is the weighted-sum baseline)")
-	objective := fs.String("objective", "mock-tasks", "objective of several tasks (mock-tasks, or one registered by another package)")
-	dim := fs.Int("dim", 4, "number of parameters")
+	objective := fs.String("objective", "mock-tasks", "objective of several tasks (mock-tasks; mnist-multitask, the real multi-task testbed, whose fronts are reported on held-out scores)")
+	dim := fs.Int("dim", 4, "number of parameters (mock-tasks; a real objective knows its own)")
 	items := fs.Int("items", 0, "benchmark items per task per evaluation (binomial noise); 0: none")
 	noise := fs.Float64("noise", 0, "σ of Gaussian noise on every task score")
 	width := fs.Float64("width", 0, "peak width per coordinate of every task (mock-tasks; 0: 0.25)")
@@ -130,12 +130,18 @@ func runMOBench(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	if len(opts) > 0 {
 		spec.Options = map[string]string(opts)
 	}
+	dimSet := false
+	fs.Visit(func(fl *flag.Flag) { dimSet = dimSet || fl.Name == "dim" })
+	if !dimSet && !contains([]string{"mock-tasks", "mock", "sphere", "ellipsoid", "rosenbrock", "rastrigin"}, *objective) {
+		spec.Dim = 0 // a registered objective knows its genome's length (mnist-multitask: 24 genes by default)
+	}
 	f, err := objectives.New(spec)
 	if err != nil {
 		return err
 	}
+	spec.Dim = f.Dim()
 	if _, ok := objectives.AsMulti(f); !ok {
-		return fmt.Errorf("--objective %s scores one task: mobench needs an objective of several (mock-tasks)", *objective)
+		return fmt.Errorf("--objective %s scores one task: mobench needs an objective of several (mock-tasks, mnist-multitask)", *objective)
 	}
 	var pre string
 	if *preface != "" {
