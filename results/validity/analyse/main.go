@@ -14,8 +14,10 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/evomerge/evomerge/bench"
@@ -24,7 +26,7 @@ import (
 	"github.com/evomerge/evomerge/objectives/zoo"
 )
 
-// The design the protocol fixes.
+// The design the protocol fixes (run.sh runs the same).
 var (
 	cells = []validity.Cell{
 		{Name: "g1-50", Groups: "1", Budget: 50}, {Name: "g1-100", Groups: "1", Budget: 100}, {Name: "g1-300", Groups: "1", Budget: 300},
@@ -55,7 +57,11 @@ func main() {
 func run() error {
 	dir := flag.String("dir", "results/validity", "the study's folder")
 	suite := flag.String("suite", "results/suite/runs.jsonl", "records of the built-in scenarios (the baseline)")
+	advice := flag.String("advice", "", "print the bench flags of the recommendation in this calibrate folder, and exit")
 	flag.Parse()
+	if *advice != "" {
+		return printAdvice(*advice)
+	}
 	s := &validity.Study{Cells: cells, Methods: methods, Instances: instances, RealSeeds: realSeeds, MockSeeds: mockSeeds,
 		DifficultyCell: "g4-100", Bootstrap: bootstrap, Seed: 1, Calibrations: map[string]validity.Calibration{},
 		Baselines: map[int]validity.Baselines{}}
@@ -122,16 +128,18 @@ func run() error {
 	return bench.WriteFileAtomic(filepath.Join(*dir, "README.md"), page.Bytes())
 }
 
-// calibration is the part of calibrate's calibration.json the study reads.
+// calibration is the part of calibrate's calibration.json the study reads:
+// the fitted scenario's name, and the ranking on it, whose first row is
+// the recommendation.
 type calibration struct {
 	Scenario struct {
 		Name string `json:"name"`
 	} `json:"scenario"`
-	Recommendation struct {
+	Ranking []struct {
 		Algorithm string            `json:"algorithm"`
 		Settings  map[string]string `json:"settings"`
 		Median    float64           `json:"median"`
-	} `json:"recommendation"`
+	} `json:"ranking"`
 }
 
 func readCalibration(dir string) (validity.Calibration, error) {
@@ -141,16 +149,27 @@ func readCalibration(dir string) (validity.Calibration, error) {
 		return validity.Calibration{}, err
 	}
 	var c calibration
-	d := json.NewDecoder(bytes.NewReader(data))
-	if err := d.Decode(&c); err != nil {
+	if err := json.Unmarshal(data, &c); err != nil {
 		return validity.Calibration{}, fmt.Errorf("%s: %v", path, err)
 	}
-	if c.Scenario.Name == "" || c.Recommendation.Algorithm == "" {
-		return validity.Calibration{}, fmt.Errorf("%s: no fitted scenario name or no recommendation", path)
+	if c.Scenario.Name == "" || len(c.Ranking) == 0 || c.Ranking[0].Algorithm == "" {
+		return validity.Calibration{}, fmt.Errorf("%s: no fitted scenario name or no ranking", path)
 	}
-	if strings.ContainsAny(c.Scenario.Name, "\n") {
-		return validity.Calibration{}, fmt.Errorf("%s: scenario name %q spans lines", path, c.Scenario.Name)
+	r := c.Ranking[0]
+	return validity.Calibration{Scenario: c.Scenario.Name, Algorithm: r.Algorithm, Params: r.Settings, Predicted: r.Median}, nil
+}
+
+// printAdvice prints the bench flags that run a calibration's
+// recommendation: --algs ALG and one --set ALG.NAME=VALUE per setting.
+func printAdvice(dir string) error {
+	c, err := readCalibration(dir)
+	if err != nil {
+		return err
 	}
-	return validity.Calibration{Scenario: c.Scenario.Name, Algorithm: c.Recommendation.Algorithm,
-		Params: c.Recommendation.Settings, Predicted: c.Recommendation.Median}, nil
+	args := []string{"--algs", c.Algorithm}
+	for _, k := range slices.Sorted(maps.Keys(c.Params)) {
+		args = append(args, "--set", c.Algorithm+"."+k+"="+c.Params[k])
+	}
+	fmt.Println(strings.Join(args, " "))
+	return nil
 }
