@@ -29,6 +29,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	command := fs.String("command", "", "the command that produced the records, printed on the page (default: this report command)")
 	seed := fs.Uint64("seed", 1, "seed of the bootstrap intervals")
 	noPlots := fs.Bool("no-plots", false, "skip the figures")
+	noHTML := fs.Bool("no-html", false, "with --out: write README.md and its figures only, no index.html (a page of thousands of runs makes an HTML file of tens of MB, since it embeds every run's record)")
 	preface := fs.String("preface", "", "a markdown file whose text goes under the title")
 	rankAgainst := fs.String("rank-against", "", "run records of other cells (the mock scenarios): say how well each predicted the rankings here")
 	fs.Usage = func() {
@@ -46,6 +47,9 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	}
 	if *out == "" && *htmlDir == "" {
 		return fmt.Errorf("report: --out FOLDER or --html FOLDER is required (a new folder, or one an earlier report wrote)")
+	}
+	if *noHTML && (*htmlDir != "" || *out == "") {
+		return fmt.Errorf("report: --no-html goes with --out alone (--html asks for the HTML page)")
 	}
 	separate := *htmlDir != "" && (*out == "" || !sameDir(*out, *htmlDir))
 	if *out != "" {
@@ -100,12 +104,16 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if cmd == "" {
 		cmd = "evomerge report " + strings.Join(args, " ")
 	}
-	o := bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots, Preface: string(pre), RankAgainst: against, Force: *force, HTML: true, Highlight: highlight}
+	o := bench.ReportOptions{Dir: *out, Title: *title, Command: cmd, Seed: *seed, Plots: !*noPlots, Preface: string(pre), RankAgainst: against, Force: *force, HTML: !*noHTML, Highlight: highlight}
 	if *out != "" {
 		if err := bench.BuildReport(runs, o); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s and %s from %d runs\n", filepath.Join(*out, "README.md"), filepath.Join(*out, bench.HTMLName), len(runs))
+		if *noHTML {
+			fmt.Fprintf(stdout, "wrote %s from %d runs\n", filepath.Join(*out, "README.md"), len(runs))
+		} else {
+			fmt.Fprintf(stdout, "wrote %s and %s from %d runs\n", filepath.Join(*out, "README.md"), filepath.Join(*out, bench.HTMLName), len(runs))
+		}
 	}
 	if separate {
 		o.Dir = *htmlDir

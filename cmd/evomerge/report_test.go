@@ -99,6 +99,19 @@ func TestReportHTML(t *testing.T) {
 	if _, _, err := runArgs(t, "report", journal); err == nil || !strings.Contains(err.Error(), "--html") {
 		t.Errorf("neither --out nor --html: %v", err)
 	}
+	md := filepath.Join(dir, "md")
+	if _, _, err := runArgs(t, "report", "--out", md, "--no-html", "--no-plots", "--command", "x", journal); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(md, "index.html")); !os.IsNotExist(err) {
+		t.Errorf("--no-html wrote index.html (%v)", err)
+	}
+	if m, _ := os.ReadFile(filepath.Join(md, "report-files.txt")); strings.Contains(string(m), "index.html") {
+		t.Errorf("--no-html lists index.html in the manifest: %s", m)
+	}
+	if _, _, err := runArgs(t, "report", "--html", filepath.Join(dir, "y"), "--no-html", journal); err == nil || !strings.Contains(err.Error(), "--no-html") {
+		t.Errorf("--html with --no-html: %v", err)
+	}
 	// Which method is grey depends on the ranking; naming every method
 	// leaves none grey.
 	hl := filepath.Join(dir, "hl")
