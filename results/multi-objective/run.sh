@@ -9,8 +9,8 @@
 # comparisons; answer.md follows the results. The records, the page and
 # its figures are byte-identical on every run, at any --parallel. About a
 # minute on 2 cores for the mocks, plus about 10 CPU-minutes for the real
-# testbed (about 15 minutes on 2 idle cores; measured at 2 seeds on a
-# shared machine).
+# testbed (measured: about 10 minutes beside other jobs on a
+# shared 2-core machine).
 set -eu
 cd "$(dirname "$0")/../.."
 go build -o /tmp/evomerge-mo ./cmd/evomerge
