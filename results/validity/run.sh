@@ -12,8 +12,8 @@
 #   4. each calibration's recommendation on its real cell (advice.jsonl);
 #   5. the page: `evomerge validity`.
 #
-# About an hour on 2 idle cores; the zoo instances are trained once (about
-# 30 CPU-seconds each) and cached.
+# About 80 minutes on 2 cores shared with other jobs (measured); the zoo
+# instances are trained once (about 30 CPU-seconds each) and cached.
 set -eu
 cd "$(dirname "$0")/../.."
 E=${EVOMERGE:-/tmp/evomerge-validity}
