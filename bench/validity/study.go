@@ -182,17 +182,23 @@ type InstanceDifficulty struct {
 	HasLong, HasCells bool
 }
 
-// Summary is a sample's median, 10th percentile and worst value.
+// Summary is a sample's median with its 95% order-statistic interval,
+// 10th percentile and worst value.
 type Summary struct {
 	N                  int
 	Median, P10, Worst float64
+	Lo, Hi             float64
 }
 
 func summarise(xs []float64) Summary {
 	if len(xs) == 0 {
-		return Summary{Median: math.NaN(), P10: math.NaN(), Worst: math.NaN()}
+		return Summary{Median: math.NaN(), P10: math.NaN(), Worst: math.NaN(), Lo: math.NaN(), Hi: math.NaN()}
 	}
-	return Summary{N: len(xs), Median: stats.Quantile(xs, 0.5), P10: stats.Quantile(xs, 0.1), Worst: slices.Min(xs)}
+	s := Summary{N: len(xs), Median: stats.Quantile(xs, 0.5), P10: stats.Quantile(xs, 0.1), Worst: slices.Min(xs), Lo: math.NaN(), Hi: math.NaN()}
+	if m, err := stats.Median(xs, 0.95); err == nil && m.Warning == nil {
+		s.Lo, s.Hi = m.Lo, m.Hi
+	}
+	return s
 }
 
 // CellResult is one cell's figures.
@@ -466,6 +472,13 @@ func (res *Result) Page(b *bytes.Buffer, s *Study) {
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	sum := func(x Summary) string { return fmt.Sprintf("%s (%s, %s)", f1(x.Median), f1(x.P10), f1(x.Worst)) }
+	// ci is sum with the median's 95% interval, where the sample allows one.
+	ci := func(x Summary) string {
+		if math.IsNaN(x.Lo) {
+			return sum(x)
+		}
+		return fmt.Sprintf("%s [%s, %s] (%s, %s)", f1(x.Median), f1(x.Lo), f1(x.Hi), f1(x.P10), f1(x.Worst))
+	}
 	holds := func(ok bool) string {
 		if ok {
 			return "holds"
@@ -503,14 +516,14 @@ func (res *Result) Page(b *bytes.Buffer, s *Study) {
 	fmt.Fprintf(b, "- median regret over every cell and instance: %s points (goal ≤ 1): %s.\n\n", f1(res.MedianRegret), met(res.MedianRegret <= 1))
 
 	b.WriteString("## Rankings\n\n")
-	fmt.Fprintf(b, "Per cell, each method's held-out score on the real cell (%d runs: %d instances × %d seeds) and its true score on the fitted scenarios (%d runs), as median (10th percentile, worst); rank 1 is the best.\n\n", len(s.Instances)*s.RealSeeds, len(s.Instances), s.RealSeeds, len(s.Instances)*s.MockSeeds)
+	fmt.Fprintf(b, "Per cell, each method's held-out score on the real cell (%d runs: %d instances × %d seeds) and its true score on the fitted scenarios (%d runs), as median [95%% order-statistic interval] (10th percentile, worst); rank 1 is the best. Medians whose intervals overlap are not told apart by these runs.\n\n", len(s.Instances)*s.RealSeeds, len(s.Instances), s.RealSeeds, len(s.Instances)*s.MockSeeds)
 	for _, c := range res.Cells {
 		fmt.Fprintf(b, "### %s\n\n| method | real rank | real held-out | predicted rank | fitted mock |\n|---|---|---|---|---|\n", c.Cell.Name)
 		rr, pr := rankOf(c.Real, s.Methods), rankOf(c.Predicted, s.Methods)
 		order := slices.Clone(s.Methods)
 		slices.SortStableFunc(order, func(x, y string) int { return cmpFloat(rr[x], rr[y]) })
 		for _, m := range order {
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", m, rankText(rr[m]), sum(c.RealRuns[m]), rankText(pr[m]), sum(c.MockRuns[m]))
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", m, rankText(rr[m]), ci(c.RealRuns[m]), rankText(pr[m]), ci(c.MockRuns[m]))
 		}
 		b.WriteString("\n| instance | recommended | predicted (mock) | held-out, median | best in hindsight | its median | regret |\n|---|---|---|---|---|---|---|\n")
 		for _, g := range c.Regrets {
