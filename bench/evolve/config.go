@@ -550,6 +550,17 @@ func probeName(p string) string {
 func (c *Config) ObjectiveHash() string {
 	o := c.Objective
 	o.Delay, o.Slots = 0, 0 // pacing changes no score
+	if o.Kind == "mnist-multitask" {
+		// One objective, two spellings (kind mnist with testbed
+		// multitask): hashed as the latter, so a probe made under either
+		// serves a config written in the other.
+		m := MNISTConfig{}
+		if o.MNIST != nil {
+			m = *o.MNIST
+		}
+		o.Kind, m.Testbed = "mnist", "multitask"
+		o.MNIST = &m
+	}
 	if e := o.External; e != nil {
 		ec := *e
 		ec.Slots, ec.Slurm, ec.Backend, ec.WorkDir = nil, nil, "", ""

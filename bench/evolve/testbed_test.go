@@ -18,6 +18,13 @@ func TestMNISTTestbed(t *testing.T) {
 	if c.Objective.Kind != "mnist-multitask" {
 		t.Errorf("kind mnist with testbed multitask is kind %q, want mnist-multitask (one objective, two spellings)", c.Objective.Kind)
 	}
+	other, err := ParseConfig([]byte("algorithm: cmaes\nbudget: 20\nseed: 1\nobjective: {kind: mnist-multitask, mnist: {items: 100, options: {groups: \"4\"}}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ObjectiveHash() != other.ObjectiveHash() {
+		t.Errorf("the two spellings of one objective hash differently (%s, %s): a probe made under one would not serve the other", c.ObjectiveHash(), other.ObjectiveHash())
+	}
 	_, err = ParseConfig([]byte("algorithm: random\nbudget: 10\nseed: 1\nobjective: {kind: mnist-multitask, mnist: {testbed: mnist}}\n"))
 	if err == nil || !strings.Contains(err.Error(), "conflicts") {
 		t.Errorf("kind mnist-multitask with testbed mnist: %v", err)
