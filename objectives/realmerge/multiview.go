@@ -115,6 +115,6 @@ func (m *MultiTasks) String() string {
 	if c.Resample {
 		items = fmt.Sprintf("%d items per task drawn afresh per evaluation", c.Limit)
 	}
-	return fmt.Sprintf("multi-task real merge (mnist-multitask, instance %d): %s of %d experts over %d layer groups, %d genes; tasks %s (retention: the base's task, digits), scored on %s of a %d-image pool; fronts reported on the %d held-out images",
+	return fmt.Sprintf("multi-task real merge (mnist-multitask, instance %d): %s of %d experts over %d layer groups, %d genes; tasks %s (retention: the base's task, digits), scored on %s of a %d-image pool; held-out scores on the other %d images",
 		c.Instance, c.Method, len(m.o.experts), len(m.o.groups), m.o.Dim(), strings.Join(m.Tasks(), ", "), items, c.Pool, len(m.o.heldIt))
 }
