@@ -135,6 +135,11 @@ func runMOBench(ctx context.Context, stdout, stderr io.Writer, args []string) er
 	if !dimSet && !contains([]string{"mock-tasks", "mock", "sphere", "ellipsoid", "rosenbrock", "rastrigin"}, *objective) {
 		spec.Dim = 0 // a registered objective knows its genome's length (mnist-multitask: 24 genes by default)
 	}
+	if *vary && *objective != "mock-tasks" {
+		// Only the mock draws anything from its seed; a real objective
+		// would silently run one instance under a flag that promises many.
+		return fmt.Errorf("--vary-objective draws the mock's layout of optima from each run's seed; --objective %s draws nothing from it (for mnist-multitask, run each zoo instance with --opt instance=N)", *objective)
+	}
 	f, err := objectives.New(spec)
 	if err != nil {
 		return err

@@ -55,6 +55,7 @@ func TestMOBenchErrors(t *testing.T) {
 		{[]string{"mobench", "--algs", "nsga2"}, "--out is required"},
 		{[]string{"mobench", "--out", dir, "--set", "cmaes.popsize=4"}, "single-objective"},
 		{[]string{"bench", "--algs", "nsga2", "--seeds", "1"}, "multi-objective method"},
+		{[]string{"mobench", "--out", dir, "--objective", "mnist-multitask", "--vary-objective"}, "--opt instance=N"},
 	} {
 		_, _, err := runArgs(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
