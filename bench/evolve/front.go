@@ -281,7 +281,8 @@ func btoi(b bool) int {
 
 // frontFigures draws the front on every pair of tasks into dir and
 // returns the files' names: the observed scores and, where known, the
-// same points' true scores and the true front.
+// same points' true scores (the search pool's, on a real objective), their
+// held-out scores and the true front.
 func frontFigures(dir string, c *Config, r *MultiResult) ([]string, error) {
 	run := r.Run
 	var truth [][]float64
@@ -293,15 +294,27 @@ func frontFigures(dir string, c *Config, r *MultiResult) ([]string, error) {
 		for y := x + 1; y < len(r.Tasks); y++ {
 			obs := plots.FrontSeries{Name: "observed scores", Look: plots.Look{Style: 1}}
 			tru := plots.FrontSeries{Name: "true scores", Look: plots.Look{Style: 2}}
+			held := plots.FrontSeries{Name: "held-out scores", Look: plots.Look{Style: 3}}
 			for _, p := range run.Front {
 				obs.Points = append(obs.Points, [2]float64{p.Scores[x], p.Scores[y]})
 				if p.True != nil {
 					tru.Points = append(tru.Points, [2]float64{p.True[x], p.True[y]})
 				}
+				if p.HeldOut != nil {
+					held.Points = append(held.Points, [2]float64{p.HeldOut[x], p.HeldOut[y]})
+				}
 			}
 			series := []plots.FrontSeries{obs}
+			if len(held.Points) > 0 {
+				// A real objective: its "true" scores are the search pool's,
+				// which the search saw; the held-out ones are the figure.
+				tru.Name = "search-pool scores"
+			}
 			if len(tru.Points) > 0 {
 				series = append(series, tru)
+			}
+			if len(held.Points) > 0 {
+				series = append(series, held)
 			}
 			o := plots.FrontOptions{XFloor: math.NaN(), YFloor: math.NaN()}
 			if v, ok := run.Floors[r.Tasks[x]]; ok {
