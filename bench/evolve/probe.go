@@ -211,22 +211,28 @@ func itemList(f objectives.Function) objectives.ItemList {
 // multi-task testbed the items of all its target tasks count (its score
 // is their mean). Call it after the config has run or been built.
 func (c *Config) ItemsPerEvaluation(res *Result) (int, bool) {
+	o := c.Objective
+	if o.Kind == "mnist-multitask" || (o.Kind == "mnist" && o.MNIST != nil && o.MNIST.Testbed == "multitask") {
+		// Its item list (objectives.ItemFunction) counts the items of one
+		// task, what an evaluation costs as lm-eval's --limit does; its
+		// score averages the answers of every target task on them.
+		n := 0
+		if o.MNIST != nil {
+			n = o.MNIST.Items
+		}
+		if n == 0 {
+			n = 100 // realmerge.MultiConfig's default limit
+		}
+		if t, ok := c.function.(interface{ Targets() int }); ok {
+			n *= t.Targets()
+		}
+		return n, o.MNIST == nil || o.MNIST.Options["sampling"] != "resample"
+	}
 	if res != nil && res.ItemList.N > 0 {
 		return res.ItemList.N, res.ItemList.Fixed
 	}
-	o := c.Objective
 	switch o.Kind {
 	case "mnist":
-		if o.MNIST.Testbed == "multitask" {
-			n := o.MNIST.Items
-			if n == 0 {
-				n = 100 // realmerge.MultiConfig's default limit
-			}
-			if t, ok := c.function.(interface{ Targets() int }); ok {
-				n *= t.Targets()
-			}
-			return n, o.MNIST.Options["sampling"] != "resample"
-		}
 		if o.MNIST.Items > 0 {
 			return o.MNIST.Items, false
 		}
