@@ -594,6 +594,9 @@ func ExecuteOn(ctx context.Context, job Job, f objectives.Function) (*Run, error
 				return nil, fmt.Errorf("held-out task scores of the recommendation: %w", err)
 			}
 			names := ts.TaskNames()
+			if len(vs) != len(names) {
+				return nil, fmt.Errorf("held-out task scores of the recommendation: %d scores for %d tasks", len(vs), len(names))
+			}
 			for i, v := range vs {
 				run.RecommendHeldOutTasks = append(run.RecommendHeldOutTasks, TaskScore{Task: names[i], Score: v, Target: i < ts.Targets()})
 			}

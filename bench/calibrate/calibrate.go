@@ -274,7 +274,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 // outputFiles are the files calibrate writes (--force replaces them).
-var outputFiles = []string{"scenario.yml", "evolve.yml", "probe.jsonl", "probe.progress.html", "report.md", "calibration.json"}
+var outputFiles = []string{"scenario.yml", "evolve.yml", "probe.jsonl", "probe.progress.html", "probe.best.yml", "report.md", "calibration.json"}
 
 // jsonSafe replaces infinite scores (runs that failed) by the worst finite
 // stand-in JSON can hold: −1 (a score below any the mock gives).

@@ -349,9 +349,9 @@ func (s *sim) at(w float64, noise noiseModel, wantShape bool) simStats {
 		}
 		if best > 0 {
 			st.ratio += min(mean/best, 1)
-		} else {
-			st.ratio += 1
 		}
+		// best ≤ 0: every score underflowed (a width far too narrow); its
+		// ratio counts as 0, which keeps the ratio rising with the width.
 		kept := 0.0
 		for _, v := range t {
 			kept += v
@@ -448,7 +448,13 @@ func (e *Estimates) fit(n, r, k int, seed uint64) error {
 			e.noiseMock()
 			e.Width, note = s.fitWidth(e.Ratio, e.noise())
 			e.KeptShare = s.at(e.Width, e.noise(), false).kept
-			e.Attainable = e.RandomMean / e.KeptShare
+			e.Attainable = 0
+			if e.KeptShare > 0 {
+				e.Attainable = e.RandomMean / e.KeptShare
+			}
+		}
+		if e.Attainable == 0 {
+			e.Notes = append(e.Notes, "random recipes keep nothing measurable at the fitted width: the attainable score is not estimated (0)")
 		}
 		if note != "" {
 			e.Notes = append(e.Notes, note)

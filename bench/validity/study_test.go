@@ -41,6 +41,9 @@ func study() *Study {
 		},
 		Baselines:      map[int]Baselines{0: {TA: 10, TIES: 20}, 1: {TA: 12, TIES: 45}},
 		DifficultyCell: "g4-100",
+		LongBudget:     1000,
+		LongGroups:     "4",
+		Objective:      "mnist-multitask",
 		Bootstrap:      200,
 		Seed:           1,
 	}
@@ -62,7 +65,9 @@ func study() *Study {
 	// 46, below a's 50.5 there: regret 4.5. Instance 1's (a) scores as a:
 	// regret 0.
 	for k, v := range []float64{45, 47} {
-		s.Advice = append(s.Advice, realRun("b", 0, k, 100, v))
+		r := realRun("b", 0, k, 100, v)
+		r.Params = map[string]string{"x": "1", "y": "default"}
+		s.Advice = append(s.Advice, r)
 	}
 	for k, v := range []float64{50, 51} {
 		s.Advice = append(s.Advice, realRun("a", 1, k, 100, v))
@@ -117,7 +122,7 @@ func TestAnalyseKnownStudy(t *testing.T) {
 	page := b.String()
 	for _, want := range []string{
 		"| g4-100 | 0.33 [",
-		"2. Random search at 100 evaluations at least 5 points below the best method (pooled over instances: a 50.5 (50.0, 50.0) against random 30.5 (30.0, 30.0), a gap of 20.0): holds.",
+		"2. Random search at 100 evaluations at least 5 points below the best method, on every instance (the smallest gap is 20.0) and pooled over instances (a 50.5 (50.0, 50.0) against random 30.5 (30.0, 30.0), a gap of 20.0): holds.",
 		"median regret over every cell and instance: 2.2 points (goal ≤ 1): **missed**",
 		"| 0 | b (x=1) | 70.0 | 46.0 | a | 50.5 | 4.5 |",
 	} {
@@ -149,6 +154,12 @@ func TestAnalyseRefusesIncompleteStudies(t *testing.T) {
 		},
 		"a run outside the cells": func(s *Study) { s.Real[0].Budget = 50 },
 		"no baselines":            func(s *Study) { delete(s.Baselines, 0) },
+		"advice of another configuration": func(s *Study) {
+			s.Advice[0].Params = map[string]string{"x": "2"}
+		},
+		"advice of another method":     func(s *Study) { s.Advice[2].Algorithm = "b" },
+		"a long run of another budget": func(s *Study) { s.Long[0].Budget = 300 },
+		"another objective":            func(s *Study) { s.Real[1].Objective = "mnist-merge" },
 	} {
 		s := study()
 		spoil(s)

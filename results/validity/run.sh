@@ -10,7 +10,7 @@
 #   2. `evomerge calibrate` on each cell × instance (calibrate/CELL-I/);
 #   3. the eight methods on each fitted scenario (mock.jsonl);
 #   4. each calibration's recommendation on its real cell (advice.jsonl);
-#   5. the page: `evomerge validity`.
+#   5. the page: results/validity/analyse (go run), from the records.
 #
 # About 80 minutes on 2 cores shared with other jobs (measured); the zoo
 # instances are trained once (about 30 CPU-seconds each) and cached.

@@ -63,7 +63,8 @@ func run() error {
 		return printAdvice(*advice)
 	}
 	s := &validity.Study{Cells: cells, Methods: methods, Instances: instances, RealSeeds: realSeeds, MockSeeds: mockSeeds,
-		DifficultyCell: "g4-100", Bootstrap: bootstrap, Seed: 1, Calibrations: map[string]validity.Calibration{},
+		DifficultyCell: "g4-100", LongBudget: 1000, LongGroups: "4", Objective: "mnist-multitask/",
+		Bootstrap: bootstrap, Seed: 1, Calibrations: map[string]validity.Calibration{},
 		Baselines: map[int]validity.Baselines{}}
 	var err error
 	for _, in := range []struct {
