@@ -453,7 +453,8 @@ func (o *MultiObjective) mark(b *zoo.Batch, s *multiState) (int, error) {
 	return s.net.Mark(b, s.correct, &s.ws)
 }
 
-// memoSize bounds the memos of pool marks and held-out scores.
+// memoSize bounds the memos of pool marks and held-out scores: a full
+// memo is emptied and starts afresh (no figure depends on what it holds).
 const memoSize = 256
 
 // memoKey identifies x (and a task count, for held-out scores).
