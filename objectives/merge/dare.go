@@ -346,8 +346,8 @@ func daresTies4(out, b []float32, xs [][]float32, m [][]uint64, ws, fs []float32
 func gtaBitsStaged(out, b []float32, xs [][]float32, bits [][]uint64, ws, fs []float32, scale []float32, sumScale float32) {
 	const signBit = 1 << 31
 	var vb [maxTiesModels][tiesSub]uint32
-	var sum, mixed [tiesSub]float32
-	var ms, pat [tiesSub]uint32
+	var sum [tiesSub]float32
+	var el tiesElection
 	if scale == nil {
 		clear(out)
 		for i, x := range xs {
@@ -370,8 +370,6 @@ func gtaBitsStaged(out, b []float32, xs [][]float32, bits [][]uint64, ws, fs []f
 		hi := min(lo+tiesSub, len(out))
 		n := hi - lo
 		clear(sum[:n])
-		clear(mixed[:n])
-		clear(pat[:n])
 		bb := b[lo:hi]
 		for i, x := range xs {
 			x := x[lo:hi]
@@ -393,23 +391,6 @@ func gtaBitsStaged(out, b []float32, xs [][]float32, bits [][]uint64, ws, fs []f
 				}
 			}
 		}
-		for e, s := range sum[:n] {
-			sb := math.Float32bits(s)
-			ms[e] = sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31)
-		}
-		for i := range xs {
-			v := vb[i][:n]
-			mm, mx, pt := ms[:n], mixed[:n], pat[:n]
-			for e, r := range v {
-				nz := ((r &^ signBit) + 0x7fffffff) >> 31
-				agree := nz & (1 ^ (r>>31 ^ mm[e]))
-				mx[e] += math.Float32frombits(r & -agree)
-				pt[e] |= agree << i
-			}
-		}
-		o := out[lo:hi]
-		for e := range o {
-			o[e] = bb[e] + mixed[e]*scale[pat[e]]
-		}
+		el.elect(out[lo:hi], bb, &vb, len(xs), &sum, scale)
 	}
 }

@@ -25,15 +25,13 @@ const tiesSub = 512
 func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []int, scale []float32) {
 	const signBit = 1 << 31
 	var vb [maxTiesModels][tiesSub]uint32
-	var sum, mixed [tiesSub]float32
-	var ms, pat [tiesSub]uint32
+	var sum [tiesSub]float32
+	var el tiesElection
 	for lo := 0; lo < len(out); lo += tiesSub {
 		hi := min(lo+tiesSub, len(out))
 		n := hi - lo
 		bb := b[lo:hi]
 		clear(sum[:n])
-		clear(mixed[:n])
-		clear(pat[:n])
 		for i, x := range xs {
 			x := x[lo:hi]
 			v := vb[i][:len(x)]
@@ -54,25 +52,49 @@ func tiesBlock(out, b []float32, xs [][]float32, ws []float32, thr []int32, q []
 			}
 			q[i] = qi
 		}
-		for e, s := range sum[:n] {
-			// 1 when the consensus is negative (±0 counts as +).
-			sb := math.Float32bits(s)
-			ms[e] = sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31)
+		el.elect(out[lo:hi], bb, &vb, len(xs), &sum, scale)
+	}
+}
+
+// tiesElection is the scratch of tiesElect, kept by its caller across
+// sub-blocks so that no call zeroes more than it uses.
+type tiesElection struct {
+	mixed   [tiesSub]float32
+	ms, pat [tiesSub]uint32
+}
+
+// elect finishes one sub-block of a TIES-family merge, whose n = len(out)
+// elements have every model's weighted term in vb (float32 bits, a row per
+// model) and their sum in sum: the consensus sign of each element is the
+// sum's (±0 counts as +), the terms that agree with it are added, and
+// out[e] = b[e] + that sum × scale[the bit pattern of the agreeing models]
+// (see tiesScaleTable). Branch-free, as random data would defeat branch
+// prediction.
+func (t *tiesElection) elect(out, b []float32, vb *[maxTiesModels][tiesSub]uint32, models int, sum *[tiesSub]float32, scale []float32) {
+	const signBit = 1 << 31
+	n := len(out)
+	clear(t.mixed[:n])
+	clear(t.pat[:n])
+	for e, s := range sum[:n] {
+		// 1 when the consensus is negative (±0 counts as +).
+		sb := math.Float32bits(s)
+		t.ms[e] = sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31)
+	}
+	mixed := t.mixed[:n]
+	for i := range models {
+		v := vb[i][:n]
+		mm, mx, pt := t.ms[:n], mixed, t.pat[:n]
+		for e, r := range v {
+			nz := ((r &^ signBit) + 0x7fffffff) >> 31
+			agree := nz & (1 ^ (r>>31 ^ mm[e]))
+			mx[e] += math.Float32frombits(r & -agree)
+			pt[e] |= agree << i
 		}
-		for i := range xs {
-			v := vb[i][:n]
-			mm, mx, pt := ms[:n], mixed[:n], pat[:n]
-			for e, r := range v {
-				nz := ((r &^ signBit) + 0x7fffffff) >> 31
-				agree := nz & (1 ^ (r>>31 ^ mm[e]))
-				mx[e] += math.Float32frombits(r & -agree)
-				pt[e] |= agree << i
-			}
-		}
-		o := out[lo:hi]
-		for e := range o {
-			o[e] = bb[e] + mixed[e]*scale[pat[e]]
-		}
+	}
+	pat := t.pat[:n]
+	b = b[:n]
+	for e := range out {
+		out[e] = b[e] + mixed[e]*scale[pat[e]]
 	}
 }
 

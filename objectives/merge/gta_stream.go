@@ -853,8 +853,8 @@ func (j *job) gtaRounded(out, b []float32, sc *gtaScratch, tvs []*tvState, n int
 func gtaMaskedF32(out, b []float32, d [][]float32, masks [][]uint32, ws, fs []float32, scale []float32, sumScale float32) {
 	const signBit = 1 << 31
 	var vb [maxTiesModels][tiesSub]uint32
-	var sum, mixed [tiesSub]float32
-	var ms, pat [tiesSub]uint32
+	var sum [tiesSub]float32
+	var el tiesElection
 	consensus := scale != nil
 	if !consensus {
 		// Plain sum: no staging needed.
@@ -878,8 +878,6 @@ func gtaMaskedF32(out, b []float32, d [][]float32, masks [][]uint32, ws, fs []fl
 		hi := min(lo+tiesSub, len(out))
 		n := hi - lo
 		clear(sum[:n])
-		clear(mixed[:n])
-		clear(pat[:n])
 		for i, di := range d {
 			di := di[lo:hi]
 			v := vb[i][:n]
@@ -900,24 +898,6 @@ func gtaMaskedF32(out, b []float32, d [][]float32, masks [][]uint32, ws, fs []fl
 				}
 			}
 		}
-		for e, s := range sum[:n] {
-			sb := math.Float32bits(s)
-			ms[e] = sb >> 31 & (((sb &^ signBit) + 0x7fffffff) >> 31)
-		}
-		for i := range d {
-			v := vb[i][:n]
-			mm, mx, pt := ms[:n], mixed[:n], pat[:n]
-			for e, r := range v {
-				nz := ((r &^ signBit) + 0x7fffffff) >> 31
-				agree := nz & (1 ^ (r>>31 ^ mm[e]))
-				mx[e] += math.Float32frombits(r & -agree)
-				pt[e] |= agree << i
-			}
-		}
-		o := out[lo:hi]
-		bb := b[lo:hi]
-		for e := range o {
-			o[e] = bb[e] + mixed[e]*scale[pat[e]]
-		}
+		el.elect(out[lo:hi], b[lo:hi], &vb, len(d), &sum, scale)
 	}
 }
