@@ -147,18 +147,15 @@ func (c MultiConfig) validate() error {
 // MultiObjective is the multi-task real-merge objective. Safe for
 // concurrent use.
 type MultiObjective struct {
-	cfg     MultiConfig
-	zoo     *zoo.Zoo
-	sizes   []int
-	experts []string
-	groups  [][2]int
-	params  []string
-	merger  *merge.Merger
-	tasks   []zoo.Task // targets, then retention
-	pool    []*zoo.Batch
-	subset  [][]int // fixed subset per task: positions in the pool
-	heldIt  []int
-	name    string
+	genome
+	cfg    MultiConfig
+	sizes  []int
+	merger *merge.Merger
+	tasks  []zoo.Task // targets, then retention
+	pool   []*zoo.Batch
+	subset [][]int // fixed subset per task: positions in the pool
+	heldIt []int
+	name   string
 
 	heldOnce sync.Once
 	held     []*zoo.Batch
@@ -188,14 +185,14 @@ func NewMulti(cfg MultiConfig) (*MultiObjective, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mnist-multitask: %w", err)
 	}
-	o := &MultiObjective{cfg: cfg, zoo: z, sizes: cfg.Zoo.Sizes(), experts: z.Experts(), params: []string{"weight"}}
-	if cfg.Densities {
-		o.params = append(o.params, "density")
-	}
-	layers := len(o.sizes) - 1
+	sizes := cfg.Zoo.Sizes()
+	var groups [][2]int
+	layers := len(sizes) - 1
 	for g := 0; g < cfg.Groups; g++ {
-		o.groups = append(o.groups, [2]int{g * layers / cfg.Groups, (g + 1) * layers / cfg.Groups})
+		groups = append(groups, [2]int{g * layers / cfg.Groups, (g + 1) * layers / cfg.Groups})
 	}
+	o := &MultiObjective{cfg: cfg, sizes: sizes, genome: genome{zoo: z, objective: "mnist-multitask", method: cfg.Method, normalize: cfg.Normalize,
+		densities: cfg.Densities, density: cfg.Density, minDensity: MultiMinDensity, weightMax: cfg.WeightMax, experts: z.Experts(), groups: groups}.withParams()}
 	srcs := map[string]merge.Source{}
 	for _, m := range z.Models {
 		mod, err := merge.LoadModel(z.Path(m))
@@ -297,43 +294,6 @@ func multiName(c MultiConfig) string {
 // Name identifies the objective, its non-default settings and instance.
 func (o *MultiObjective) Name() string { return o.name }
 
-// Dim is G·M·P.
-func (o *MultiObjective) Dim() int { return len(o.groups) * len(o.experts) * len(o.params) }
-
-// Experts lists the merged experts in genome order.
-func (o *MultiObjective) Experts() []string { return append([]string(nil), o.experts...) }
-
-// Groups is the number of layer groups G.
-func (o *MultiObjective) Groups() int { return len(o.groups) }
-
-// Params lists the per-expert parameters in genome order.
-func (o *MultiObjective) Params() []string { return append([]string(nil), o.params...) }
-
-// Zoo is the model zoo being merged.
-func (o *MultiObjective) Zoo() *zoo.Zoo { return o.zoo }
-
-// Gene is the index of parameter param of expert in layer group g, or -1.
-func (o *MultiObjective) Gene(g int, expert, param string) int {
-	m, p := index(o.experts, expert), index(o.params, param)
-	if g < 0 || g >= len(o.groups) || m < 0 || p < 0 {
-		return -1
-	}
-	return (g*len(o.experts)+m)*len(o.params) + p
-}
-
-// Box is [0, WeightMax] for weights and [0, 1] for densities.
-func (o *MultiObjective) Box() objectives.Box {
-	b := objectives.Box{Lower: make([]float64, o.Dim()), Upper: make([]float64, o.Dim()), Constraint: true}
-	for i := range b.Upper {
-		if o.params[i%len(o.params)] == "density" {
-			b.Upper[i] = 1
-		} else {
-			b.Upper[i] = o.cfg.WeightMax
-		}
-	}
-	return b
-}
-
 // Sense is Maximize: scores are accuracies in percent.
 func (o *MultiObjective) Sense() objectives.Sense { return objectives.Maximize }
 
@@ -354,55 +314,6 @@ func (o *MultiObjective) TaskNames() []string {
 
 // Targets is the number of leading TaskNames whose mean is the score.
 func (o *MultiObjective) Targets() int { return len(zoo.MultiTaskTargets) }
-
-// Recipe is the mergekit recipe of x: one slice per layer group, the base
-// appended as a source.
-func (o *MultiObjective) Recipe(x []float64) (*merge.Recipe, error) {
-	if len(x) != o.Dim() {
-		return nil, fmt.Errorf("mnist-multitask: vector has %d values, want %d", len(x), o.Dim())
-	}
-	for i, v := range x {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("mnist-multitask: gene %d is %g", i, v)
-		}
-	}
-	r := &merge.Recipe{
-		MergeMethod: o.cfg.Method,
-		BaseModel:   zoo.Base,
-		DType:       "float32",
-		Parameters:  map[string]any{"normalize": o.cfg.Normalize},
-	}
-	for g, lr := range o.groups {
-		sl := merge.SliceSpec{}
-		for m, e := range o.experts {
-			p := map[string]any{}
-			for k, name := range o.params {
-				v := math.Abs(x[(g*len(o.experts)+m)*len(o.params)+k])
-				if name == "density" {
-					v = max(MultiMinDensity, min(v, 1))
-				}
-				p[name] = v
-			}
-			if !o.cfg.Densities && o.cfg.Method != "task_arithmetic" {
-				p["density"] = o.cfg.Density
-			}
-			sl.Sources = append(sl.Sources, merge.SourceSpec{Model: e, LayerRange: []int{lr[0], lr[1]}, Parameters: p})
-		}
-		sl.Sources = append(sl.Sources, merge.SourceSpec{Model: zoo.Base, LayerRange: []int{lr[0], lr[1]}})
-		r.Slices = append(r.Slices, sl)
-	}
-	return r, nil
-}
-
-// DiskRecipe is Recipe(x) with every model named by its zoo folder.
-func (o *MultiObjective) DiskRecipe(x []float64) (*merge.Recipe, error) {
-	r, err := o.Recipe(x)
-	if err != nil {
-		return nil, err
-	}
-	onDisk(r, o.zoo.Path)
-	return r, nil
-}
 
 // HeldOutItems lists the held-out MNIST test items.
 func (o *MultiObjective) HeldOutItems() []int { return append([]int(nil), o.heldIt...) }

@@ -68,7 +68,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -181,16 +180,13 @@ func (c Config) validate() error {
 // the loaded models and item batches are read-only, and each evaluation
 // takes its own buffers from a pool.
 type Objective struct {
-	cfg     Config
-	zoo     *zoo.Zoo
-	experts []string
-	groups  [][2]int // layer range [lo, hi) of each gene group
-	params  []string // per-expert parameter names
-	merger  *merge.Merger
-	pool    *zoo.Batch
-	task    zoo.Task
-	test    *zoo.Images
-	name    string
+	genome
+	cfg    Config
+	merger *merge.Merger
+	pool   *zoo.Batch
+	task   zoo.Task
+	test   *zoo.Images
+	name   string
 
 	heldOnce sync.Once
 	held     *zoo.Batch
@@ -215,18 +211,17 @@ func New(cfg Config) (*Objective, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mnist-merge: %w", err)
 	}
-	o := &Objective{cfg: cfg, zoo: z, experts: z.Experts(), task: task, params: []string{"weight"}}
-	if cfg.Densities {
-		o.params = append(o.params, "density")
-	}
+	var groups [][2]int
 	layers := len(zoo.Sizes) - 1
 	if cfg.Granularity == "layer" {
 		for l := 0; l < layers; l++ {
-			o.groups = append(o.groups, [2]int{l, l + 1})
+			groups = append(groups, [2]int{l, l + 1})
 		}
 	} else {
-		o.groups = [][2]int{{0, layers}}
+		groups = [][2]int{{0, layers}}
 	}
+	o := &Objective{cfg: cfg, task: task, genome: genome{zoo: z, objective: "mnist-merge", method: cfg.Method, normalize: cfg.Normalize,
+		densities: cfg.Densities, density: cfg.Density, minDensity: MinDensity, weightMax: cfg.WeightMax, experts: z.Experts(), groups: groups}.withParams()}
 	srcs := map[string]merge.Source{}
 	for _, m := range z.Models {
 		mod, err := merge.LoadModel(z.Path(m))
@@ -299,53 +294,6 @@ func name(c Config) string {
 // Name identifies the objective and its non-default settings.
 func (o *Objective) Name() string { return o.name }
 
-// Dim is G·M·P (see the package documentation).
-func (o *Objective) Dim() int { return len(o.groups) * len(o.experts) * len(o.params) }
-
-// Experts lists the merged experts in genome order.
-func (o *Objective) Experts() []string { return append([]string(nil), o.experts...) }
-
-// Groups is the number of layer groups G.
-func (o *Objective) Groups() int { return len(o.groups) }
-
-// Params lists the per-expert parameters in genome order.
-func (o *Objective) Params() []string { return append([]string(nil), o.params...) }
-
-// Zoo is the model zoo being merged.
-func (o *Objective) Zoo() *zoo.Zoo { return o.zoo }
-
-// Gene is the index of parameter param of expert in layer group g, or -1.
-func (o *Objective) Gene(g int, expert, param string) int {
-	m, p := index(o.experts, expert), index(o.params, param)
-	if g < 0 || g >= len(o.groups) || m < 0 || p < 0 {
-		return -1
-	}
-	return (g*len(o.experts)+m)*len(o.params) + p
-}
-
-func index(s []string, v string) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
-}
-
-// Box is [0, WeightMax] for weights and [0, 1] for densities; candidates
-// must stay inside.
-func (o *Objective) Box() objectives.Box {
-	b := objectives.Box{Lower: make([]float64, o.Dim()), Upper: make([]float64, o.Dim()), Constraint: true}
-	for i := range b.Upper {
-		if o.params[i%len(o.params)] == "density" {
-			b.Upper[i] = 1
-		} else {
-			b.Upper[i] = o.cfg.WeightMax
-		}
-	}
-	return b
-}
-
 // Sense is Maximize: scores are accuracies in percent.
 func (o *Objective) Sense() objectives.Sense { return objectives.Maximize }
 
@@ -358,57 +306,6 @@ func (o *Objective) Best() float64 { return 100 }
 // 25–38 with three), within reach of a tuned merge on zoo seeds 0, 1 and 3
 // (seed 2 tops out near 80).
 func (o *Objective) DefaultTarget() float64 { return o.cfg.Target }
-
-// Recipe is the mergekit recipe of x, in mergekit-evolve's discrete form:
-// one slice per layer group, the base appended as a source.
-func (o *Objective) Recipe(x []float64) (*merge.Recipe, error) {
-	if len(x) != o.Dim() {
-		return nil, fmt.Errorf("mnist-merge: vector has %d values, want %d", len(x), o.Dim())
-	}
-	for i, v := range x {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("mnist-merge: gene %d is %g", i, v)
-		}
-	}
-	r := &merge.Recipe{
-		MergeMethod: o.cfg.Method,
-		BaseModel:   zoo.Base,
-		DType:       "float32",
-		Parameters:  map[string]any{"normalize": o.cfg.Normalize},
-	}
-	for g, lr := range o.groups {
-		sl := merge.SliceSpec{}
-		for m, e := range o.experts {
-			p := map[string]any{}
-			for k, name := range o.params {
-				v := math.Abs(x[(g*len(o.experts)+m)*len(o.params)+k])
-				if name == "density" {
-					v = max(MinDensity, min(v, 1))
-				}
-				p[name] = v
-			}
-			if !o.cfg.Densities && o.cfg.Method != "task_arithmetic" {
-				p["density"] = o.cfg.Density
-			}
-			sl.Sources = append(sl.Sources, merge.SourceSpec{Model: e, LayerRange: []int{lr[0], lr[1]}, Parameters: p})
-		}
-		sl.Sources = append(sl.Sources, merge.SourceSpec{Model: zoo.Base, LayerRange: []int{lr[0], lr[1]}})
-		r.Slices = append(r.Slices, sl)
-	}
-	return r, nil
-}
-
-// DiskRecipe is Recipe(x) with every model named by its zoo folder, ready
-// for merge.Run or `evomerge merge`: merging it to disk and scoring the
-// folder with zoo.EvaluateFolder on HeldOutItems gives HeldOut(x).
-func (o *Objective) DiskRecipe(x []float64) (*merge.Recipe, error) {
-	r, err := o.Recipe(x)
-	if err != nil {
-		return nil, err
-	}
-	onDisk(r, o.zoo.Path)
-	return r, nil
-}
 
 // Task is the zoo task scored.
 func (o *Objective) Task() string { return o.task.Name }
