@@ -9,37 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
+	"github.com/evomerge/evomerge/internal/toymodel"
 )
-
-// writeToyModel writes a two-layer model whose every weight is v.
-func writeToyModel(t *testing.T, dir string, v float32) {
-	t.Helper()
-	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"num_hidden_layers": 2, "torch_dtype": "float32"}`), 0o644)
-	f, err := os.Create(filepath.Join(dir, st.SingleName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	names := []string{"model.layers.0.weight", "model.layers.1.weight"}
-	var specs []st.Spec
-	for _, n := range names {
-		specs = append(specs, st.Spec{Name: n, DType: st.F32, Shape: []int{2, 2}})
-	}
-	w, err := st.NewWriter(f, specs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range names {
-		if err := w.WriteFloat32(n, []float32{v, v, v, v}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // evalScript is an lm-eval stand-in: it scores items OFFSET … OFFSET+LIMIT−1
 // of a list, item d right iff (d + the merged weights' checksum) mod 3 ≠ 0,
@@ -65,8 +36,8 @@ awk "BEGIN { print \"acc\", $right / $2 }"
 func scriptConfig(t *testing.T, alg string) string {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	writeToyModel(t, a, 1)
-	writeToyModel(t, b, 3)
+	toymodel.Write(t, a, 1)
+	toymodel.Write(t, b, 3)
 	script := filepath.Join(dir, "eval.sh")
 	os.WriteFile(script, []byte(evalScript), 0o755)
 	set := ""

@@ -19,8 +19,8 @@ import (
 	"github.com/evomerge/evomerge/bench/evolve"
 	"github.com/evomerge/evomerge/internal/slurm"
 	"github.com/evomerge/evomerge/internal/slurmtest"
+	"github.com/evomerge/evomerge/internal/toymodel"
 	"github.com/evomerge/evomerge/objectives/external"
-	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
 
 // slurmEvaluator is the evaluator script of the Slurm tests: it prints the
@@ -44,39 +44,6 @@ n=$(od -An -t u8 -N 8 "$1/model.safetensors" | tr -d ' ')
 echo "score $(od -An -t f4 -j $((8+n)) -N 4 "$1/model.safetensors" | tr -d ' ')"
 `
 
-// writeToyModel writes a two-layer model whose every weight is v.
-func writeToyModel(t *testing.T, dir string, v float32) {
-	t.Helper()
-	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"num_hidden_layers": 2, "torch_dtype": "float32"}`), 0o644)
-	f, err := os.Create(filepath.Join(dir, st.SingleName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	names := []string{"model.layers.0.weight", "model.layers.1.weight"}
-	var specs []st.Spec
-	for _, n := range names {
-		specs = append(specs, st.Spec{Name: n, DType: st.F32, Shape: []int{4, 4}})
-	}
-	w, err := st.NewWriter(f, specs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := make([]float32, 16)
-	for i := range data {
-		data[i] = v
-	}
-	for _, n := range names {
-		if err := w.WriteFloat32(n, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // slurmRun is a folder with the toy models, the evaluator and a config of
 // the slurm backend: cmaes (a generation at a time, so each evaluation's
 // candidate does not depend on the order in which jobs finish), 8
@@ -89,8 +56,8 @@ type slurmRun struct {
 func newSlurmRun(t *testing.T) *slurmRun {
 	t.Helper()
 	r := &slurmRun{dir: t.TempDir()}
-	writeToyModel(t, filepath.Join(r.dir, "a"), 1)
-	writeToyModel(t, filepath.Join(r.dir, "b"), 3)
+	toymodel.Write(t, filepath.Join(r.dir, "a"), 1)
+	toymodel.Write(t, filepath.Join(r.dir, "b"), 3)
 	os.WriteFile(filepath.Join(r.dir, "eval.sh"), []byte(slurmEvaluator), 0o755)
 	r.work = filepath.Join(r.dir, "work")
 	os.Mkdir(r.work, 0o755)

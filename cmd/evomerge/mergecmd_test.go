@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/internal/mergekitcheck"
+	"github.com/evomerge/evomerge/internal/toymodel"
 	"github.com/evomerge/evomerge/objectives/merge"
 )
 
@@ -65,9 +66,9 @@ func TestEvolveMergeCommandKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeToyModel(t, filepath.Join(dir, "base"), 0)
-	writeToyModel(t, filepath.Join(dir, "a"), 1)
-	writeToyModel(t, filepath.Join(dir, "b"), 3)
+	toymodel.Write(t, filepath.Join(dir, "base"), 0)
+	toymodel.Write(t, filepath.Join(dir, "a"), 1)
+	toymodel.Write(t, filepath.Join(dir, "b"), 3)
 	log := filepath.Join(dir, "standin")
 	os.Mkdir(log, 0o755)
 	t.Setenv("EVOMERGE_STANDIN_LOG", log)

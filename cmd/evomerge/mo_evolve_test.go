@@ -17,9 +17,9 @@ import (
 
 	"github.com/evomerge/evomerge/bench/evolve"
 	"github.com/evomerge/evomerge/bench/multi"
+	"github.com/evomerge/evomerge/internal/toymodel"
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/merge"
-	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
 
 // evaluatorItems is the benchmark size of each task of tasksEvaluator.
@@ -79,40 +79,6 @@ func tasksEvaluator(args []string) int {
 	return 0
 }
 
-// writeTwoLayerModel writes a model of two 4×4 layers whose every weight
-// is v.
-func writeTwoLayerModel(t *testing.T, dir string, v float32) {
-	t.Helper()
-	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"num_hidden_layers": 2, "torch_dtype": "float32"}`), 0o644)
-	f, err := os.Create(filepath.Join(dir, st.SingleName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	names := []string{"model.layers.0.weight", "model.layers.1.weight"}
-	var specs []st.Spec
-	for _, n := range names {
-		specs = append(specs, st.Spec{Name: n, DType: st.F32, Shape: []int{4, 4}})
-	}
-	w, err := st.NewWriter(f, specs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := make([]float32, 16)
-	for i := range data {
-		data[i] = v
-	}
-	for _, n := range names {
-		if err := w.WriteFloat32(n, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestEvolveFrontRecipesMergeAndRescore runs a multi-objective evolve on
 // real (small) models scored on two tasks by a separate process that
 // writes one lm-eval-style results file, with a floor, on two slots.
@@ -122,8 +88,8 @@ func writeTwoLayerModel(t *testing.T, dir string, v float32) {
 func TestEvolveFrontRecipesMergeAndRescore(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	writeTwoLayerModel(t, a, 1)
-	writeTwoLayerModel(t, b, 3)
+	toymodel.Write(t, a, 1)
+	toymodel.Write(t, b, 3)
 	work := filepath.Join(dir, "work")
 	os.Mkdir(work, 0o755)
 	config := filepath.Join(dir, "run.yml")

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/evomerge/evomerge/internal/mergekitcheck"
+	"github.com/evomerge/evomerge/internal/toymodel"
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/merge"
-	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 )
 
 // standInMerge is the merge_command of the tests: mergekit-yaml's stand-in
@@ -137,45 +137,12 @@ func TestMain(m *testing.M) {
 	}
 }
 
-// writeModel writes a one-layer model whose every weight is v.
-func writeModel(t *testing.T, dir string, v float32) {
-	t.Helper()
-	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"num_hidden_layers": 2, "torch_dtype": "float32"}`), 0o644)
-	f, err := os.Create(filepath.Join(dir, st.SingleName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	names := []string{"model.layers.0.weight", "model.layers.1.weight"}
-	var specs []st.Spec
-	for _, n := range names {
-		specs = append(specs, st.Spec{Name: n, DType: st.F32, Shape: []int{4, 4}})
-	}
-	w, err := st.NewWriter(f, specs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := make([]float32, 16)
-	for i := range data {
-		data[i] = v
-	}
-	for _, n := range names {
-		if err := w.WriteFloat32(n, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func toyEvaluator(t *testing.T, mode string, args ...string) *Evaluator {
 	t.Helper()
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	writeModel(t, a, 1)
-	writeModel(t, b, 3)
+	toymodel.Write(t, a, 1)
+	toymodel.Write(t, b, 3)
 	t.Setenv("EVOMERGE_TEST_EVALUATOR", mode)
 	work := filepath.Join(dir, "work")
 	os.Mkdir(work, 0o755)
