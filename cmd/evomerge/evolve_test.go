@@ -95,25 +95,8 @@ objective:
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(bin, "evolve", "--quiet", killed)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	journal := filepath.Join(dir, "killed.journal.jsonl")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, _ := os.ReadFile(journal)
-		if bytes.Count(b, []byte("\n")) >= 50 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the run made no progress")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	cmd.Process.Kill() // SIGKILL: no chance to clean up
-	cmd.Wait()
+	killAfterLines(t, exec.Command(bin, "evolve", "--quiet", killed), journal, 50)
 	before := journalEntries(t, journal)
 	if len(before) >= 150 {
 		t.Fatalf("the run finished before it was killed (%d evaluations)", len(before))
@@ -202,4 +185,29 @@ func TestEvolveNeverOverwritesItsConfig(t *testing.T) {
 	if _, _, err := runArgs(t, "evolve", "--resume", p); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "typo.jsonl")+" does not exist") {
 		t.Errorf("--resume without a journal: %v", err)
 	}
+}
+
+// killAfterLines starts cmd, waits until journal holds lines lines (a
+// minute at most), then kills it with SIGKILL, which leaves it no chance to
+// clean up: the state an interrupted run leaves behind.
+func killAfterLines(t *testing.T, cmd *exec.Cmd, journal string, lines int) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(journal)
+		if bytes.Count(b, []byte("\n")) >= lines {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("the run made no progress")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
 }

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/evomerge/evomerge/bench/evolve"
 	"github.com/evomerge/evomerge/bench/multi"
@@ -227,25 +226,8 @@ objective:
 	if _, _, err := runArgs(t, "evolve", "--quiet", whole); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "evolve", "--quiet", killed)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	journal := filepath.Join(dir, "killed.journal.jsonl")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, _ := os.ReadFile(journal)
-		if bytes.Count(b, []byte("\n")) >= 40 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the run made no progress")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
+	killAfterLines(t, exec.Command(bin, "evolve", "--quiet", killed), journal, 40)
 	indices := func(path string) map[int]int {
 		data, _ := os.ReadFile(path)
 		n := map[int]int{}
