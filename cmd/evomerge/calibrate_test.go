@@ -12,7 +12,8 @@ import (
 )
 
 // TestCalibrateFitsMocks: calibrate on two mocks recovers their width
-// within 40% (the spread of the estimate over optima, measured on six seeds: docs/calibrate.md), their noise (items drawn afresh, no Gaussian noise; no
+// within 40% (the spread of the estimate over optima: TestCalibrateAccuracy,
+// docs/calibrate.md), their noise (items drawn afresh, no Gaussian noise; no
 // noise at all) and their landscape; its evolve.yml runs unchanged, and
 // the probe it names competes with the run's pick.
 func TestCalibrateFitsMocks(t *testing.T) {
@@ -152,3 +153,51 @@ func ftoa(v float64) string {
 }
 
 func fmtF(v float64) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestCalibrateAccuracy measures how well calibrate recovers two mocks'
+// width and landscape with a probe of 60 evaluations, over the optima of
+// config seeds 1–6: the figures of docs/calibrate.md §3. It only logs
+// them (the assertion on them is TestCalibrateFitsMocks's), so it runs
+// only when asked:
+//
+//	EVOMERGE_FIGURES=1 go test -run CalibrateAccuracy -v ./cmd/evomerge
+func TestCalibrateAccuracy(t *testing.T) {
+	if os.Getenv("EVOMERGE_FIGURES") == "" {
+		t.Skip("set EVOMERGE_FIGURES=1 to measure")
+	}
+	for _, c := range []struct {
+		land, noise string
+		width       float64
+	}{{"peak", ", items: 100", 0.5}, {"ill", "", 0.3}} {
+		var widths []float64
+		right := 0
+		for seed := 1; seed <= 6; seed++ {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "c.yml")
+			text := "algorithm: random\nbudget: 1000\nseed: " + ftoa(float64(seed)) + "\nobjective:\n  kind: mock\n  mock: {dim: 6, width: " + ftoa(c.width) + ", landscape: " + c.land + c.noise + "}\n"
+			if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := runArgs(t, "calibrate", "--quiet", "--probe", "60", "--algs", "random", "--seeds", "2", cfg); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "calibrate", "calibration.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cal calibrate.Calibration
+			if err := json.Unmarshal(b, &cal); err != nil {
+				t.Fatal(err)
+			}
+			widths = append(widths, cal.Scenario.Width)
+			if cal.Scenario.Landscape == c.land {
+				right++
+			}
+		}
+		mean := 0.0
+		for _, w := range widths {
+			mean += w
+		}
+		t.Logf("%s, width %g%s: fitted widths %v (mean %.2f), landscape right %d of %d", c.land, c.width, c.noise, widths, mean/float64(len(widths)), right, len(widths))
+	}
+}
