@@ -21,6 +21,7 @@ type TaskScorer interface {
 	// EvaluateTasks is Evaluate with each task's value beside the mean
 	// (which equals Evaluate's for the same x and rng state).
 	EvaluateTasks(ctx context.Context, x []float64, rng *rand.Rand) (mean Value, tasks []Value, err error)
-	// HeldOutTasks is each task's held-out score (HeldOuter per task).
-	HeldOutTasks(x []float64) ([]float64, error)
+	// HeldOutTasks is each task's held-out score (HeldOuter per task), in
+	// TaskNames order.
+	HeldOutTasker
 }
