@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 
@@ -111,6 +112,9 @@ func ReadProbe(path string, c *Config) (*ProbeData, error) {
 		}
 	}
 	for _, e := range d.Records {
+		if len(e.X) != run.Dim || slices.ContainsFunc(e.X, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
+			return nil, fmt.Errorf("probe %s: evaluation %d has %d values, want %d finite ones (a journal edited by hand?)", path, e.Index, len(e.X), run.Dim)
+		}
 		if !e.Final {
 			d.Search = append(d.Search, e)
 			continue

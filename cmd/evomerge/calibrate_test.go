@@ -117,6 +117,30 @@ func TestProbeReuse(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "other.journal.jsonl")); err == nil {
 		t.Errorf("the refused run left a journal")
 	}
+	// A probe journal edited by hand so that a point has a gene too many
+	// is refused with its evaluation named, not a panic.
+	data, err := os.ReadFile(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		if strings.Contains(l, `"eval"`) {
+			lines[i] = strings.Replace(l, `"x":[`, `"x":[0.5,`, 1)
+			break
+		}
+	}
+	edited := filepath.Join(dir, "edited.jsonl")
+	if err := os.WriteFile(edited, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.yml")
+	if err := os.WriteFile(bad, []byte("algorithm: random\nbudget: 2\nseed: 2\nprobe: "+edited+"\n"+obj), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runArgs(t, "evolve", "--quiet", bad); err == nil || !strings.Contains(err.Error(), "want 4 finite") {
+		t.Errorf("a probe with a point of 5 genes: %v", err)
+	}
 }
 
 func TestCalibrateBadInput(t *testing.T) {
