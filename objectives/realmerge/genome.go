@@ -1,11 +1,13 @@
 package realmerge
 
 import (
+	"context"
 	"fmt"
 	"math"
 
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/merge"
+	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 	"github.com/evomerge/evomerge/objectives/zoo"
 )
 
@@ -14,17 +16,18 @@ import (
 // P per-expert parameters ([weight] or [weight, density]), each group one
 // slice of the recipe with the base appended as a source.
 type genome struct {
-	zoo        *zoo.Zoo // the models merged
-	objective  string   // the objective's name, for errors
-	method     string   // merge method of the recipe
-	normalize  bool     // mergekit's normalize
-	densities  bool     // density genes (else density below, for methods that take one)
-	density    float64  // the fixed density without density genes
-	minDensity float64  // the smallest density a gene maps to
-	weightMax  float64  // the upper bound of weight genes
-	experts    []string // in genome order
-	groups     [][2]int // layer range [lo, hi) of each gene group
-	params     []string // per-expert parameter names
+	zoo        *zoo.Zoo      // the models merged
+	merger     *merge.Merger // over the zoo's models (load)
+	objective  string        // the objective's name, for errors
+	method     string        // merge method of the recipe
+	normalize  bool          // mergekit's normalize
+	densities  bool          // density genes (else density below, for methods that take one)
+	density    float64       // the fixed density without density genes
+	minDensity float64       // the smallest density a gene maps to
+	weightMax  float64       // the upper bound of weight genes
+	experts    []string      // in genome order
+	groups     [][2]int      // layer range [lo, hi) of each gene group
+	params     []string      // per-expert parameter names
 }
 
 // withParams sets the per-expert parameters: weight, and density with
@@ -134,4 +137,49 @@ func (g *genome) DiskRecipe(x []float64) (*merge.Recipe, error) {
 	}
 	onDisk(r, g.zoo.Path)
 	return r, nil
+}
+
+// load reads the zoo's models, each of the given number of layers, and
+// makes the merger: one goroutine per merge, since concurrency comes from
+// concurrent runs and the merges are tiny next to the forward pass.
+func (g *genome) load(layers int, maskSeed uint64) error {
+	srcs := map[string]merge.Source{}
+	for _, m := range g.zoo.Models {
+		mod, err := merge.LoadModel(g.zoo.Path(m))
+		if err != nil {
+			return fmt.Errorf("%s: %w", g.objective, err)
+		}
+		if mod.NumLayers() != layers {
+			return fmt.Errorf("%s: model %s has %d layers, want %d", g.objective, m, mod.NumLayers(), layers)
+		}
+		srcs[m] = mod
+	}
+	g.merger = merge.NewMerger(srcs)
+	g.merger.Seed = maskSeed
+	g.merger.Workers = 1
+	return nil
+}
+
+// mergeNet merges x into out and loads the result into net.
+func (g *genome) mergeNet(ctx context.Context, x []float64, out *merge.Output, net *zoo.Net) error {
+	r, err := g.Recipe(x)
+	if err != nil {
+		return err
+	}
+	if err := g.merger.Merge(ctx, r, out); err != nil {
+		return fmt.Errorf("%s: merge: %w", g.objective, err)
+	}
+	if out.DType != st.F32 {
+		return fmt.Errorf("%s: merge produced %s, want F32", g.objective, out.DType)
+	}
+	for l := 0; l < net.Layers(); l++ {
+		w, b := out.Tensors[zoo.WeightName(l)], out.Tensors[zoo.BiasName(l)]
+		if w == nil || b == nil {
+			return fmt.Errorf("%s: merge produced no %s or %s", g.objective, zoo.WeightName(l), zoo.BiasName(l))
+		}
+		if err := net.SetLayer(l, w.Data, b.Data); err != nil {
+			return fmt.Errorf("%s: %w", g.objective, err)
+		}
+	}
+	return nil
 }

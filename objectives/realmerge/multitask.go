@@ -14,7 +14,6 @@ import (
 
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/merge"
-	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 	"github.com/evomerge/evomerge/objectives/zoo"
 )
 
@@ -150,7 +149,6 @@ type MultiObjective struct {
 	genome
 	cfg    MultiConfig
 	sizes  []int
-	merger *merge.Merger
 	tasks  []zoo.Task // targets, then retention
 	pool   []*zoo.Batch
 	subset [][]int // fixed subset per task: positions in the pool
@@ -193,20 +191,9 @@ func NewMulti(cfg MultiConfig) (*MultiObjective, error) {
 	}
 	o := &MultiObjective{cfg: cfg, sizes: sizes, genome: genome{zoo: z, objective: "mnist-multitask", method: cfg.Method, normalize: cfg.Normalize,
 		densities: cfg.Densities, density: cfg.Density, minDensity: MultiMinDensity, weightMax: cfg.WeightMax, experts: z.Experts(), groups: groups}.withParams()}
-	srcs := map[string]merge.Source{}
-	for _, m := range z.Models {
-		mod, err := merge.LoadModel(z.Path(m))
-		if err != nil {
-			return nil, fmt.Errorf("mnist-multitask: %w", err)
-		}
-		if mod.NumLayers() != layers {
-			return nil, fmt.Errorf("mnist-multitask: model %s has %d layers, want %d", m, mod.NumLayers(), layers)
-		}
-		srcs[m] = mod
+	if err := o.load(layers, cfg.MaskSeed); err != nil {
+		return nil, err
 	}
-	o.merger = merge.NewMerger(srcs)
-	o.merger.Seed = cfg.MaskSeed
-	o.merger.Workers = 1
 	test, err := zoo.TestSet()
 	if err != nil {
 		return nil, fmt.Errorf("mnist-multitask: %w", err)
@@ -333,24 +320,8 @@ func (o *MultiObjective) getState() *multiState {
 }
 
 func (o *MultiObjective) mergeNet(ctx context.Context, x []float64, s *multiState) error {
-	r, err := o.Recipe(x)
-	if err != nil {
+	if err := o.genome.mergeNet(ctx, x, &s.out, s.net); err != nil {
 		return err
-	}
-	if err := o.merger.Merge(ctx, r, &s.out); err != nil {
-		return fmt.Errorf("mnist-multitask: merge: %w", err)
-	}
-	if s.out.DType != st.F32 {
-		return fmt.Errorf("mnist-multitask: merge produced %s, want F32", s.out.DType)
-	}
-	for l := 0; l < s.net.Layers(); l++ {
-		w, b := s.out.Tensors[zoo.WeightName(l)], s.out.Tensors[zoo.BiasName(l)]
-		if w == nil || b == nil {
-			return fmt.Errorf("mnist-multitask: merge produced no %s or %s", zoo.WeightName(l), zoo.BiasName(l))
-		}
-		if err := s.net.SetLayer(l, w.Data, b.Data); err != nil {
-			return fmt.Errorf("mnist-multitask: %w", err)
-		}
 	}
 	return ctx.Err()
 }

@@ -74,7 +74,6 @@ import (
 
 	"github.com/evomerge/evomerge/objectives"
 	"github.com/evomerge/evomerge/objectives/merge"
-	st "github.com/evomerge/evomerge/objectives/merge/safetensors"
 	"github.com/evomerge/evomerge/objectives/zoo"
 )
 
@@ -181,12 +180,11 @@ func (c Config) validate() error {
 // takes its own buffers from a pool.
 type Objective struct {
 	genome
-	cfg    Config
-	merger *merge.Merger
-	pool   *zoo.Batch
-	task   zoo.Task
-	test   *zoo.Images
-	name   string
+	cfg  Config
+	pool *zoo.Batch
+	task zoo.Task
+	test *zoo.Images
+	name string
 
 	heldOnce sync.Once
 	held     *zoo.Batch
@@ -222,22 +220,9 @@ func New(cfg Config) (*Objective, error) {
 	}
 	o := &Objective{cfg: cfg, task: task, genome: genome{zoo: z, objective: "mnist-merge", method: cfg.Method, normalize: cfg.Normalize,
 		densities: cfg.Densities, density: cfg.Density, minDensity: MinDensity, weightMax: cfg.WeightMax, experts: z.Experts(), groups: groups}.withParams()}
-	srcs := map[string]merge.Source{}
-	for _, m := range z.Models {
-		mod, err := merge.LoadModel(z.Path(m))
-		if err != nil {
-			return nil, fmt.Errorf("mnist-merge: %w", err)
-		}
-		if mod.NumLayers() != layers {
-			return nil, fmt.Errorf("mnist-merge: model %s has %d layers, want %d", m, mod.NumLayers(), layers)
-		}
-		srcs[m] = mod
+	if err := o.load(layers, cfg.MaskSeed); err != nil {
+		return nil, err
 	}
-	o.merger = merge.NewMerger(srcs)
-	o.merger.Seed = cfg.MaskSeed
-	// One goroutine per merge: concurrency comes from concurrent runs, and
-	// the merges are tiny next to the forward pass.
-	o.merger.Workers = 1
 	if o.test, err = zoo.TestSet(); err != nil {
 		return nil, fmt.Errorf("mnist-merge: %w", err)
 	}
@@ -334,26 +319,7 @@ func (o *Objective) getState() *state {
 
 // mergeNet merges x into s.net.
 func (o *Objective) mergeNet(ctx context.Context, x []float64, s *state) error {
-	r, err := o.Recipe(x)
-	if err != nil {
-		return err
-	}
-	if err := o.merger.Merge(ctx, r, &s.out); err != nil {
-		return fmt.Errorf("mnist-merge: merge: %w", err)
-	}
-	if s.out.DType != st.F32 {
-		return fmt.Errorf("mnist-merge: merge produced %s, want F32", s.out.DType)
-	}
-	for l := 0; l < s.net.Layers(); l++ {
-		w, b := s.out.Tensors[zoo.WeightName(l)], s.out.Tensors[zoo.BiasName(l)]
-		if w == nil || b == nil {
-			return fmt.Errorf("mnist-merge: merge produced no %s or %s", zoo.WeightName(l), zoo.BiasName(l))
-		}
-		if err := s.net.SetLayer(l, w.Data, b.Data); err != nil {
-			return fmt.Errorf("mnist-merge: %w", err)
-		}
-	}
-	return nil
+	return o.genome.mergeNet(ctx, x, &s.out, s.net)
 }
 
 // score merges x and marks which items of b it answers correctly.
