@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/evomerge/evomerge/algorithms/pareto"
 )
 
 func init() {
@@ -141,7 +143,7 @@ func SpreadWeightings(m, k int) [][]float64 {
 	var lat [][]float64
 	for len(lat) < k {
 		h++
-		lat = simplexLattice(m, h)
+		lat = pareto.SimplexLattice(m, h)
 	}
 	if k == 1 {
 		return [][]float64{centreMost(lat)}
@@ -207,31 +209,6 @@ func dist(a, b []float64) float64 {
 		s += (a[i] - b[i]) * (a[i] - b[i])
 	}
 	return math.Sqrt(s)
-}
-
-// simplexLattice is the Das–Dennis lattice: every m-vector of multiples of
-// 1/h summing to 1, first coordinate largest first.
-func simplexLattice(m, h int) [][]float64 {
-	var out [][]float64
-	c := make([]int, m)
-	var rec func(j, left int)
-	rec = func(j, left int) {
-		if j == m-1 {
-			c[j] = left
-			l := make([]float64, m)
-			for i, v := range c {
-				l[i] = float64(v) / float64(h)
-			}
-			out = append(out, l)
-			return
-		}
-		for v := left; v >= 0; v-- {
-			c[j] = v
-			rec(j+1, left-v)
-		}
-	}
-	rec(0, h)
-	return out
 }
 
 // scalarPool is a MultiPool seen by a single-objective method as a Pool

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/evomerge/evomerge/algorithms/pareto"
 )
 
 // TaskValues is one evaluation of a multi-task objective: the score of
@@ -474,35 +476,9 @@ var trueFrontSteps = map[int]int{2: 1000, 3: 60, 4: 30}
 // convex combinations Σ λ_j a_j for λ on a simplex lattice.
 func (m *MultiMock) TrueFront() [][]float64 {
 	var out [][]float64
-	for _, l := range SimplexLattice(len(m.optima), trueFrontSteps[len(m.optima)]) {
+	for _, l := range pareto.SimplexLattice(len(m.optima), trueFrontSteps[len(m.optima)]) {
 		out = append(out, m.TrueTasks(m.hullPoint(l)))
 	}
-	return out
-}
-
-// SimplexLattice returns every k-vector of non-negative multiples of 1/h
-// summing to 1 (Das and Dennis 1998), in lexicographic order of the
-// multiples, first coordinate largest first.
-func SimplexLattice(k, h int) [][]float64 {
-	var out [][]float64
-	c := make([]int, k)
-	var rec func(j, left int)
-	rec = func(j, left int) {
-		if j == k-1 {
-			c[j] = left
-			l := make([]float64, k)
-			for i, v := range c {
-				l[i] = float64(v) / float64(h)
-			}
-			out = append(out, l)
-			return
-		}
-		for v := left; v >= 0; v-- {
-			c[j] = v
-			rec(j+1, left-v)
-		}
-	}
-	rec(0, h)
 	return out
 }
 
@@ -512,7 +488,7 @@ func SimplexLattice(k, h int) [][]float64 {
 // best lattice point of the hull is refined by that fixed-point iteration.
 func (m *MultiMock) maxWeighted() float64 {
 	best, bestV := []float64(nil), math.Inf(-1)
-	for _, l := range SimplexLattice(len(m.optima), trueFrontSteps[len(m.optima)]) {
+	for _, l := range pareto.SimplexLattice(len(m.optima), trueFrontSteps[len(m.optima)]) {
 		x := m.hullPoint(l)
 		if v := m.True(x); v > bestV {
 			best, bestV = x, v
