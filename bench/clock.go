@@ -215,6 +215,12 @@ func writeClockTable(w io.Writer, markdown bool, runs []*Run, a []CellStats) err
 	title := fmt.Sprintf("Simulated cluster: %d slots, evaluation time %s (mean %s), the budget in %s with every slot busy.",
 		clock.Slots, clock.EvalTime, fmtSimTime(clock.EvalTime.Mean()), fmtSimTime(clock.Ideal))
 	note := "Time to target: simulated wall-clock when the first evaluation reaching the target finished (∞: never). At budget: when the last evaluation finished. Utilisation: busy slot-time ÷ (slots × time at budget); a method that evaluates one candidate at a time keeps 1 slot of " + strconv.Itoa(clock.Slots) + " busy. Rows as ranked above."
+	return renderTitledRows(w, markdown, title, head, rows, note)
+}
+
+// renderTitledRows writes a table between its title and its note: as
+// markdown, or as text wrapped to TableWidth.
+func renderTitledRows(w io.Writer, markdown bool, title string, head []string, rows [][]string, note string) error {
 	if markdown {
 		fmt.Fprintf(w, "\n%s\n\n", title)
 	} else {

@@ -201,20 +201,7 @@ func writeItemsTable(w io.Writer, markdown bool, runs []*Run, _ uint64) error {
 	}
 	head, rows := itemRows(a, a[0].HeldOut || runs[0].Maximizes())
 	title := fmt.Sprintf("At equal items: a budget of %d items, %d per full evaluation.", runs[0].ItemBudget, runs[0].Items)
-	if markdown {
-		fmt.Fprintf(w, "\n%s\n\n", title)
-	} else {
-		fmt.Fprintf(w, "\n%s\n", wrap(title, TableWidth))
-	}
-	if err := renderRows(w, markdown, head, rows); err != nil {
-		return err
-	}
-	if markdown {
-		fmt.Fprintf(w, "\n%s\n", itemsNote)
-	} else {
-		fmt.Fprintln(w, wrap(itemsNote, TableWidth))
-	}
-	return nil
+	return renderTitledRows(w, markdown, title, head, rows, itemsNote)
 }
 
 // writeEqualItems writes the pages' equal-compute section for the cells
