@@ -216,7 +216,7 @@ func itemList(f objectives.Function) objectives.ItemList {
 // is their mean). Call it after the config has run or been built.
 func (c *Config) ItemsPerEvaluation(res *Result) (int, bool) {
 	o := c.Objective
-	if o.Kind == "mnist-multitask" || (o.Kind == "mnist" && o.MNIST != nil && o.MNIST.Testbed == "multitask") {
+	if o.Kind == "mnist-multitask" { // either spelling: Validate makes it this kind
 		// Its item list (objectives.ItemFunction) counts the items of one
 		// task, what an evaluation costs as lm-eval's --limit does; its
 		// score averages the answers of every target task on them.
